@@ -16,10 +16,11 @@ import numpy as np
 import torch
 
 from packing.errors import ParameterError, require
+from packing.hessian import ZERO_MODE_RTOL, count_zero_modes
 from packing.io import atomic_h5, check_output_path, write_state
 
 from .data import DATASETS, Dataset, load_dataset
-from .hessian import problem_from_arrays, spectrum
+from .hessian import analyze, problem_from_arrays
 from .losses import LOSSES, HingeLoss
 from .models import ACTIVATIONS, INITS
 from .train import OPTIMIZERS, NetResult, TrainConfig
@@ -105,6 +106,8 @@ def _validate_train(args: argparse.Namespace) -> list[float] | None:
     if widths is not None:
         require(all(math.isfinite(w) and w >= 1 for w in widths), "--widths",
                 "'auto' or numbers >= 1", args.widths)
+    require(not args.hessian or args.loss == "quadratic", "--hessian",
+            "used with --loss quadratic (the constraint form of the analysis)", args.loss)
     if args.dataset != "random":
         require(args.data_dir is not None, "--data-dir", f"given for dataset {args.dataset}",
                 args.data_dir)
@@ -157,16 +160,24 @@ def _state_datasets(r: NetResult) -> dict:
 
 
 def _hessian_part(r: NetResult, data: Dataset, loss: str, device: str) -> tuple[dict, dict]:
+    """Mode counts and spectra of one net by the shared analysis (:func:`dlbridge.hessian.analyze`).
 
+    Zero modes of H and of H0 are |λ| ≤ ZERO_MODE_RTOL·max|λ|; ``jacobian_rank`` is the rank of
+    the N_Δ × N Jacobian (= rank H0), ``n_floppy_modes`` = N − rank.
+    """
     dev = "cuda" if device == "cuda" or (device == "auto" and torch.cuda.is_available()) else "cpu"
     prob = problem_from_arrays(r.spec, r.theta, r.theta0, data.x_train, data.y_train,
                                HingeLoss(loss), dev)
-    sp = spectrum(prob)
-    attrs = {"jacobian_rank": sp.jacobian_rank, "rank_h0": sp.rank_h0,
-             "n_negative_modes": sp.n_negative, "n_zero_modes": sp.n_zero, "mode_tol": sp.tol}
-    dsets = {"hessian_eigenvalues": sp.eigenvalues,
-             "stiffness_eigenvalues": sp.stiffness_eigenvalues,
-             "stress_eigenvalues": sp.stress_eigenvalues}
+    res = analyze(prob, fit_exponents=False)
+    h = res.hessian_spectrum
+    attrs = {"n_negative_modes": res.negative.n_negative,
+             "n_zero_modes": count_zero_modes(h, n_translations=0).n_zero_modes,
+             "mode_tol": ZERO_MODE_RTOL, "spectrum_complete": h.complete}
+    if res.modes is not None:
+        attrs.update(jacobian_rank=res.modes.rank, n_floppy_modes=res.modes.n_floppy)
+    dsets = {"hessian_eigenvalues": h.eigenvalues,
+             "stiffness_eigenvalues": res.stiffness_spectrum.eigenvalues,
+             "stress_eigenvalues": res.stress_spectrum.eigenvalues}
     return attrs, dsets
 
 

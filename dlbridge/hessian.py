@@ -19,6 +19,10 @@ from σ''. With δ^ℓ = ∂f/∂a^ℓ and c_μ = −ℓ'(Δ_μ) y_μ/(α P),
 (the output layer is ℓ = L+1 with δ = 1 and 1/n_L instead of 1/√n_L). σ'' = 0 for ReLU. The
 Jacobians ∇a^ℓ_μ are propagated forward layer by layer, over data in memory-bounded chunks.
 
+Mode counting, ranks and spectra are not computed here: :func:`analyze` hands the net to the
+shared :func:`packing.analysis.analyze_constraints` in the packing form (gaps, the Jacobian of
+the unsatisfied gaps with JᵀJ = H0, and Hp), the same code that measures packings.
+
 For N too large for dense matrices, :func:`extreme_eigenvalues` runs
 ``scipy.sparse.linalg.eigsh`` on a LinearOperator of exact Hessian-vector products.
 """
@@ -31,6 +35,7 @@ import numpy as np
 import torch
 from scipy.sparse.linalg import LinearOperator, eigsh
 
+from packing.analysis import ConstraintAnalysis, analyze_constraints
 from packing.errors import require
 
 from .losses import HingeLoss
@@ -188,56 +193,41 @@ def hessian_split(prob: HessianProblem) -> tuple[torch.Tensor, torch.Tensor]:
     return h0, hp
 
 
-def jacobian_rank(prob: HessianProblem) -> int:
-    """Rank of the Jacobian ∂f(x_μ)/∂w (N_Δ × N) on the unsatisfied data (Δ_μ > 0)."""
+def gap_jacobian(prob: HessianProblem) -> np.ndarray:
+    """(N_Δ, N) float64 rows ∂Δ_μ/∂w / (α√P) of the unsatisfied data (Δ_μ > 0), in data order.
+
+    The scaling makes JᵀJ = H0 for the quadratic hinge, i.e. the loss takes the packing form
+    L = Σ_μ ½ Δ̃_μ² θ(Δ̃_μ) of :mod:`packing.analysis` with Δ̃ = Δ/(α√P):
+    ∂Δ_μ/∂w = −α y_μ ∇f_μ, so row μ is −y_μ ∇f_μ/√P.
+    """
+    theta = prob.theta.detach()
     with torch.no_grad():
         sel = torch.nonzero(prob.deltas() > 0).flatten()
-    if len(sel) == 0:
-        return 0
-
-    def f_one(th: torch.Tensor, xi: torch.Tensor) -> torch.Tensor:
-        return net_forward(prob.spec, th, xi[None])[0]
-
-    jac = torch.func.vmap(torch.func.grad(f_one), in_dims=(None, 0))(prob.theta.detach(),
-                                                                     prob.x[sel])
-    return int(torch.linalg.matrix_rank(jac))
+    n, p = prob.spec.n_params, len(prob.x)
+    rows = [np.empty((0, n))]
+    for start in range(0, len(sel), _chunk_size(prob.spec)):
+        chunk = sel[start:start + _chunk_size(prob.spec)]
+        _, _, jf = _preactivation_jacobians(prob.spec, theta, prob.x[chunk])
+        rows.append((-prob.y[chunk, None] * jf / math.sqrt(p)).cpu().numpy())
+    return np.concatenate(rows)
 
 
-@dataclass(frozen=True)
-class Spectrum:
-    """Eigenvalues (ascending) of H, H0, Hp and the mode counts.
+def analyze(prob: HessianProblem, **options) -> ConstraintAnalysis:
+    """The shared constraint analysis (:func:`packing.analysis.analyze_constraints`) of one net.
 
-    ``tol`` = rtol·max|λ(H)| separates zero modes (|λ| ≤ tol) from negative ones (λ < −tol);
-    ``rank_h0`` counts λ(H0) > rtol·max λ(H0).
+    The net enters in the packing form: gaps Δ_μ (P,), the Jacobian of the unsatisfied gaps
+    (:func:`gap_jacobian`, so that JᵀJ = H0) and the stress part Hp of :func:`hessian_split`;
+    N_dof = N (all weights and biases; n_trivial = 0 and isostatic_offset = 0, as in Geiger et al.
+    2019, where N_Δ = N marks isostaticity). ``options`` are passed on (``k``, ``method``,
+    ``fit_exponents``, ``n_bootstrap``, ...). Only the quadratic hinge has this form.
     """
-
-    eigenvalues: np.ndarray
-    stiffness_eigenvalues: np.ndarray
-    stress_eigenvalues: np.ndarray
-    n_negative: int
-    n_zero: int
-    rank_h0: int
-    jacobian_rank: int
-    n_active: int
-    tol: float
-
-
-def _rank_tol(ev: np.ndarray, rtol: float) -> float:
-    return rtol * float(np.max(np.abs(ev))) if ev.size else 0.0
-
-
-def spectrum(prob: HessianProblem, rtol: float = 1e-9) -> Spectrum:
-    """Dense eigenvalues of H = H0 + Hp, H0 and Hp, mode counts, rank H0 and the Jacobian rank."""
-    require(0 < rtol < 1, "rtol", "a number in (0, 1)", rtol)
-    h0, hp = hessian_split(prob)
-    ev = torch.linalg.eigvalsh(h0 + hp).cpu().numpy()
-    e0 = torch.linalg.eigvalsh(h0).cpu().numpy()
-    ep = torch.linalg.eigvalsh(hp).cpu().numpy()
-    tol, tol0 = _rank_tol(ev, rtol), _rank_tol(e0, rtol)
+    require(prob.hinge.name == "quadratic", "loss",
+            "quadratic (the constraint form ½Δ²θ(Δ) of the analysis)", prob.hinge.name)
+    _, hp = hessian_split(prob)
     with torch.no_grad():
-        n_act = int((prob.deltas() > 0).sum())
-    return Spectrum(ev, e0, ep, int(np.sum(ev < -tol)), int(np.sum(np.abs(ev) <= tol)),
-                    int(np.sum(e0 > tol0)), jacobian_rank(prob), n_act, tol)
+        gaps = prob.deltas().cpu().numpy()
+    return analyze_constraints(gaps, gap_jacobian(prob), hp.cpu().numpy(), n_trivial=0,
+                               isostatic_offset=0, **options)
 
 
 def hvp_operator(prob: HessianProblem) -> LinearOperator:

@@ -31,7 +31,11 @@ def test_train_writes_contract(tmp_path):
             assert a["n_eff"] == a["n_params"] - 2 * round(a["width"])
             ev = g["hessian_eigenvalues"][()]
             assert ev.shape == (a["n_params"],) and np.all(np.diff(ev) >= 0)
-            assert a["rank_h0"] == a["jacobian_rank"] <= a["n_constraints"]
+            assert a["jacobian_rank"] <= a["n_constraints"]
+            assert a["n_floppy_modes"] == a["n_params"] - a["jacobian_rank"]
+            k = g["stiffness_eigenvalues"][()]
+            assert a["jacobian_rank"] == int(np.sum(k > 1e-10 * np.abs(k).max())) \
+                if a["n_constraints"] else a["jacobian_rank"] == 0
             for k in ("n_train", "dataset", "alpha", "train_loss", "test_error", "steps",
                       "converged", "depth", "width", "transition", "seed"):
                 assert k in a
@@ -45,6 +49,7 @@ def test_train_writes_contract(tmp_path):
     (["--widths", "-3"], "--widths must be"),
     (["--optimizer", "sgd"], "optimizer must be"),
     (["--steps", "x"], "invalid int value"),
+    (["--hessian", "--loss", "softhinge"], "--hessian must be used with --loss quadratic"),
 ])
 def test_errors_are_one_line_and_write_nothing(tmp_path, capsys, extra, message):
     out = tmp_path / "bad.h5"

@@ -5,8 +5,9 @@ import numpy as np
 import pytest
 import torch
 
-from dlbridge.hessian import (extreme_eigenvalues, hessian_split, jacobian_rank,
-                              problem_from_arrays, spectrum)
+from dlbridge.hessian import (analyze, extreme_eigenvalues, gap_jacobian, hessian_split,
+                              problem_from_arrays)
+from packing.errors import ParameterError
 from dlbridge.losses import HingeLoss
 from dlbridge.models import NetSpec, init_params, net_forward
 
@@ -44,15 +45,45 @@ def test_stiffness_part_from_jacobian_and_stress_remainder():
     assert 0 < int(act.sum()) < len(prob.x)
 
 
-def test_spectrum_counts_and_ranks():
+def test_gap_jacobian_gives_h0():
+    """JᵀJ of gap_jacobian = H0, rows = ∂Δ/∂w/(α√P) of the Δ > 0 data (torch.func.jacrev)."""
+    prob = _problem("tanh", True, "quadratic", alpha=1.7, scale=2.0)
+    jac = gap_jacobian(prob)
+    act = (prob.deltas() > 0)
+    ref = torch.func.jacrev(prob.deltas)(prob.theta)[act] / (1.7 * len(prob.x) ** 0.5)
+    np.testing.assert_allclose(jac, ref.numpy(), rtol=0, atol=1e-13)
+    h0, _ = hessian_split(prob)
+    np.testing.assert_allclose(jac.T @ jac, h0.numpy(), rtol=0, atol=1e-13)
+
+
+def test_shared_analysis_of_a_net_against_dense_autodiff():
+    """analyze(): counts, spectra and ranks from packing.analysis equal a dense float64
+    torch.func.hessian and numpy's SVD of the jacrev Jacobian."""
     prob = _problem("relu", True, "quadratic", widths=(6, 6), p=12)
-    sp = spectrum(prob)
+    res = analyze(prob, fit_exponents=False)
     h = torch.func.hessian(prob.loss)(prob.theta).numpy()
-    np.testing.assert_allclose(sp.eigenvalues, np.linalg.eigvalsh(h), atol=1e-10)
-    assert sp.n_active == int((prob.deltas() > 0).sum())
-    # rank H0 = rank of the N_Δ × N Jacobian = N_Δ here (N_Δ ≤ 12 < N = 127)
-    assert sp.rank_h0 == sp.jacobian_rank == jacobian_rank(prob) == sp.n_active
-    assert sp.n_negative + sp.n_zero + int(np.sum(sp.eigenvalues > sp.tol)) == prob.spec.n_params
+    ev = np.linalg.eigvalsh(h)
+    np.testing.assert_allclose(res.hessian_spectrum.eigenvalues, ev, rtol=0, atol=1e-12)
+    n_act = int((prob.deltas() > 0).sum())
+    jac = torch.func.jacrev(prob.deltas)(prob.theta).numpy()[(prob.deltas() > 0).numpy()]
+    assert res.n_constraints == n_act and res.counts.n_dof == prob.spec.n_params
+    # N_Δ ≤ 12 < N = 127: the Jacobian has full row rank, N − N_Δ floppy modes
+    assert res.modes.rank == np.linalg.matrix_rank(jac) == n_act
+    assert res.modes.n_floppy == prob.spec.n_params - n_act
+    neg = int(np.sum(ev < -1e-10 * np.abs(ev).max()))
+    assert res.negative.n_negative == neg and res.negative.complete
+
+
+def test_analysis_of_a_fitted_net_and_of_other_losses():
+    prob = _problem("relu", True, "quadratic", widths=(6, 6), p=12)
+    # f0 shifted by −2y/α: Δ = 1 − yα(f − f0) − 2 = −1 < 0 for every datum (a fitted net)
+    sat = type(prob)(prob.spec, prob.theta, prob.x, prob.y,
+                     prob.f0 - 2.0 * prob.y / prob.spec.alpha)
+    res = analyze(sat, fit_exponents=False)
+    assert res.n_constraints == 0 and res.modes.rank == 0
+    assert res.modes.n_floppy == prob.spec.n_params and res.negative.n_negative == 0
+    with pytest.raises(ParameterError, match="loss must be quadratic"):
+        analyze(_problem("relu", True, "softhinge"))
 
 
 def test_eigsh_extremes_equal_dense():
