@@ -7,27 +7,22 @@ atomically).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import math
 import shlex
 import sys
 from typing import Sequence
 
-import numpy as np
-import torch
-
 from packing.errors import ParameterError, require
-from packing.hessian import ZERO_MODE_RTOL, count_zero_modes
-from packing.io import atomic_h5, check_output_path, write_state
+from packing.io import atomic_h5, check_output_path
 
-from .data import DATASETS, Dataset, load_dataset
-from .hessian import analyze, problem_from_arrays
-from .losses import LOSSES, HingeLoss
+from .data import DATASETS, Dataset
+from .losses import LOSSES
 from .models import ACTIVATIONS, INITS
-from .train import OPTIMIZERS, NetResult, TrainConfig
+from .runs import NetRunSpec, describe_diverged, split_diverged, write_nets
+from .train import OPTIMIZERS
 from .transition import (ScanPoint, Transition, auto_start_width, ensemble_evaluator,
                          find_transition, transition_from_scan)
-
-DEFAULT_LR = {"adam": 1e-2, "fire": 1e-1, "flow": 1.0}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -106,27 +101,25 @@ def _validate_train(args: argparse.Namespace) -> list[float] | None:
     if widths is not None:
         require(all(math.isfinite(w) and w >= 1 for w in widths), "--widths",
                 "'auto' or numbers >= 1", args.widths)
-    require(not args.hessian or args.loss == "quadratic", "--hessian",
-            "used with --loss quadratic (the constraint form of the analysis)", args.loss)
     if args.dataset != "random":
         require(args.data_dir is not None, "--data-dir", f"given for dataset {args.dataset}",
                 args.data_dir)
     return widths
 
 
-def _config(args: argparse.Namespace) -> TrainConfig:
-    lr = DEFAULT_LR.get(args.optimizer, 1e-2) if args.lr is None else args.lr
-    # the learning-rate schedule is TrainConfig's (the paper's shape: ÷10 every 250k steps), not
-    # tied to the budget: a decay every steps/10 measured ~1.7x larger N* (benchmarks/NSTAR.md)
-    return TrainConfig(optimizer=args.optimizer, max_steps=args.steps, lr=lr, loss=args.loss,
-                       check_every=max(1, args.steps // 20))
+def _run_spec(args: argparse.Namespace) -> NetRunSpec:
+    """The :class:`NetRunSpec` of the command line (its width is set per scan point)."""
+    return NetRunSpec(dataset=args.dataset, dim=args.dim, n_train=args.n_train,
+                      n_test=args.n_test, data_seed=args.data_seed, data_dir=args.data_dir,
+                      depth=args.depth, alpha=args.alpha, activation=args.activation,
+                      init=args.init, bias=not args.no_bias, loss=args.loss,
+                      optimizer=args.optimizer, steps=args.steps, lr=args.lr,
+                      hessian=args.hessian, device=args.device)
 
 
-def _scan(args, data: Dataset, widths, config: TrainConfig) -> tuple[list[ScanPoint], float]:
-    net_kwargs = dict(activation=args.activation, bias=not args.no_bias, alpha=args.alpha,
-                      init=args.init)
-    evaluate = ensemble_evaluator(data, args.depth, list(range(args.seeds)), config,
-                                  args.device, progress=not args.quiet, **net_kwargs)
+def _scan(args, spec: NetRunSpec, data: Dataset, widths) -> tuple[list[ScanPoint], float]:
+    evaluate = ensemble_evaluator(data, args.depth, list(range(args.seeds)), spec.config(),
+                                  args.device, progress=not args.quiet, **spec.net_kwargs())
     if widths is None:
         tr: Transition = find_transition(evaluate, auto_start_width(data, args.depth,
                                                                     not args.no_bias),
@@ -136,73 +129,31 @@ def _scan(args, data: Dataset, widths, config: TrainConfig) -> tuple[list[ScanPo
     return points, transition_from_scan(points)
 
 
-def _state_attrs(args, r: NetResult, point: ScanPoint, n_star: float) -> dict:
-    s = r.spec
-    return {
-        "side": "network", "control_name": "n_params", "control": s.n_params,
-        "transition": n_star if math.isfinite(n_star) else "none",
-        "energy": r.loss, "n_dof": s.n_params, "n_constraints": r.n_delta, "seed": r.seed,
-        "n_params": s.n_params, "width": point.h, "widths": np.asarray(s.widths),
-        "depth": s.depth, "n_train": len(r.deltas), "dataset": args.dataset, "alpha": s.alpha,
-        "train_loss": r.loss, "test_error": r.test_error, "train_error": r.train_error,
-        "steps": r.steps, "converged": r.converged, "stop_reason": r.stop_reason,
-        "n_eff": s.n_eff, "activation": s.activation, "bias": s.bias, "init": s.init,
-        "optimizer": args.optimizer, "loss": args.loss, "dim": s.d_in,
-    }
-
-
-def _state_datasets(r: NetResult) -> dict:
-    h = r.history
-    return {"gaps": r.deltas, "parameters": r.theta, "history_steps": h.steps,
-            "history_loss": h.loss, "history_n_constraints": h.n_delta,
-            "history_train_error": h.train_error, "history_test_error": h.test_error,
-            "history_displacement": h.displacement}
-
-
-def _hessian_part(r: NetResult, data: Dataset, loss: str, device: str) -> tuple[dict, dict]:
-    """Mode counts and spectra of one net by the shared analysis (:func:`dlbridge.hessian.analyze`).
-
-    Zero modes of H and of H0 are |λ| ≤ ZERO_MODE_RTOL·max|λ|; ``jacobian_rank`` is the rank of
-    the N_Δ × N Jacobian (= rank H0), ``n_floppy_modes`` = N − rank.
-    """
-    dev = "cuda" if device == "cuda" or (device == "auto" and torch.cuda.is_available()) else "cpu"
-    prob = problem_from_arrays(r.spec, r.theta, r.theta0, data.x_train, data.y_train,
-                               HingeLoss(loss), dev)
-    res = analyze(prob, fit_exponents=False)
-    h = res.hessian_spectrum
-    attrs = {"n_negative_modes": res.negative.n_negative,
-             "n_zero_modes": count_zero_modes(h, n_translations=0).n_zero_modes,
-             "mode_tol": ZERO_MODE_RTOL, "spectrum_complete": h.complete}
-    if res.modes is not None:
-        attrs.update(jacobian_rank=res.modes.rank, n_floppy_modes=res.modes.n_floppy)
-    dsets = {"hessian_eigenvalues": h.eigenvalues,
-             "stiffness_eigenvalues": res.stiffness_spectrum.eigenvalues,
-             "stress_eigenvalues": res.stress_spectrum.eigenvalues}
-    return attrs, dsets
-
-
 def cmd_train(args: argparse.Namespace, argv: Sequence[str]) -> int:
-    """``dlbridge train``: train, bracket N* (``--widths auto``) and write the HDF5 states."""
+    """``dlbridge train``: train, bracket N* (``--widths auto``) and write the HDF5 states.
+
+    Diverged nets (non-finite loss) are reported on stderr and not stored; the exit status is
+    then 3 (the other nets are written).
+    """
     widths = _validate_train(args)
+    spec = _run_spec(args)
+    spec.validate()
     check_output_path(args.out, args.overwrite)
-    data = load_dataset(args.dataset, args.dim, args.n_train, args.n_test, args.data_seed,
-                        args.data_dir)
-    config = _config(args)
-    points, n_star = _scan(args, data, widths, config)
+    data = spec.load_data()
+    points, n_star = _scan(args, spec, data, widths)
+    n_good, failed = 0, []
     with atomic_h5(args.out, args.overwrite, "dlbridge " + shlex.join(argv)) as f:
         runs = f.require_group("runs")
         for point in points:
-            for r in point.results:
-                attrs, dsets = _state_attrs(args, r, point, n_star), _state_datasets(r)
-                if args.hessian:
-                    ha, hd = _hessian_part(r, data, args.loss, args.device)
-                    attrs.update(ha)
-                    dsets.update(hd)
-                write_state(runs, f"L{r.spec.depth}_h{point.h:g}_seed{r.seed}", attrs, dsets)
+            good, bad = split_diverged(point.results)
+            write_nets(runs, dataclasses.replace(spec, width=point.h), good, data, n_star)
+            n_good, failed = n_good + len(good), failed + bad
     summary = f"N* = {n_star:.1f}, P/N* = {data.n_train / n_star:.3f}" \
         if math.isfinite(n_star) else "N* not bracketed"
-    print(f"dlbridge train: {sum(len(p.results) for p in points)} nets -> {args.out}; {summary}",
-          file=sys.stderr)
+    print(f"dlbridge train: {n_good} nets -> {args.out}; {summary}", file=sys.stderr)
+    if failed:
+        print(f"dlbridge train: failed: {describe_diverged(failed)}; not stored", file=sys.stderr)
+        return 3
     return 0
 
 

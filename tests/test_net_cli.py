@@ -49,7 +49,7 @@ def test_train_writes_contract(tmp_path):
     (["--widths", "-3"], "--widths must be"),
     (["--optimizer", "sgd"], "optimizer must be"),
     (["--steps", "x"], "invalid int value"),
-    (["--hessian", "--loss", "softhinge"], "--hessian must be used with --loss quadratic"),
+    (["--hessian", "--loss", "softhinge"], "hessian must be used with loss quadratic"),
 ])
 def test_errors_are_one_line_and_write_nothing(tmp_path, capsys, extra, message):
     out = tmp_path / "bad.h5"

@@ -1,0 +1,179 @@
+"""One network run (a width, several seeds trained as one ensemble) and its HDF5 state groups.
+
+Shared by ``dlbridge train`` and by sweeps (:mod:`dlbridge.sweep`), so that a net is trained and
+stored the same way whichever way it was launched — the network twin of
+:mod:`packing.jamming_runs`.
+
+A net whose loss became non-finite (``stop_reason == "diverged"``) is a failure, not a result:
+:func:`split_diverged` sets it apart and the callers report it instead of storing it.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Sequence
+
+import h5py
+import numpy as np
+
+from packing.errors import require
+from packing.hessian import ZERO_MODE_RTOL, count_zero_modes
+from packing.io import write_state
+
+from .data import DATASETS, Dataset, load_dataset
+from .hessian import analyze, problem_from_arrays
+from .losses import LOSSES, HingeLoss
+from .models import ACTIVATIONS, INITS, make_spec
+from .train import OPTIMIZERS, NetResult, TrainConfig, resolve_device, train_ensemble
+
+DEFAULT_LR = {"adam": 1e-2, "fire": 1e-1, "flow": 1.0}
+
+
+@dataclasses.dataclass(frozen=True)
+class NetRunSpec:
+    """Everything that defines the training of nets at one width, except their seeds."""
+
+    dataset: str = "random"
+    dim: int = 10
+    n_train: int = 1000
+    n_test: int = 1000
+    data_seed: int = 0
+    data_dir: str | None = None
+    depth: int = 2
+    width: float = 10.0
+    alpha: float = 1.0
+    activation: str = "relu"
+    init: str = "orthogonal"
+    bias: bool = True
+    loss: str = "quadratic"
+    optimizer: str = "adam"
+    steps: int = 20_000
+    lr: float | None = None
+    hessian: bool = False
+    device: str = "cpu"
+
+    def validate(self) -> None:
+        """ParameterError naming the first bad field (nothing is computed)."""
+        require(self.dataset in DATASETS, "dataset", f"one of {', '.join(DATASETS)}", self.dataset)
+        for name, lo in (("dim", 1), ("n_train", 1), ("n_test", 0), ("data_seed", 0),
+                         ("depth", 1), ("steps", 1)):
+            v = getattr(self, name)
+            require(isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= lo,
+                    name, f"an integer >= {lo}", v)
+        require(math.isfinite(self.width) and self.width >= 1, "width", "a number >= 1",
+                self.width)
+        require(math.isfinite(self.alpha) and self.alpha > 0, "alpha", "a finite number > 0",
+                self.alpha)
+        require(self.activation in ACTIVATIONS, "activation", f"one of {', '.join(ACTIVATIONS)}",
+                self.activation)
+        require(self.init in INITS, "init", f"one of {', '.join(INITS)}", self.init)
+        require(self.loss in LOSSES, "loss", f"one of {', '.join(LOSSES)}", self.loss)
+        require(self.optimizer in OPTIMIZERS, "optimizer", f"one of {', '.join(OPTIMIZERS)}",
+                self.optimizer)
+        require(self.lr is None or (math.isfinite(self.lr) and self.lr > 0), "lr",
+                "a finite number > 0", self.lr)
+        require(not self.hessian or self.loss == "quadratic", "hessian",
+                "used with loss quadratic (the constraint form of the analysis)", self.loss)
+        require(self.device in ("auto", "cpu", "cuda"), "device", "one of auto, cpu, cuda",
+                self.device)
+        if self.dataset != "random":
+            require(self.data_dir is not None, "data_dir", f"given for dataset {self.dataset}",
+                    self.data_dir)
+
+    def config(self) -> TrainConfig:
+        """The :class:`TrainConfig`: the paper-shaped lr schedule of TrainConfig (not tied to the
+        budget: a decay every steps/10 measured a ~1.7× larger N*, benchmarks/NSTAR.md)."""
+        lr = DEFAULT_LR[self.optimizer] if self.lr is None else self.lr
+        return TrainConfig(optimizer=self.optimizer, max_steps=self.steps, lr=lr, loss=self.loss,
+                           check_every=max(1, self.steps // 20))
+
+    def load_data(self) -> Dataset:
+        """The seeded train/test split of this run."""
+        return load_dataset(self.dataset, self.dim, self.n_train, self.n_test, self.data_seed,
+                            self.data_dir)
+
+    def net_kwargs(self) -> dict:
+        """Keyword arguments of :func:`dlbridge.models.make_spec` besides d, L and h."""
+        return dict(activation=self.activation, bias=self.bias, alpha=self.alpha, init=self.init)
+
+
+def train_width(spec: NetRunSpec, seeds: Sequence[int], data: Dataset | None = None,
+                progress: bool = False) -> list[NetResult]:
+    """Train one net per seed at ``spec.width`` as one batched ensemble."""
+    spec.validate()
+    require(len(seeds) >= 1 and all(isinstance(s, (int, np.integer)) and s >= 0 for s in seeds),
+            "seeds", "a non-empty list of integers >= 0", list(seeds))
+    data = spec.load_data() if data is None else data
+    net = make_spec(data.dim, spec.depth, spec.width, **spec.net_kwargs())
+    return train_ensemble([net] * len(seeds), list(seeds), data, spec.config(), spec.device,
+                          progress=progress)
+
+
+def split_diverged(results: Sequence[NetResult]) -> tuple[list[NetResult], list[NetResult]]:
+    """(finite results, diverged results) — a diverged net is reported, never stored."""
+    good = [r for r in results if r.stop_reason != "diverged"]
+    bad = [r for r in results if r.stop_reason == "diverged"]
+    return good, bad
+
+
+def describe_diverged(bad: Sequence[NetResult]) -> str:
+    """One line naming the diverged nets (width, seed, step)."""
+    items = ", ".join(f"h={r.spec.h:g} seed {r.seed} at step {r.steps}" for r in bad)
+    return f"{len(bad)} net(s) diverged (non-finite loss): {items}"
+
+
+def net_state_record(spec: NetRunSpec, r: NetResult, n_star: float = math.nan
+                     ) -> tuple[dict, dict]:
+    """(attributes, datasets) of one net's state group, as DESIGN.md's HDF5 contract lists them."""
+    s = r.spec
+    attrs = {
+        "side": "network", "control_name": "n_params", "control": s.n_params,
+        "transition": n_star if math.isfinite(n_star) else "none",
+        "energy": r.loss, "n_dof": s.n_params, "n_constraints": r.n_delta, "seed": r.seed,
+        "n_params": s.n_params, "width": s.h, "widths": np.asarray(s.widths),
+        "depth": s.depth, "n_train": len(r.deltas), "dataset": spec.dataset, "alpha": s.alpha,
+        "train_loss": r.loss, "test_error": r.test_error, "train_error": r.train_error,
+        "steps": r.steps, "converged": r.converged, "stop_reason": r.stop_reason,
+        "n_eff": s.n_eff, "activation": s.activation, "bias": s.bias, "init": s.init,
+        "optimizer": spec.optimizer, "loss": spec.loss, "dim": s.d_in,
+    }
+    h = r.history
+    dsets = {"gaps": r.deltas, "parameters": r.theta, "history_steps": h.steps,
+             "history_loss": h.loss, "history_n_constraints": h.n_delta,
+             "history_train_error": h.train_error, "history_test_error": h.test_error,
+             "history_displacement": h.displacement}
+    return attrs, dsets
+
+
+def hessian_part(r: NetResult, data: Dataset, spec: NetRunSpec) -> tuple[dict, dict]:
+    """Mode counts and spectra of one net by the shared analysis (:func:`dlbridge.hessian.analyze`).
+
+    Zero modes of H are |λ| ≤ ZERO_MODE_RTOL·max|λ|; ``jacobian_rank`` is the rank of the
+    N_Δ × N Jacobian (= rank H0), ``n_floppy_modes`` = N − rank.
+    """
+    dev = resolve_device(spec.device)
+    prob = problem_from_arrays(r.spec, r.theta, r.theta0, data.x_train, data.y_train,
+                               HingeLoss(spec.loss), dev)
+    res = analyze(prob, fit_exponents=False)
+    h = res.hessian_spectrum
+    attrs = {"n_negative_modes": res.negative.n_negative,
+             "n_zero_modes": count_zero_modes(h, n_translations=0).n_zero_modes,
+             "mode_tol": ZERO_MODE_RTOL, "spectrum_complete": h.complete}
+    if res.modes is not None:
+        attrs.update(jacobian_rank=res.modes.rank, n_floppy_modes=res.modes.n_floppy)
+    dsets = {"hessian_eigenvalues": h.eigenvalues,
+             "stiffness_eigenvalues": res.stiffness_spectrum.eigenvalues,
+             "stress_eigenvalues": res.stress_spectrum.eigenvalues}
+    return attrs, dsets
+
+
+def write_nets(runs_group: h5py.Group, spec: NetRunSpec, results: Sequence[NetResult],
+               data: Dataset, n_star: float = math.nan) -> None:
+    """Write one state group per net under runs_group/L<depth>_h<width>_seed<k>."""
+    for r in results:
+        attrs, dsets = net_state_record(spec, r, n_star)
+        if spec.hessian:
+            ha, hd = hessian_part(r, data, spec)
+            attrs.update(ha)
+            dsets.update(hd)
+        write_state(runs_group, f"L{r.spec.depth}_h{r.spec.h:g}_seed{r.seed}", attrs, dsets)
