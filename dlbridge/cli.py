@@ -83,8 +83,11 @@ def build_parser() -> argparse.ArgumentParser:
     from .compare import add_compare_parser
     from .demo import add_demo_parser
 
+    from .sweep_cli import add_sweep_parsers
+
     add_compare_parser(sub)
     add_demo_parser(sub)
+    add_sweep_parsers(sub)
     return parser
 
 

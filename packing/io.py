@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import datetime as _dt
 import os
+import platform
 import subprocess
 import sys
 import tempfile
@@ -49,8 +50,34 @@ def git_commit() -> str | None:
     return sha if out.returncode == 0 and len(sha) == 40 else None
 
 
+def cpu_name() -> str:
+    """The CPU model (from /proc/cpuinfo on Linux, else :func:`platform.processor`)."""
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine() or "unknown"
+
+
+def library_versions() -> dict[str, str]:
+    """Versions of Python and of the numerical libraries (torch only when already imported:
+    packing never imports it)."""
+    import numba
+    import scipy
+
+    out = {"python_version": platform.python_version(), "numpy_version": np.__version__,
+           "scipy_version": scipy.__version__, "numba_version": numba.__version__,
+           "h5py_version": h5py.__version__}
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        out["torch_version"] = str(torch.__version__)
+    return out
+
+
 def file_attributes(command: str | None = None) -> dict[str, str]:
-    """The root attributes every file carries."""
+    """The root attributes every file carries: the contract's schema, package version, creation
+    time, command line and git commit, and the provenance of the run (library versions, platform,
+    CPU)."""
     attrs = {
         "schema": SCHEMA,
         "package_version": package_version(),
@@ -60,6 +87,9 @@ def file_attributes(command: str | None = None) -> dict[str, str]:
     sha = git_commit()
     if sha is not None:
         attrs["git_commit"] = sha
+    attrs.update(library_versions())
+    attrs["platform"] = platform.platform()
+    attrs["cpu"] = cpu_name()
     return attrs
 
 

@@ -1,0 +1,661 @@
+"""Sweeps: a parameter grid expanded into independent runs, each written atomically to its own
+file, executed by any ``concurrent.futures``-style executor, resumable, and merged into one file.
+
+The grid (a TOML file, or ``--fixed``/``--grid`` on the command line)::
+
+    side = "packing"            # or "network"
+    [fixed]                     # one value per parameter (a list for list-valued ones)
+    dim = 2
+    n = 64
+    shape = "ellipse"
+    delta_phis = [1e-6, 1e-4]
+    [grid]                      # lists: one run per point of their Cartesian product
+    aspect = [1.1, 1.5, 2.0]
+    seed = [0, 1, 2, 3]
+
+Packing parameters are the fields of :class:`packing.jamming_runs.JamSpec` plus ``seed``; network
+parameters those of :class:`dlbridge.runs.NetRunSpec` plus ``seeds`` (a list trained as ONE
+batched ensemble, the cheap way to run seeds of a net) or ``seed``.
+
+Every run is identified by a hash of its canonical parameters (the validated spec, so 1 and 1.0
+are one run) and written to ``<out>/<side>-<hash>.h5`` with the temporary-file-then-rename of
+:func:`packing.io.atomic_h5`: a file that exists is complete. A run holds an exclusive lock file
+(``O_CREAT | O_EXCL``) while it works, so two workers never write one file; a lock left by a
+killed process on this host is recognised (its pid is gone) and broken. A re-run of the same grid
+skips runs with a file (``status`` "done", or "failed" unless ``retry_failed``) and redoes the
+others. A run that raises is stored as a file with ``status`` = "failed" and its error and
+traceback, not lost in a worker log; a diverged net fails its run. Every file carries the
+provenance of :func:`packing.io.file_attributes` plus the run's parameters, the grid, the device
+and the torch version.
+
+Executors (``EXECUTORS``): ``serial`` (in this process), ``local`` (a process pool, the default),
+``dask`` (a ``distributed.LocalCluster`` on this machine, or ``scheduler`` = an address),
+``slurm`` (``dask_jobqueue.SLURMCluster``), ``submitit`` (``submitit.AutoExecutor``). The last
+three need ``pip install -e .[dist]``.
+"""
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import hashlib
+import itertools
+import json
+import math
+import os
+import re
+import socket
+import time
+import traceback
+from concurrent.futures import Future, ProcessPoolExecutor
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any, Callable, Iterator, Mapping, Sequence
+
+import h5py
+
+from packing.errors import ParameterError, require
+from packing.io import atomic_h5
+from packing.jamming_runs import JamSpec
+
+SIDES = ("packing", "network")
+EXECUTORS = ("serial", "local", "dask", "slurm", "submitit")
+RUN_FILE = re.compile(r"^(packing|network)-[0-9a-f]{16}\.h5$")
+STATUSES = ("done", "failed")
+
+
+class RunFailure(RuntimeError):
+    """A run that finished without a valid result (e.g. a net whose loss diverged)."""
+
+
+# ------------------------------------------------------------------------------ parameters
+def _packing_fields() -> tuple[str, ...]:
+    return tuple(f.name for f in dataclasses.fields(JamSpec)) + ("seed",)
+
+
+def _network_fields() -> tuple[str, ...]:
+    from .runs import NetRunSpec
+
+    return tuple(f.name for f in dataclasses.fields(NetRunSpec)) + ("seed", "seeds")
+
+
+def _allowed(side: str) -> tuple[str, ...]:
+    return _packing_fields() if side == "packing" else _network_fields()
+
+
+def _int_list(value, name: str) -> list[int]:
+    vals = value if isinstance(value, (list, tuple)) else [value]
+    require(len(vals) >= 1 and all(isinstance(v, int) and not isinstance(v, bool) and v >= 0
+                                   for v in vals), name, "integers >= 0", value)
+    return [int(v) for v in vals]
+
+
+def _coerced(cls, params: dict) -> dict:
+    """Numbers cast to the dataclass field types (1 → 1.0 for floats; 12.0 → 12 for ints), so
+    that one run has one canonical spelling; a non-integer for an int field is an error."""
+    types = {f.name: str(f.type) for f in dataclasses.fields(cls)}
+    out = dict(params)
+    for k, v in params.items():
+        t = types.get(k, "")
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            continue
+        if t.startswith("float"):
+            out[k] = float(v)
+        elif t.startswith("int"):
+            require(float(v).is_integer(), k, "an integer", v)
+            out[k] = int(v)
+    return out
+
+
+def packing_spec(params: Mapping[str, Any]) -> tuple[JamSpec, int]:
+    """(validated JamSpec, seed) of one packing run's parameters."""
+    p = dict(params)
+    require("seed" in p, "seed", "given for every packing run", "missing")
+    (seed,) = _int_list(p.pop("seed"), "seed")
+    for key in ("delta_phis", "pressures"):
+        if key in p:
+            v = p[key]
+            p[key] = tuple(float(x) for x in (v if isinstance(v, (list, tuple)) else [v]))
+    if p.get("shape") in ("disk", "sphere"):
+        p["shape"] = None
+    try:
+        spec = JamSpec(**_coerced(JamSpec, p))
+    except TypeError as exc:
+        raise ParameterError(f"packing parameters: {exc}") from None
+    spec.validate()
+    return spec, seed
+
+
+def network_spec(params: Mapping[str, Any]):
+    """(validated NetRunSpec, seeds) of one network run's parameters."""
+    from .runs import NetRunSpec
+
+    p = dict(params)
+    require(not ("seed" in p and "seeds" in p), "seed/seeds", "one of the two, not both",
+            (p.get("seed"), p.get("seeds")))
+    seeds = _int_list(p.pop("seeds", p.pop("seed", [0])), "seeds")
+    try:
+        spec = NetRunSpec(**_coerced(NetRunSpec, p))
+    except TypeError as exc:
+        raise ParameterError(f"network parameters: {exc}") from None
+    spec.validate()
+    return spec, seeds
+
+
+def _canonical(side: str, params: Mapping[str, Any]) -> dict:
+    """The run's parameters as its validated spec spells them (the identity of a run)."""
+    if side == "packing":
+        spec, seed = packing_spec(params)
+        out = dataclasses.asdict(spec)
+        out["seed"] = seed
+    else:
+        spec, seeds = network_spec(params)
+        out = dataclasses.asdict(spec)
+        out["seeds"] = seeds
+    return {k: (list(v) if isinstance(v, tuple) else v) for k, v in out.items()}
+
+
+@dataclasses.dataclass(frozen=True)
+class Run:
+    """One run of a sweep: its side and canonical parameters (JSON text, sorted keys)."""
+
+    side: str
+    params_json: str
+
+    @property
+    def params(self) -> dict:
+        return json.loads(self.params_json)
+
+    @property
+    def key(self) -> str:
+        """16 hex digits of SHA-256 over side and parameters."""
+        text = json.dumps({"side": self.side, "params": self.params}, sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+    @property
+    def file_name(self) -> str:
+        return f"{self.side}-{self.key}.h5"
+
+
+@dataclasses.dataclass(frozen=True)
+class Grid:
+    """A sweep definition: side, fixed parameters and swept axes (each a non-empty list)."""
+
+    side: str
+    fixed: Mapping[str, Any]
+    axes: Mapping[str, Sequence[Any]]
+
+    def __post_init__(self) -> None:
+        require(self.side in SIDES, "side", f"one of {', '.join(SIDES)}", self.side)
+        allowed = _allowed(self.side)
+        both = sorted(set(self.fixed) & set(self.axes))
+        require(not both, "grid", "a parameter either fixed or swept, not both", both)
+        for name in list(self.fixed) + list(self.axes):
+            require(name in allowed, "parameter",
+                    f"one of the {self.side} parameters {', '.join(allowed)}", name)
+        for name, values in self.axes.items():
+            require(isinstance(values, (list, tuple)) and len(values) >= 1, f"grid.{name}",
+                    "a non-empty list of values", values)
+
+    def runs(self) -> list[Run]:
+        """Every run of the grid, validated (ParameterError before any work), duplicates merged."""
+        names = list(self.axes)
+        seen: dict[str, Run] = {}
+        for values in itertools.product(*(self.axes[n] for n in names)):
+            params = dict(self.fixed)
+            params.update(zip(names, values))
+            run = Run(self.side, json.dumps(_canonical(self.side, params), sort_keys=True))
+            seen.setdefault(run.key, run)
+        return list(seen.values())
+
+    def to_json(self) -> str:
+        return json.dumps({"side": self.side, "fixed": dict(self.fixed),
+                           "grid": {k: list(v) for k, v in self.axes.items()}}, sort_keys=True)
+
+
+def parse_value(text: str) -> Any:
+    """A command-line value: JSON (numbers, true/false, [lists], "strings") or a bare string."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def parse_axis(text: str) -> list:
+    """Values of a swept parameter: a JSON list, ``a:b`` (the integers a … b−1) or v1,v2,…"""
+    t = text.strip()
+    if t.startswith("["):
+        v = parse_value(t)
+        require(isinstance(v, list), "--grid", "a JSON list, a:b or comma-separated values", text)
+        return v
+    m = re.fullmatch(r"(\d+):(\d+)", t)
+    if m:
+        return list(range(int(m.group(1)), int(m.group(2))))
+    return [parse_value(x) for x in t.split(",") if x != ""]
+
+
+def _key_value(item: str, option: str) -> tuple[str, str]:
+    require("=" in item and item.split("=", 1)[0].strip() != "", option, "KEY=VALUE", item)
+    k, v = item.split("=", 1)
+    return k.strip(), v
+
+
+def load_grid(path: str | os.PathLike | None = None, side: str | None = None,
+              fixed: Sequence[str] = (), axes: Sequence[str] = ()) -> Grid:
+    """The :class:`Grid` of a TOML file (optional) completed by ``KEY=VALUE`` items."""
+    import tomllib
+
+    doc: dict = {}
+    if path is not None:
+        p = Path(path)
+        require(p.is_file(), "grid file", "an existing TOML file", str(p))
+        try:
+            doc = tomllib.loads(p.read_text())
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ParameterError(f"grid file {str(p)!r} is not valid TOML: "
+                                 f"{str(exc).splitlines()[0]}") from None
+        extra = sorted(set(doc) - {"side", "fixed", "grid"})
+        require(not extra, "grid file", "the keys side, [fixed] and [grid] only", extra)
+    fx = dict(doc.get("fixed", {}))
+    ax = {k: v for k, v in doc.get("grid", {}).items()}
+    for item in fixed:
+        k, v = _key_value(item, "--fixed")
+        vals = parse_axis(v) if "," in v and not v.strip().startswith("[") else [parse_value(v)]
+        fx[k] = vals if len(vals) > 1 else vals[0]
+    for item in axes:
+        k, v = _key_value(item, "--grid")
+        ax[k] = parse_axis(v)
+    s = side if side is not None else doc.get("side")
+    require(s is not None, "side", f"given (--side or side = in the grid file): {SIDES}", s)
+    return Grid(s, fx, ax)
+
+
+# ------------------------------------------------------------------------------ run files
+def read_status(path: Path) -> str | None:
+    """"done"/"failed" for a complete run file, None when absent or unreadable."""
+    try:
+        with h5py.File(path, "r") as f:
+            s = f.attrs.get("status")
+    except (OSError, KeyError):
+        return None
+    s = s.decode() if isinstance(s, bytes) else s
+    return s if s in STATUSES else None
+
+
+def _pid_alive(pid: int) -> bool:
+    """True when process ``pid`` runs on this host (a zombie — killed, not yet reaped — is dead)."""
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    return stat.rsplit(")", 1)[-1].split()[0] not in ("Z", "X")
+
+
+@contextlib.contextmanager
+def run_lock(path: Path) -> Iterator[bool]:
+    """Hold ``<path>.lock`` exclusively; yields False when a live process holds it.
+
+    A lock of this host whose pid is gone (a killed worker) is broken and taken; a lock of another
+    host is respected (remove it by hand if that host is gone).
+    """
+    lock = path.with_name(path.name + ".lock")
+    me = {"host": socket.gethostname(), "pid": os.getpid(), "time": time.time()}
+    for _ in range(2):
+        try:
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            try:
+                owner = json.loads(lock.read_text() or "{}")
+            except (OSError, json.JSONDecodeError):
+                owner = {}
+            stale = owner.get("host") == me["host"] and not _pid_alive(int(owner.get("pid", -1)))
+            empty_old = not owner and time.time() - _mtime(lock) > 60
+            if stale or empty_old:
+                with contextlib.suppress(FileNotFoundError):
+                    lock.unlink()
+                continue
+            yield False
+            return
+        with os.fdopen(fd, "w") as fh:
+            json.dump(me, fh)
+        try:
+            yield True
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                lock.unlink()
+        return
+    yield False
+
+
+def _mtime(p: Path) -> float:
+    try:
+        return p.stat().st_mtime
+    except FileNotFoundError:
+        return time.time()
+
+
+def _remove_orphans(path: Path) -> None:
+    """Temporary files of earlier, killed attempts at this run (we hold its lock)."""
+    for tmp in path.parent.glob(f".{path.name}.*.tmp"):
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+
+
+def _device_name(params: Mapping[str, Any], side: str) -> str:
+    from packing.io import cpu_name
+
+    if side == "network" and params.get("device") in ("cuda", "auto"):
+        import torch
+
+        if torch.cuda.is_available():
+            return f"cuda: {torch.cuda.get_device_name(0)}"
+    return f"cpu: {cpu_name()}"
+
+
+def _compute(run: Run, runs_group: h5py.Group) -> tuple[int, int]:
+    """Run the task and write its states under ``runs_group``.
+
+    Returns (states, unconverged states): FIRE stopped by its step budget (attribute
+    ``converged`` False), or nets stopped by theirs (``stop_reason`` "budget").
+    """
+    if run.side == "packing":
+        from packing.jamming_runs import jam_one_seed, write_seed
+
+        spec, seed = packing_spec(run.params)
+        result = jam_one_seed(spec, seed)
+        write_seed(runs_group, spec, result)
+        return len(result.states), sum(not r.converged for _, r in result.states)
+    from .runs import describe_diverged, split_diverged, train_width, write_nets
+
+    spec, seeds = network_spec(run.params)
+    data = spec.load_data()
+    good, bad = split_diverged(train_width(spec, seeds, data))
+    if bad:
+        raise RunFailure(describe_diverged(bad))
+    write_nets(runs_group, spec, good, data)
+    return len(good), sum(r.stop_reason == "budget" for r in good)
+
+
+def _header(f: h5py.File, run: Run, grid_json: str, status: str) -> None:
+    f.attrs.update({"run_key": run.key, "side": run.side, "params": run.params_json,
+                    "grid": grid_json, "status": status, "host": socket.gethostname(),
+                    "device": _device_name(run.params, run.side)})
+
+
+@contextlib.contextmanager
+def _torch_threads(n: int) -> Iterator[None]:
+    import torch
+
+    old = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old)
+
+
+def execute_run(run: Run, out_dir: str, command: str, grid_json: str,
+                retry_failed: bool = False, threads: int = 1) -> dict:
+    """Worker entry point: compute ``run`` and write ``out_dir/<file>`` atomically.
+
+    Returns {"key", "status", "error", "seconds", "states", "unconverged"} with status "done",
+    "failed",
+    "skipped" (a finished file existed) or "locked" (another live worker holds the run).
+    """
+    path = Path(out_dir) / run.file_name
+    out = {"key": run.key, "status": "skipped", "error": "", "seconds": 0.0, "states": 0,
+           "unconverged": 0}
+    with run_lock(path) as mine:
+        if not mine:
+            return dict(out, status="locked")
+        status = read_status(path)
+        if status == "done" or (status == "failed" and not retry_failed):
+            return out
+        _remove_orphans(path)
+        t0 = time.perf_counter()
+        try:
+            with _torch_threads(threads), atomic_h5(path, True, command) as f:
+                _header(f, run, grid_json, "running")
+                n, n_unconv = _compute(run, f.require_group("runs"))
+                f.attrs.update(status="done", seconds=time.perf_counter() - t0,
+                               n_unconverged=n_unconv)
+            return dict(out, status="done", seconds=time.perf_counter() - t0, states=n,
+                        unconverged=n_unconv)
+        except Exception as exc:  # noqa: BLE001 - a failed run is stored, with its traceback
+            error = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+            with atomic_h5(path, True, command) as f:
+                _header(f, run, grid_json, "failed")
+                f.attrs["error"] = error
+                f.attrs["traceback"] = traceback.format_exc()
+                f.attrs["seconds"] = time.perf_counter() - t0
+            return dict(out, status="failed", error=error, seconds=time.perf_counter() - t0)
+
+
+# ------------------------------------------------------------------------------ executors
+class _SerialExecutor:
+    """Runs each submission at once in this process (for debugging and small sweeps)."""
+
+    def submit(self, fn: Callable, *args) -> Future:
+        fut: Future = Future()
+        try:
+            fut.set_result(fn(*args))
+        except Exception as exc:  # noqa: BLE001 - handed to the caller through the future
+            fut.set_exception(exc)
+        return fut
+
+
+def _need(module: str, executor: str):
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise ParameterError(f"--executor {executor} needs the optional package providing "
+                             f"{module!r}: pip install -e '.[dist]'") from None
+
+
+_EXECUTOR_MODULES = {"serial": (), "local": (), "dask": ("distributed",),
+                     "slurm": ("distributed", "dask_jobqueue"), "submitit": ("submitit",)}
+
+
+def check_executor(kind: str) -> None:
+    """ParameterError for an unknown executor or one whose optional package is missing."""
+    require(kind in EXECUTORS, "--executor", f"one of {', '.join(EXECUTORS)}", kind)
+    for module in _EXECUTOR_MODULES[kind]:
+        _need(module, kind)
+
+
+@contextlib.contextmanager
+def open_executor(kind: str, workers: int, out_dir: Path, scheduler: str | None = None,
+                  options: Mapping[str, Any] | None = None) -> Iterator[tuple[Any, str]]:
+    """(executor with ``submit(fn, *args)`` returning futures with done()/result(), info line)."""
+    require(kind in EXECUTORS, "--executor", f"one of {', '.join(EXECUTORS)}", kind)
+    options = dict(options or {})
+    if kind == "serial":
+        yield _SerialExecutor(), "serial: in this process"
+    elif kind == "local":
+        with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as ex:
+            yield ex, f"local: {workers} worker processes"
+    elif kind in ("dask", "slurm"):
+        distributed = _need("distributed", kind)
+        if kind == "dask" and scheduler is not None:
+            cluster = contextlib.nullcontext()
+        elif kind == "dask":
+            cluster = distributed.LocalCluster(n_workers=workers, threads_per_worker=1,
+                                               processes=True, host="127.0.0.1",
+                                               dashboard_address=options.pop("dashboard", ":0"),
+                                               **options)
+        else:
+            cluster = _need("dask_jobqueue", kind).SLURMCluster(**options)
+            cluster.scale(jobs=workers)
+        with cluster as cl, distributed.Client(scheduler if cl is None else cl) as client:
+            yield client.get_executor(pure=False), f"{kind}: dashboard {client.dashboard_link}"
+    else:
+        submitit = _need("submitit", kind)
+        ex = submitit.AutoExecutor(folder=str(out_dir / ".submitit"))
+        if options:
+            ex.update_parameters(**options)
+        yield ex, f"submitit: logs in {out_dir / '.submitit'}"
+
+
+# ------------------------------------------------------------------------------ driver
+@dataclasses.dataclass(frozen=True)
+class SweepReport:
+    """Counts of a sweep: total runs, done now, skipped (already there), failed, locked, and the
+    states of the runs done now that stopped at their step budget (marked in their files)."""
+
+    total: int
+    done: int
+    skipped: int
+    failed: int
+    locked: int
+    unconverged: int
+    errors: tuple[str, ...]
+    out_dir: str
+
+
+def prepare_out_dir(out: str | os.PathLike) -> Path:
+    """The output folder (created if missing, its parent must exist); ParameterError otherwise."""
+    p = Path(out)
+    require(not p.exists() or p.is_dir(), "--out", "a directory (not a file)", str(p))
+    parent = p.parent if str(p.parent) else Path(".")
+    require(p.exists() or parent.is_dir(), "--out", "a directory whose parent exists", str(p))
+    target = p if p.exists() else parent
+    require(os.access(target, os.W_OK | os.X_OK), "--out", "a writable directory", str(p))
+    p.mkdir(exist_ok=True)
+    return p
+
+
+def pending_runs(runs: Sequence[Run], out_dir: Path, retry_failed: bool) -> list[Run]:
+    """Runs without a finished file (or with a failed one when ``retry_failed``)."""
+    todo = []
+    for r in runs:
+        s = read_status(out_dir / r.file_name)
+        if s is None or (s == "failed" and retry_failed):
+            todo.append(r)
+    return todo
+
+
+def _poll(futures: dict, timeout: float) -> list:
+    """Futures that are done, waiting up to ``timeout`` seconds for at least one."""
+    t_end = time.monotonic() + timeout
+    while True:
+        done = [f for f in futures if f.done()]
+        if done or time.monotonic() >= t_end:
+            return done
+        time.sleep(0.05)
+
+
+def run_sweep(grid: Grid, out: str | os.PathLike, executor: str = "local", workers: int = 2,
+              retry_failed: bool = False, command: str = "", scheduler: str | None = None,
+              options: Mapping[str, Any] | None = None, progress: bool = True,
+              log: Callable[[str], None] = print) -> SweepReport:
+    """Run every pending run of ``grid`` into the folder ``out`` (module docstring)."""
+    require(isinstance(workers, int) and workers >= 1, "--workers", "an integer >= 1", workers)
+    check_executor(executor)
+    runs = grid.runs()
+    out_dir = prepare_out_dir(out)
+    todo = pending_runs(runs, out_dir, retry_failed)
+    counts = {"done": 0, "failed": 0, "skipped": len(runs) - len(todo), "locked": 0,
+              "unconverged": 0}
+    errors: list[str] = []
+    if todo:
+        with open_executor(executor, workers, out_dir, scheduler, options) as (ex, info):
+            log(f"dlbridge sweep: {len(runs)} runs, {len(todo)} to do, {counts['skipped']} "
+                f"already there; {info}")
+            futures = {ex.submit(execute_run, r, str(out_dir), command, grid.to_json(),
+                                 retry_failed): r for r in todo}
+            _collect(futures, counts, errors, progress)
+    return SweepReport(len(runs), counts["done"], counts["skipped"], counts["failed"],
+                       counts["locked"], counts["unconverged"], tuple(errors), str(out_dir))
+
+
+def _collect(futures: dict, counts: dict, errors: list, progress: bool) -> None:
+    from tqdm.auto import tqdm
+
+    with tqdm(total=len(futures), disable=not progress, unit="run", desc="sweep") as bar:
+        while futures:
+            for fut in _poll(futures, 1.0):
+                run = futures.pop(fut)
+                try:
+                    res = fut.result()
+                except Exception as exc:  # noqa: BLE001 - a lost worker: the run is redone later
+                    res = {"status": "failed", "error": f"{type(exc).__name__}: {exc} (no file "
+                           f"written; re-run the sweep to redo {run.file_name})"}
+                counts[res["status"]] += 1
+                counts["unconverged"] += res.get("unconverged", 0)
+                if res["status"] == "failed":
+                    errors.append(f"{run.file_name}: {res['error']}")
+                bar.set_postfix(done=counts["done"], failed=counts["failed"],
+                                remaining=len(futures), refresh=False)
+                bar.update(1)
+
+
+# ------------------------------------------------------------------------------ merge
+_INDEX_COLUMNS = ("run_key", "side", "status", "params", "error", "file")
+
+
+def merge_runs(out_dir: str | os.PathLike, merged: str | os.PathLike, overwrite: bool = False,
+               command: str | None = None) -> dict[str, int]:
+    """Gather the run files of ``out_dir`` into one HDF5 file.
+
+    States go to ``/runs/<run_key>/…`` (the contract's layout, so ``compare`` reads the merged
+    file); ``/index`` holds one row per run file: the columns of ``_INDEX_COLUMNS`` as string
+    datasets, plus ``n_states`` and ``seconds``. Failed runs appear in the index only.
+    """
+    d = Path(out_dir)
+    require(d.is_dir(), "sweep directory", "an existing directory", str(d))
+    files = sorted(p for p in d.iterdir() if RUN_FILE.match(p.name))
+    rows: list[dict] = []
+    with atomic_h5(merged, overwrite, command) as f:
+        runs = f.create_group("runs")
+        for p in files:
+            rows.append(_merge_one(p, runs))
+        idx = f.create_group("index")
+        str_dt = h5py.string_dtype()
+        for col in _INDEX_COLUMNS:
+            idx.create_dataset(col, data=[r[col] for r in rows], dtype=str_dt)
+        idx.create_dataset("n_states", data=[r["n_states"] for r in rows], dtype="i8")
+        idx.create_dataset("seconds", data=[r["seconds"] for r in rows], dtype="f8")
+    return {"runs": len(rows), "done": sum(r["status"] == "done" for r in rows),
+            "failed": sum(r["status"] == "failed" for r in rows),
+            "states": sum(r["n_states"] for r in rows)}
+
+
+def _text(v) -> str:
+    return v.decode() if isinstance(v, bytes) else str(v)
+
+
+def _merge_one(path: Path, runs: h5py.Group) -> dict:
+    """Copy one run file's states under runs/<key>; its index row."""
+    row = {"run_key": "", "side": "", "status": "unreadable", "params": "", "error": "",
+           "file": path.name, "n_states": 0, "seconds": math.nan}
+    try:
+        src = h5py.File(path, "r")
+    except OSError as exc:
+        row["error"] = f"unreadable: {exc}"
+        return row
+    with src:
+        a = src.attrs
+        row.update(run_key=_text(a.get("run_key", "")), side=_text(a.get("side", "")),
+                   status=_text(a.get("status", "")), params=_text(a.get("params", "")),
+                   error=_text(a.get("error", "")), seconds=float(a.get("seconds", math.nan)))
+        if row["status"] == "done" and "runs" in src:
+            dest = runs.create_group(row["run_key"])
+            for k, v in a.items():
+                if k in ("params", "grid", "device", "host", "command", "git_commit",
+                         "created", "package_version"):
+                    dest.attrs[k] = v
+            for name in src["runs"]:
+                src.copy(src["runs"][name], dest, name=name)
+            from packing.io import iter_states
+
+            row["n_states"] = sum(1 for _ in iter_states(src))
+    return row

@@ -1,0 +1,99 @@
+"""``dlbridge sweep`` and ``dlbridge merge``: the command line of :mod:`dlbridge.sweep`.
+
+Exit status: 0 when every run is done, 3 when some failed (their errors are listed, and kept in
+their files), 2 on bad input (one line, nothing written).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import sys
+from typing import Sequence
+
+from packing.errors import require
+
+from .sweep import EXECUTORS, SIDES, load_grid, merge_runs, parse_value, run_sweep
+
+EPILOG = """grid file (TOML):  side = "packing"   [fixed] dim = 2, n = 64   [grid] seed = [0, 1, 2]
+examples:
+  dlbridge sweep --side packing --fixed dim=2 n=32 delta_phis=1e-6,1e-4 --grid seed=0:4 --out runs/
+  dlbridge sweep grid.toml --out runs/ --executor dask --workers 8 --merge all.h5
+  dlbridge merge runs/ --out all.h5"""
+
+
+def add_sweep_parsers(sub) -> None:
+    """Add the ``sweep`` and ``merge`` subcommands to the ``dlbridge`` parser."""
+    p = sub.add_parser("sweep", help="run a parameter grid (packings or nets), resumable",
+                       epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    a = p.add_argument
+    a("grid_file", nargs="?", default=None, help="TOML grid file (side, [fixed], [grid])")
+    a("--side", default=None, help=f"one of {', '.join(SIDES)} (or side = in the grid file)")
+    a("--fixed", nargs="+", default=[], metavar="KEY=VALUE", help="fixed parameters")
+    a("--grid", nargs="+", default=[], metavar="KEY=VALUES",
+      help="swept parameters: v1,v2,...  a:b (integers)  or a JSON list")
+    a("--out", required=True, help="output directory (one file per run)")
+    a("--executor", default="local", help=f"one of {', '.join(EXECUTORS)} (default local)")
+    a("--workers", type=int, default=max(1, (os.cpu_count() or 1)),
+      help="parallel workers (processes, dask workers, SLURM jobs)")
+    a("--scheduler", default=None, help="address of a running dask scheduler (--executor dask)")
+    a("--cluster-option", nargs="+", default=[], metavar="KEY=VALUE",
+      help="options of LocalCluster/SLURMCluster/submitit (e.g. queue=gpu walltime=01:00:00)")
+    a("--retry-failed", action="store_true", help="redo runs whose file says failed")
+    a("--merge", default=None, metavar="FILE.h5", help="merge every run into FILE.h5 at the end")
+    a("--overwrite", action="store_true", help="replace an existing --merge file")
+    a("--dry-run", action="store_true", help="list the runs and exit")
+    a("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_sweep)
+
+    m = sub.add_parser("merge", help="merge a sweep directory into one HDF5 file with an index")
+    m.add_argument("directory", help="the sweep's output directory")
+    m.add_argument("--out", required=True, help="merged HDF5 file")
+    m.add_argument("--overwrite", action="store_true", help="replace an existing --out")
+    m.set_defaults(func=cmd_merge)
+
+
+def _options(items: Sequence[str]) -> dict:
+    out = {}
+    for item in items:
+        require("=" in item, "--cluster-option", "KEY=VALUE", item)
+        k, v = item.split("=", 1)
+        out[k] = parse_value(v)
+    return out
+
+
+def cmd_sweep(args: argparse.Namespace, argv: Sequence[str]) -> int:
+    """``dlbridge sweep``: expand the grid, validate every run, run the pending ones."""
+    from packing.io import check_output_path
+
+    grid = load_grid(args.grid_file, args.side, args.fixed, args.grid)
+    runs = grid.runs()
+    if args.dry_run:
+        for r in runs:
+            print(f"{r.file_name}  {r.params_json}")
+        return 0
+    if args.merge is not None:
+        check_output_path(args.merge, args.overwrite, "--merge")
+    command = "dlbridge " + shlex.join(argv)
+    rep = run_sweep(grid, args.out, args.executor, args.workers, args.retry_failed, command,
+                    args.scheduler, _options(args.cluster_option), progress=not args.quiet,
+                    log=lambda s: print(s, file=sys.stderr))
+    print(f"dlbridge sweep: {rep.total} runs in {rep.out_dir}: {rep.done} done now, "
+          f"{rep.skipped} already there, {rep.failed} failed, {rep.locked} held by other workers"
+          + (f"; {rep.unconverged} states stopped at their step budget (converged = False in "
+             f"their files)" if rep.unconverged else ""), file=sys.stderr)
+    for e in rep.errors:
+        print(f"  failed: {e}", file=sys.stderr)
+    if args.merge is not None:
+        m = merge_runs(args.out, args.merge, args.overwrite, command)
+        print(f"dlbridge sweep: merged {m['done']} runs ({m['states']} states) -> {args.merge}",
+              file=sys.stderr)
+    return 3 if rep.failed else 0
+
+
+def cmd_merge(args: argparse.Namespace, argv: Sequence[str]) -> int:
+    """``dlbridge merge``: gather a sweep directory into one file."""
+    m = merge_runs(args.directory, args.out, args.overwrite, "dlbridge " + shlex.join(argv))
+    print(f"dlbridge merge: {m['runs']} run files ({m['done']} done, {m['failed']} failed, "
+          f"{m['states']} states) -> {args.out}", file=sys.stderr)
+    return 0

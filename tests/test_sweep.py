@@ -1,0 +1,205 @@
+"""Sweeps (dlbridge.sweep): grids, atomic resumable run files, executors, merge, failures."""
+from __future__ import annotations
+
+import hashlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+
+from dlbridge.cli import main
+from dlbridge.sweep import Grid, load_grid, merge_runs, run_sweep
+from packing.errors import ParameterError
+from packing.io import iter_states
+
+PACK = dict(dim=2, n=16, delta_phis=[1e-4, 1e-2])
+NET = dict(dim=4, n_train=24, n_test=8, depth=2, steps=200, seeds=[0, 1])
+# provenance and timing: differ between two runs of the same computation
+VOLATILE = {"created", "seconds", "command", "host", "grid", "device"}
+
+
+def _quiet(_msg: str) -> None:
+    pass
+
+
+def _states(path: Path) -> dict:
+    """{state path: (attrs without volatile ones, {dataset: array})} of a run or merged file."""
+    out = {}
+    with h5py.File(path, "r") as f:
+        for g in iter_states(f):
+            attrs = {k: v for k, v in g.attrs.items() if k not in VOLATILE}
+            data = {k: g[k][()] for k in g}
+            out[g.name.split("/", 3)[-1] if g.name.count("/") > 3 else g.name] = (attrs, data)
+    return out
+
+
+def _same_states(a: Path, b: Path) -> None:
+    sa, sb = _states(a), _states(b)
+    assert sa.keys() == sb.keys() and sa
+    for k in sa:
+        (aa, da), (ab, db) = sa[k], sb[k]
+        assert aa.keys() == ab.keys()
+        for n in aa:
+            np.testing.assert_array_equal(aa[n], ab[n], err_msg=f"{k} attr {n}")
+        assert da.keys() == db.keys()
+        for n in da:
+            np.testing.assert_array_equal(da[n], db[n], err_msg=f"{k} dataset {n}")
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+# ------------------------------------------------------------------------------ grids
+def test_grid_expansion_is_canonical_and_validated(tmp_path):
+    g = Grid("packing", dict(PACK), {"seed": [0, 1], "aspect": [1, 1.0]})
+    runs = g.runs()
+    assert len(runs) == 2                      # aspect 1 and 1.0 are one run
+    assert len({r.key for r in runs}) == 2 and all(r.file_name.startswith("packing-") for r in runs)
+    with pytest.raises(ParameterError, match="parameter must be one of the packing"):
+        Grid("packing", {"colour": 1}, {})
+    with pytest.raises(ParameterError, match="fixed or swept, not both"):
+        Grid("packing", {"seed": 0}, {"seed": [1]})
+    with pytest.raises(ParameterError, match="aspect must be"):
+        Grid("packing", dict(PACK, shape="ellipse"), {"seed": [0], "aspect": [0.5]}).runs()
+    with pytest.raises(ParameterError, match="side must be one of"):
+        Grid("particles", {}, {})
+
+
+def test_grid_file_and_command_line_items(tmp_path):
+    toml = tmp_path / "g.toml"
+    toml.write_text('side = "network"\n[fixed]\ndim = 4\nn_train = 24\n[grid]\nwidth = [2, 3]\n')
+    g = load_grid(toml, None, ["steps=50", "seeds=[0,1]"], ["depth=1,2"])
+    assert g.side == "network" and g.fixed["seeds"] == [0, 1] and g.axes["depth"] == [1, 2]
+    assert len(g.runs()) == 4
+    assert load_grid(None, "packing", ["n=8"], ["seed=0:3"]).axes["seed"] == [0, 1, 2]
+    bad = tmp_path / "bad.toml"
+    bad.write_text("side = \n")
+    with pytest.raises(ParameterError, match="not valid TOML"):
+        load_grid(bad)
+
+
+# ------------------------------------------------------------------------------ runs
+def test_serial_sweep_resumes_and_merges(tmp_path):
+    out = tmp_path / "runs"
+    grid = Grid("packing", dict(PACK), {"seed": [0, 1]})
+    rep = run_sweep(grid, out, "serial", progress=False, log=_quiet)
+    assert (rep.total, rep.done, rep.failed, rep.skipped) == (2, 2, 0, 0)
+    files = sorted(out.glob("packing-*.h5"))
+    before = {p.name: _digest(p) for p in files}
+    for p in files:
+        with h5py.File(p, "r") as f:
+            a = f.attrs
+            assert a["status"] == "done" and a["side"] == "packing"
+            for k in ("package_version", "command", "params", "grid", "device", "numpy_version",
+                      "numba_version", "python_version", "cpu", "schema"):
+                assert k in a, k
+            states = list(iter_states(f))
+            assert len(states) == 2 and all(s.attrs["converged"] for s in states)
+    again = run_sweep(Grid("packing", dict(PACK), {"seed": [0, 1, 2]}), out, "serial",
+                      progress=False, log=_quiet)
+    assert (again.total, again.done, again.skipped) == (3, 1, 2)
+    assert {p.name: _digest(p) for p in files} == before          # finished runs untouched
+    merged = tmp_path / "all.h5"
+    m = merge_runs(out, merged)
+    assert m == {"runs": 3, "done": 3, "failed": 0, "states": 6}
+    with h5py.File(merged, "r") as f:
+        assert len(list(iter_states(f))) == 6
+        assert sorted(x.decode() for x in f["index/status"][()]) == ["done"] * 3
+    assert main(["compare", str(merged), "--out", str(tmp_path / "cmp")]) == 0
+
+
+def test_failed_and_unconverged_runs_are_kept_and_marked(tmp_path, capsys):
+    """A diverging net (lr = 1e300) fails its run, with its error in the file; FIRE stopped by
+    its step budget is stored with converged = False; a re-run leaves failed runs alone unless
+    --retry-failed."""
+    out = tmp_path / "nets"
+    argv = ["sweep", "--side", "network", "--fixed", "dim=4", "n_train=24", "n_test=8",
+            "depth=2", "steps=100", "width=3", "--grid", "lr=0.01,1e300", "--out", str(out),
+            "--executor", "serial", "--quiet"]
+    assert main(argv) == 3
+    err = capsys.readouterr().err
+    assert "1 failed" in err and "diverged (non-finite loss)" in err
+    status = {}
+    for p in out.glob("network-*.h5"):
+        with h5py.File(p, "r") as f:
+            status[f.attrs["status"]] = (dict(f.attrs), len(list(iter_states(f))))
+    assert set(status) == {"done", "failed"}
+    failed_attrs, n_failed_states = status["failed"]
+    assert n_failed_states == 0 and "RunFailure" in failed_attrs["error"]
+    assert "Traceback" in failed_attrs["traceback"]
+    assert main(argv) == 0 and "2 already there" in capsys.readouterr().err
+    assert main(argv + ["--retry-failed"]) == 3
+
+    pack = tmp_path / "pack"
+    rep = run_sweep(Grid("packing", dict(PACK, delta_phis=[1e-2], max_steps=200), {"seed": [0]}),
+                    pack, "serial", progress=False, log=_quiet)
+    assert rep.done == 1 and rep.unconverged >= 1
+    (p,) = pack.glob("*.h5")
+    with h5py.File(p, "r") as f:
+        flags = [bool(s.attrs["converged"]) for s in iter_states(f)]
+        assert f.attrs["n_unconverged"] == flags.count(False) >= 1
+
+
+def test_same_seed_same_command_gives_identical_numbers(tmp_path):
+    for side, fixed, axes in (("packing", PACK, {"seed": [3]}), ("network", NET, {"width": [3]})):
+        a, b = tmp_path / f"{side}_a", tmp_path / f"{side}_b"
+        for d in (a, b):
+            assert run_sweep(Grid(side, dict(fixed), axes), d, "serial", progress=False,
+                             log=_quiet).done == 1
+        (fa,), (fb,) = list(a.glob("*.h5")), list(b.glob("*.h5"))
+        assert fa.name == fb.name
+        _same_states(fa, fb)
+
+
+def test_dask_local_cluster_equals_local_processes(tmp_path):
+    pytest.importorskip("distributed")
+    results = {}
+    for ex in ("local", "dask"):
+        out = tmp_path / ex
+        g1 = run_sweep(Grid("packing", dict(PACK), {"seed": [0, 1]}), out, ex, workers=2,
+                       progress=False, log=_quiet)
+        g2 = run_sweep(Grid("network", dict(NET), {"width": [2, 4]}), out, ex, workers=2,
+                       progress=False, log=_quiet)
+        assert g1.done == 2 and g2.done == 2
+        results[ex] = out
+    names = sorted(p.name for p in results["local"].glob("*.h5"))
+    assert names == sorted(p.name for p in results["dask"].glob("*.h5")) and len(names) == 4
+    for name in names:
+        _same_states(results["local"] / name, results["dask"] / name)
+
+
+def test_sigkill_mid_sweep_loses_nothing(tmp_path):
+    """Kill the whole sweep (driver and workers) with SIGKILL once some runs are finished; every
+    file left is complete and readable, and a re-run keeps them byte for byte and completes."""
+    out = tmp_path / "runs"
+    cmd = [sys.executable, "-m", "dlbridge.cli", "sweep", "--side", "packing", "--fixed",
+           "dim=2", "n=24", "delta_phis=1e-6,1e-5,1e-4,1e-3", "--grid", "seed=0:8", "--out",
+           str(out), "--workers", "2", "--quiet"]
+    proc = subprocess.Popen(cmd, start_new_session=True, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    try:
+        t_end = time.monotonic() + 240
+        while time.monotonic() < t_end and len(list(out.glob("packing-*.h5"))) < 2:
+            time.sleep(0.1)
+            assert proc.poll() is None, "the sweep ended before it could be killed"
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    finished = {p.name: _digest(p) for p in out.glob("packing-*.h5")}
+    assert 2 <= len(finished) < 8
+    for name in finished:
+        with h5py.File(out / name, "r") as f:
+            assert f.attrs["status"] == "done" and len(list(iter_states(f))) == 4
+    rep = run_sweep(load_grid(None, "packing", ["dim=2", "n=24", "delta_phis=1e-6,1e-5,1e-4,1e-3"],
+                              ["seed=0:8"]), out, "serial", progress=False, log=_quiet)
+    assert rep.skipped == len(finished) and rep.done == 8 - len(finished) and rep.failed == 0
+    assert {n: _digest(out / n) for n in finished} == finished
+    leftovers = [p.name for p in out.iterdir() if not p.name.endswith(".h5")]
+    assert leftovers == []                     # no stale lock or temporary file survives
