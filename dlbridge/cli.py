@@ -19,7 +19,7 @@ from packing.io import atomic_h5, check_output_path
 from .data import DATASETS, Dataset
 from .losses import LOSSES
 from .models import ACTIVATIONS, INITS
-from .runs import NetRunSpec, describe_diverged, split_diverged, write_nets
+from .runs import NetRunSpec, describe_diverged, device_name, split_diverged, write_nets
 from .train import OPTIMIZERS
 from .transition import (ScanPoint, Transition, auto_start_width, ensemble_evaluator,
                          find_transition, transition_from_scan)
@@ -146,6 +146,7 @@ def cmd_train(args: argparse.Namespace, argv: Sequence[str]) -> int:
     points, n_star = _scan(args, spec, data, widths)
     n_good, failed = 0, []
     with atomic_h5(args.out, args.overwrite, "dlbridge " + shlex.join(argv)) as f:
+        f.attrs["device"] = device_name(spec.device)
         runs = f.require_group("runs")
         for point in points:
             good, bad = split_diverged(point.results)

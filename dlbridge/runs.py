@@ -15,6 +15,7 @@ from typing import Sequence
 
 import h5py
 import numpy as np
+import torch
 
 from packing.errors import require
 from packing.hessian import ZERO_MODE_RTOL, count_zero_modes
@@ -95,6 +96,16 @@ class NetRunSpec:
     def net_kwargs(self) -> dict:
         """Keyword arguments of :func:`dlbridge.models.make_spec` besides d, L and h."""
         return dict(activation=self.activation, bias=self.bias, alpha=self.alpha, init=self.init)
+
+
+def device_name(device: str) -> str:
+    """"cuda: <GPU name>" when ``device`` resolves to a GPU, else "cpu: <CPU model>"."""
+    from packing.io import cpu_name
+
+    dev = resolve_device(device)
+    if dev.type == "cuda":
+        return f"cuda: {torch.cuda.get_device_name(dev)}"
+    return f"cpu: {cpu_name()}"
 
 
 def train_width(spec: NetRunSpec, seeds: Sequence[int], data: Dataset | None = None,

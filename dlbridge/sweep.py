@@ -349,14 +349,9 @@ def _remove_orphans(path: Path) -> None:
 
 
 def _device_name(params: Mapping[str, Any], side: str) -> str:
-    from packing.io import cpu_name
+    from .runs import device_name
 
-    if side == "network" and params.get("device") in ("cuda", "auto"):
-        import torch
-
-        if torch.cuda.is_available():
-            return f"cuda: {torch.cuda.get_device_name(0)}"
-    return f"cpu: {cpu_name()}"
+    return device_name(params.get("device", "cpu") if side == "network" else "cpu")
 
 
 def _compute(run: Run, runs_group: h5py.Group) -> tuple[int, int]:
@@ -499,7 +494,8 @@ def open_executor(kind: str, workers: int, out_dir: Path, scheduler: str | None 
             yield client.get_executor(pure=False), f"{kind}: dashboard {client.dashboard_link}"
     else:
         submitit = _need("submitit", kind)
-        ex = submitit.AutoExecutor(folder=str(out_dir / ".submitit"))
+        ex = submitit.AutoExecutor(folder=str(out_dir / ".submitit"),
+                                   cluster=options.pop("cluster", None))
         if options:
             ex.update_parameters(**options)
         yield ex, f"submitit: logs in {out_dir / '.submitit'}"

@@ -175,6 +175,19 @@ def test_dask_local_cluster_equals_local_processes(tmp_path):
         _same_states(results["local"] / name, results["dask"] / name)
 
 
+def test_submitit_debug_executor(tmp_path):
+    """The submitit path (its in-process "debug" cluster; SLURM itself is not available here)."""
+    pytest.importorskip("submitit")
+    out = tmp_path / "sub"
+    rep = run_sweep(Grid("packing", dict(PACK), {"seed": [0]}), out, "submitit",
+                    options={"cluster": "debug"}, progress=False, log=_quiet)
+    assert rep.done == 1
+    ref = tmp_path / "ref"
+    run_sweep(Grid("packing", dict(PACK), {"seed": [0]}), ref, "serial", progress=False, log=_quiet)
+    (a,), (b,) = list(out.glob("*.h5")), list(ref.glob("*.h5"))
+    _same_states(a, b)
+
+
 def test_sigkill_mid_sweep_loses_nothing(tmp_path):
     """Kill the whole sweep (driver and workers) with SIGKILL once some runs are finished; every
     file left is complete and readable, and a re-run keeps them byte for byte and completes."""
