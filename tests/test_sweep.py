@@ -216,3 +216,26 @@ def test_sigkill_mid_sweep_loses_nothing(tmp_path):
     assert {n: _digest(out / n) for n in finished} == finished
     leftovers = [p.name for p in out.iterdir() if not p.name.endswith(".h5")]
     assert leftovers == []                     # no stale lock or temporary file survives
+
+
+def test_run_lock_excludes_a_second_writer_and_breaks_stale_locks(tmp_path):
+    import json
+    import socket
+
+    from dlbridge.sweep import execute_run, run_lock
+
+    (run,) = Grid("packing", dict(PACK), {"seed": [0]}).runs()
+    path = tmp_path / run.file_name
+    with run_lock(path) as mine:
+        assert mine
+        with run_lock(path) as second:
+            assert not second
+        res = execute_run(run, str(tmp_path), "test", "{}")
+        assert res["status"] == "locked" and not path.exists()
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)
+    lock = path.with_name(path.name + ".lock")
+    lock.write_text(json.dumps({"host": socket.gethostname(), "pid": int(dead.stdout)}))
+    (tmp_path / f".{run.file_name}.abc.tmp").write_bytes(b"half-written")
+    assert execute_run(run, str(tmp_path), "test", "{}")["status"] == "done"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [run.file_name]
