@@ -31,6 +31,21 @@ Coordinates q = (r_x, r_y, θ_i, θ_j); M = μ² = S(λ*(q), q).
 All 2×2 algebra is written out on scalars (symmetric matrices as (xx, xy, yy) tuples), so the
 kernels allocate nothing.
 
+Force fast path
+---------------
+The kernels above serve the Hessian, contacts and the generic engine loop. The engine's force
+loop for ellipses (`_engine._ellipse_energy_forces_2d`) uses the same mathematics in a form that
+runs in SIMD lanes (numba's `error_model="numpy"`, so divisions carry no zero checks):
+* `_frames`: A_k = m_k I + [[hc_k, hs_k], [hs_k, −hc_k]] (hc = h cos2θ, hs = h sin2θ) once per
+  particle and call, with a polynomial cos/sin (`_cos_sin_reduced`, ~1 ulp) that vectorizes;
+* `_pw_force_batch`: per candidate pair N(λ), E(λ) from the frames, exact early rejection
+  (S(λ) ≤ μ² for every λ, so S ≥ 1 at any trial λ proves no overlap), λ* by two Halley steps on
+  F = S'E² from the disc-exact λ0 and a final Newton step that carries `_solve_lambda`'s
+  acceptance test, then μ and ∇Δ with one square root and one division;
+* `_pw_force`: the same for one pair with the safeguarded `_solve_lambda`, for the lanes that the
+  fixed Halley/Newton sequence did not bring to the tolerance.
+The results equal `_gap_grad_scalar`'s to round-off (tests/test_ellipse_fastpath.py).
+
 References
 ----------
 [PW85]   J. W. Perram and M. S. Wertheim, J. Comput. Phys. 58, 409 (1985).
@@ -353,3 +368,244 @@ def _gap_hess_scalar(rx, ry, th_i, th_j, a_i, b_i, a_j, b_j, g, H):
             H[k, l] = v
             H[l, k] = v
     return 1.0 - mu
+
+
+# --------------------------------------------------------------------------------------------
+# Force-only fast path (engine's `_ellipse_energy_forces_2d`)
+# --------------------------------------------------------------------------------------------
+# The engine computes per particle, once per force evaluation, the frame of A_k written as
+# A_k = m_k I + [[hc_k, hs_k], [hs_k, −hc_k]] with m = (a² + b²)/2, hc = h cos2θ, hs = h sin2θ,
+# h = (a² − b²)/2 (the same numbers `_shape` builds per pair), and det A_k = (a_k b_k)². The pair
+# kernels below then need no trigonometry and a single square root and division after λ*.
+@njit(cache=True)
+def _frame(theta, a, b):
+    """(m, hc, hs, det) of A = m I + [[hc, hs], [hs, −hc]] for an ellipse at angle θ, semi-axes a, b
+    (libm cos/sin; `_frames` does all particles in SIMD lanes)."""
+    c2 = math.cos(2.0 * theta)
+    s2 = math.sin(2.0 * theta)
+    h = 0.5 * (a * a - b * b)
+    return 0.5 * (a * a + b * b), h * c2, h * s2, (a * b) ** 2
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def _pw_force(rx, ry, m_i, hc_i, hs_i, det_i, m_j, hc_j, hs_j, det_j):
+    """Gap Δ = 1 − μ and, when Δ > 0, ∂Δ/∂(r_x, r_y, θ_i, θ_j) for a pair given by its frames.
+
+    Returns (Δ, g0, g1, g2, g3); for Δ ≤ 0 the gradient is not computed (zeros) and Δ may be any
+    value ≤ 0 (only the sign is meaningful then). Same mathematics as `_gap_grad_scalar`, with
+    three shortcuts that keep it exact:
+    * N(0) = rᵀadj(A_i)r, N(1) = rᵀadj(A_j)r and E = det C(λ) come straight from the frames;
+    * exact early rejection: S(λ) ≤ μ² for every λ, so S(λ0) ≥ 1 at the starting guess proves
+      μ ≥ 1 (no overlap) before any Newton step (a 1e-12 margin keeps round-off out of the test);
+    * after λ*, with N = N(λ*), E = E(λ*), t = pN (p = λ(1−λ)) and k = 1/√(tE):
+      μ = √(t/E) = t k, u = C⁻¹r = adj(C)r/E, ∂Δ/∂r = −p u/μ = −p k adj(C)r, and
+      ∂Δ/∂θ_i = p(1−λ) uᵀA_i'u/(2μ) = ½ p(1−λ) t k³ vᵀA_i'v with v = adj(C)r (1/E = t k²).
+    A' = dA/dθ = [[−2hs, 2hc], [2hc, 2hs]], so vᵀA'v = 2 hs (v_y² − v_x²) + 4 hc v_x v_y.
+    """
+    r2 = rx * rx + ry * ry
+    if r2 == 0.0:  # coincident centres: Δ = 1, direction undefined (as `_gap_grad_scalar`)
+        return 1.0, 0.0, 0.0, 0.0, 0.0
+    cc = rx * rx - ry * ry
+    ss = 2.0 * rx * ry
+    # N(λ) = n0 + n1 λ (adj A = m I − [[hc, hs], [hs, −hc]]), E(λ) = e0 + e1 λ + e2 λ²
+    n0 = m_i * r2 - (hc_i * cc + hs_i * ss)
+    nj = m_j * r2 - (hc_j * cc + hs_j * ss)
+    n1 = nj - n0
+    dm = m_j - m_i
+    dhc = hc_j - hc_i
+    dhs = hs_j - hs_i
+    e2 = dm * dm - dhc * dhc - dhs * dhs
+    e1 = det_j - det_i - e2
+    e0 = det_i
+    # disc-exact start λ0 = ρ_i/(ρ_i + ρ_j) (`_initial_lambda`)
+    rho_i = math.sqrt(det_i / n0)
+    rho_j = math.sqrt(det_j / nj)
+    lam0 = rho_i / (rho_i + rho_j)
+    if lam0 * (1.0 - lam0) * (n0 + n1 * lam0) >= (1.0 + 1e-12) * (e0 + lam0 * (e1 + lam0 * e2)):
+        return -1.0, 0.0, 0.0, 0.0, 0.0
+    lam, _ = _solve_lambda(n0, n1, e0, e1, e2, lam0)
+    lm = 1.0 - lam
+    p = lam * lm
+    nn = n0 + n1 * lam
+    ee = e0 + lam * (e1 + lam * e2)
+    t = p * nn
+    k = 1.0 / math.sqrt(t * ee)
+    mu = t * k
+    if mu >= 1.0:
+        return 1.0 - mu, 0.0, 0.0, 0.0, 0.0
+    # C = (1−λ)A_i + λA_j = mc I + [[hcc, hsc], [hsc, −hcc]];  v = adj(C) r
+    mc = lm * m_i + lam * m_j
+    hcc = lm * hc_i + lam * hc_j
+    hsc = lm * hs_i + lam * hs_j
+    vx = (mc - hcc) * rx - hsc * ry
+    vy = (mc + hcc) * ry - hsc * rx
+    pk = p * k
+    c3 = 0.5 * pk * t * k * k
+    vv = vy * vy - vx * vx
+    vxy = 2.0 * vx * vy
+    g2 = c3 * lm * 2.0 * (hs_i * vv + hc_i * vxy)
+    g3 = c3 * lam * 2.0 * (hs_j * vv + hc_j * vxy)
+    return 1.0 - mu, -pk * vx, -pk * vy, g2, g3
+
+
+@njit(cache=True, error_model="numpy")
+def _pw_force_batch(pd, lam_io, K, out):
+    """`_pw_force` for a batch of K candidate pairs, written without branches so that the loop
+    runs in SIMD lanes; out[:, k] = (Δ, g0, g1, g2, g3, ok), out (6, ≥K).
+
+    pd (10, ≥K): column k holds the pair's r = x_j − x_i (2 rows) and the frames of `_frame` of
+    particle i (4 rows) and j (4 rows), copied contiguously (gathers would stop the vectorizer).
+    lam_io (≥K,): on entry a starting λ, used where it lies in (0, 1) (else the disc-exact λ0
+    of `_initial_lambda`, written as √(det_i N(1)) / (√(det_i N(1)) + √(det_j N(0)))); on exit
+    the λ reached, so that a lane that was not accepted can be rerun from there.
+    λ* is found by two Halley steps on the quartic F(λ) = S'(λ)E(λ)² (cubic convergence) and one
+    Newton step on S', which is the last step of `_solve_lambda` and carries its acceptance test:
+    the lane is accepted (ok = 1) when that step is at most _LAMBDA_STEP_TOL, S'' < 0 there and λ
+    lies in (0, 1) (so λ is the unique maximiser [PW85], to round-off as in `_solve_lambda`);
+    otherwise ok = 0. Pairs shown not to overlap get Δ = −1, ok = 1 whatever the test: S(λ) ≤ μ²
+    for every λ in [0, 1], so S ≥ 1 at the start (as in `_pw_force`) or at the λ reached proves
+    μ ≥ 1 (a 1e-12 margin keeps round-off out). Where ok = 1 and Δ > 0, Δ and the gradient are
+    those of `_pw_force`.
+    """
+    for k in range(K):
+        rx = pd[0, k]
+        ry = pd[1, k]
+        m_i = pd[2, k]
+        hc_i = pd[3, k]
+        hs_i = pd[4, k]
+        det_i = pd[5, k]
+        m_j = pd[6, k]
+        hc_j = pd[7, k]
+        hs_j = pd[8, k]
+        det_j = pd[9, k]
+        r2 = rx * rx + ry * ry
+        cc = rx * rx - ry * ry
+        ss = 2.0 * rx * ry
+        n0 = m_i * r2 - (hc_i * cc + hs_i * ss)
+        nj = m_j * r2 - (hc_j * cc + hs_j * ss)
+        n1 = nj - n0
+        dm = m_j - m_i
+        dhc = hc_j - hc_i
+        dhs = hs_j - hs_i
+        e2 = dm * dm - dhc * dhc - dhs * dhs
+        e1 = det_j - det_i - e2
+        e0 = det_i
+        rho_i = math.sqrt(det_i * nj)
+        rho_j = math.sqrt(det_j * n0)
+        lam = lam_io[k]
+        if not (0.0 < lam < 1.0):
+            lam = rho_i / (rho_i + rho_j)
+        far = lam * (1.0 - lam) * (n0 + n1 * lam) >= (1.0 + 1e-12) * (e0 + lam * (e1 + lam * e2))
+        # two Halley steps on F = H'E − HE' (H = pN): F' = H''E − HE'', F'' = H'''E + H''E' − H'E''
+        for _ in range(2):
+            nn = n0 + n1 * lam
+            ee = e0 + lam * (e1 + lam * e2)
+            ee1 = e1 + 2.0 * e2 * lam
+            p = lam * (1.0 - lam)
+            p1 = 1.0 - 2.0 * lam
+            h1 = p1 * nn + p * n1
+            h2 = 2.0 * (p1 * n1 - nn)
+            hh = p * nn
+            f = h1 * ee - hh * ee1
+            f1 = h2 * ee - 2.0 * e2 * hh
+            f2 = -6.0 * n1 * ee + h2 * ee1 - 2.0 * e2 * h1
+            lam = lam - 2.0 * f * f1 / (2.0 * f1 * f1 - f * f2)
+        # Newton step on S' = F/E² with the acceptance test of `_solve_lambda`
+        nn = n0 + n1 * lam
+        ee = e0 + lam * (e1 + lam * e2)
+        ee1 = e1 + 2.0 * e2 * lam
+        p = lam * (1.0 - lam)
+        p1 = 1.0 - 2.0 * lam
+        f = (p1 * nn + p * n1) * ee - p * nn * ee1
+        f1 = 2.0 * (p1 * n1 - nn) * ee - 2.0 * e2 * p * nn
+        den = f1 * ee - 2.0 * f * ee1
+        step = -f * ee / den
+        ok = (den < 0.0) & (abs(step) <= _LAMBDA_STEP_TOL) & (lam > 0.0) & (lam < 1.0)
+        lam = lam + step
+        lam_io[k] = lam
+        lm = 1.0 - lam
+        p = lam * lm
+        nn = n0 + n1 * lam
+        ee = e0 + lam * (e1 + lam * e2)
+        t = p * nn
+        kk = 1.0 / math.sqrt(t * ee)
+        mu = t * kk
+        mc = lm * m_i + lam * m_j
+        hcc = lm * hc_i + lam * hc_j
+        hsc = lm * hs_i + lam * hs_j
+        vx = (mc - hcc) * rx - hsc * ry
+        vy = (mc + hcc) * ry - hsc * rx
+        pk = p * kk
+        c3 = pk * t * kk * kk
+        vv = vy * vy - vx * vx
+        vxy = 2.0 * vx * vy
+        # S(λ) ≤ μ² at any λ in (0, 1): S(λ) = t/E ≥ 1 there also proves no overlap
+        far = far | ((lam > 0.0) & (lam < 1.0) & (t >= (1.0 + 1e-12) * ee))
+        delta = 1.0 - mu
+        if far:
+            delta = -1.0
+        out[0, k] = delta
+        out[1, k] = -pk * vx
+        out[2, k] = -pk * vy
+        out[3, k] = c3 * lm * (hs_i * vv + hc_i * vxy)
+        out[4, k] = c3 * lam * (hs_j * vv + hc_j * vxy)
+        out[5, k] = 1.0 if (ok or far) else 0.0
+
+
+# π/2 = _PIO2_1 + _PIO2_2 + _PIO2_3 to 1e-37 (Cody–Waite split: the first two parts have 33
+# significant bits, so k·part is exact for |k| < 2^20) and 2/π, all as exact binary literals.
+_PIO2_1 = float.fromhex("0x1.921fb54400000p+0")
+_PIO2_2 = float.fromhex("0x1.0b4611a600000p-34")
+_PIO2_3 = float.fromhex("0x1.3198a2e037073p-69")
+_TWO_OVER_PI = float.fromhex("0x1.45f306dc9c883p-1")
+_SINCOS_MAX_ARG = 5.0e5  # |t| beyond which `_frames` uses libm (k·part stops being exact at 2^20)
+
+
+@njit(cache=True, inline="always")
+def _cos_sin_reduced(t):
+    """(cos t, sin t) for |t| ≤ _SINCOS_MAX_ARG without library calls, so that loops over it run
+    in SIMD lanes: t = kπ/2 + r with |r| ≤ π/4 (Cody–Waite), then the Taylor series of sin r to
+    r¹⁷ and cos r to r¹⁸ (truncation < 1e-19 on |r| ≤ π/4) and the quadrant k mod 4.
+    Agrees with libm to ~1 ulp (tests/test_ellipse_fastpath.py)."""
+    k = np.floor(t * _TWO_OVER_PI + 0.5)  # np.floor stays a float (math.floor gives an int)
+    r = ((t - k * _PIO2_1) - k * _PIO2_2) - k * _PIO2_3
+    z = r * r
+    # Horner in z with the exact reciprocals of factorials (1/n! rounded once)
+    s = r + r * z * (-1.0 / 6.0 + z * (1.0 / 120.0 + z * (-1.0 / 5040.0 + z * (
+        1.0 / 362880.0 + z * (-1.0 / 39916800.0 + z * (1.0 / 6227020800.0 + z * (
+            -1.0 / 1307674368000.0 + z * (1.0 / 355687428096000.0))))))))
+    c = 1.0 - 0.5 * z + z * z * (1.0 / 24.0 + z * (-1.0 / 720.0 + z * (1.0 / 40320.0 + z * (
+        -1.0 / 3628800.0 + z * (1.0 / 479001600.0 + z * (-1.0 / 87178291200.0 + z * (
+            1.0 / 20922789888000.0 + z * (-1.0 / 6402373705728000.0))))))))
+    q = k - 4.0 * np.floor(0.25 * k)  # k mod 4 in {0, 1, 2, 3}
+    odd = (q == 1.0) | (q == 3.0)
+    cos_t = s if odd else c
+    sin_t = c if odd else s
+    if (q == 1.0) | (q == 2.0):
+        cos_t = -cos_t
+    if q >= 2.0:
+        sin_t = -sin_t
+    return cos_t, sin_t
+
+
+@njit(cache=True, error_model="numpy")
+def _frames(rot, shp, fr):
+    """fr[:, k] ← `_frame`(θ_k, a_k, b_k) for all particles (rot (N, 1), shp (N, 2), fr (4, N);
+    rows, not columns, so that the loop runs in SIMD lanes), with `_cos_sin_reduced` (libm for
+    the rare |2θ| > _SINCOS_MAX_ARG)."""
+    n = rot.shape[0]
+    for k in range(n):  # the trigonometry alone: this loop vectorizes, one reading shp does not
+        c2, s2 = _cos_sin_reduced(2.0 * rot[k, 0])
+        fr[1, k] = c2
+        fr[2, k] = s2
+    for k in range(n):
+        a = shp[k, 0]
+        b = shp[k, 1]
+        if not abs(2.0 * rot[k, 0]) <= _SINCOS_MAX_ARG:
+            fr[1, k] = math.cos(2.0 * rot[k, 0])
+            fr[2, k] = math.sin(2.0 * rot[k, 0])
+        h = 0.5 * (a * a - b * b)
+        fr[0, k] = 0.5 * (a * a + b * b)
+        fr[1, k] *= h
+        fr[2, k] *= h
+        fr[3, k] = (a * b) ** 2

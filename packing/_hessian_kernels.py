@@ -4,6 +4,9 @@ For a pair (i, j) with local coordinates u = (dr, rot_i, rot_j), dr = x_j − x_
 coordinates w = (x_i, x_j, s_i, s_j) (s = ℓθ), u = T w with the constant (k × P) matrix
     T[a, x_i a] = −1,  T[a, x_j a] = +1,  T[d + b, s_i b] = 1/ℓ_i,  T[d + n_rot + b, s_j b] = 1/ℓ_j,
 so ∇_w Δ = Tᵀ g and ∇²_w Δ = Tᵀ H T (u is affine in w: no second-derivative term from the map).
+n_rot is the number of rotational coordinates per particle (dof_r.shape[1]), which for ellipsoids
+(2: exponential-map coordinates ε of the axis, see `_ellipsoid`) differs from the stored rot (N, 3);
+the kernel's Hessian is then already in (dr, ε_i, ε_j), s = ℓε.
 Pair contributions: stiffness V''(Δ) ∇Δ∇Δᵀ, stress V'(Δ) ∇²Δ, with V = Δ^α/α.
 """
 from __future__ import annotations
@@ -58,7 +61,7 @@ def assemble_triplets(kind, x, rot, shp, rot_len, box, alpha, pairs, dof_x, dof_
     Returns (rows, cols, stiff, stress): (M·P²,) arrays of the COO triplets, P = 2d + 2 n_rot.
     """
     n, d = x.shape
-    nr = rot.shape[1]
+    nr = dof_r.shape[1]
     k = d + 2 * nr
     P = 2 * d + 2 * nr
     m = pairs.shape[0]

@@ -13,7 +13,7 @@ import os
 import warnings
 from pathlib import Path
 
-KERNEL_MODULES = ("_pairs", "_ellipse", "_neighbors", "_engine", "_hessian_kernels")
+KERNEL_MODULES = ("_pairs", "_ellipse", "_ellipsoid", "_neighbors", "_engine", "_hessian_kernels")
 STAMP = "packing-kernels.sha256"
 
 

@@ -14,9 +14,16 @@ shape code to the shape's own kernel (numba cannot cache functions that take oth
 as arguments, so the dispatch is an explicit branch on a code validated in Python; indices rather
 than row views are passed so that the disc path creates no array views in the hot loop).
 
-Kinds: KIND_SPHERE (discs/spheres, k = d) and KIND_ELLIPSE (2D ellipses, exact Perram–Wertheim
+Kinds: KIND_SPHERE (discs/spheres, k = d), KIND_ELLIPSE (2D ellipses, exact Perram–Wertheim
 gap of `packing._ellipse`, local coordinates u = (dr_x, dr_y, θ_i, θ_j), k = 4; the ellipse kernels
-are called on scalars, again without row views).
+are called on scalars, again without row views) and KIND_ELLIPSOID (3D ellipsoids of revolution,
+`packing._ellipsoid`; rot (N, 3) holds the unit symmetry axes û, shp = [a, b]). An ellipsoid has
+two rotational degrees of freedom but three stored orientation components, so its two kernels use
+different local layouts:
+    pair_gap_grad: g[:9] = (∂Δ/∂dr, G_i, G_j), G_k = (I − û_kû_kᵀ)∂Δ/∂û_k tangent 3-vectors — the
+        engine's generalized rotational forces are these vectors (÷ ℓ), FIRE moves û on the sphere;
+    pair_gap_hess: k = 7, u = (dr, ε_i, ε_j) with ε the exponential-map coordinates of û in the
+        tangent basis `_ellipsoid.tangent_basis(û)` (2 per particle, the Hessian's coordinates).
 
 Note: numba's on-disk cache (cache=True) of a caller (`_engine`, `_hessian_kernels`) is keyed on
 the caller's own source file only; after editing this module or `_ellipse`, delete the stale
@@ -29,10 +36,12 @@ import math
 import numba as nb
 import numpy as np
 
+from . import _ellipsoid
 from ._ellipse import _gap_grad_scalar, _gap_hess_scalar, _mu_scalar
 
 KIND_SPHERE = 0   # discs (d = 2) and spheres (d = 3); shp = [diameter], rot (N, 0)
 KIND_ELLIPSE = 1  # 2D ellipses, exact Perram–Wertheim gap Δ = 1 − μ (`_ellipse`); shp = [a, b], rot = [θ]
+KIND_ELLIPSOID = 2  # 3D ellipsoids of revolution (`_ellipsoid`); shp = [a, b], rot = û (N, 3)
 
 # ---------------------------------------------------------------- discs / spheres
 # Δ = 1 − r/σ_ij with σ_ij = (d_i + d_j)/2;  ∂Δ/∂dr = −r̂/σ;  ∂²Δ/∂dr² = −(I − r̂r̂ᵀ)/(rσ).
@@ -84,7 +93,23 @@ def pair_gap(kind, dr, rot, shp, i, j):
     if kind == KIND_ELLIPSE:
         return 1.0 - _mu_scalar(dr[0], dr[1], rot[i, 0], rot[j, 0], shp[i, 0], shp[i, 1],
                                 shp[j, 0], shp[j, 1])
+    if kind == KIND_ELLIPSOID:
+        return 1.0 - _ellipsoid._mu_scalar(dr[0], dr[1], dr[2], rot[i, 0], rot[i, 1], rot[i, 2],
+                                           rot[j, 0], rot[j, 1], rot[j, 2], shp[i, 0], shp[i, 1],
+                                           shp[j, 0], shp[j, 1])
     return np.nan
+
+
+@nb.njit(cache=True, inline="always")
+def pair_separated(kind, dr, rot, shp, i, j, r2):
+    """True only when the pair provably does not overlap (Δ ≤ 0) by a test cheaper than the gap
+    (ellipsoids: a separating axis along r̂, `_ellipsoid._separated`); False when undecided, and
+    always False for the other kinds (whose gap is cheap, or whose bounding test is exact)."""
+    if kind == KIND_ELLIPSOID:
+        return _ellipsoid._separated(dr[0], dr[1], dr[2], rot[i, 0], rot[i, 1], rot[i, 2],
+                                     rot[j, 0], rot[j, 1], rot[j, 2], shp[i, 0], shp[i, 1],
+                                     shp[j, 0], shp[j, 1], r2)
+    return False
 
 
 @nb.njit(cache=True, inline="always")
@@ -95,6 +120,10 @@ def pair_gap_grad(kind, dr, rot, shp, i, j, g):
     if kind == KIND_ELLIPSE:
         return _gap_grad_scalar(dr[0], dr[1], rot[i, 0], rot[j, 0], shp[i, 0], shp[i, 1],
                                 shp[j, 0], shp[j, 1], g)
+    if kind == KIND_ELLIPSOID:
+        return _ellipsoid._gap_grad_scalar(dr[0], dr[1], dr[2], rot[i, 0], rot[i, 1], rot[i, 2],
+                                           rot[j, 0], rot[j, 1], rot[j, 2], shp[i, 0], shp[i, 1],
+                                           shp[j, 0], shp[j, 1], g)
     return np.nan
 
 
@@ -106,4 +135,8 @@ def pair_gap_hess(kind, dr, rot, shp, i, j, g, H):
     if kind == KIND_ELLIPSE:
         return _gap_hess_scalar(dr[0], dr[1], rot[i, 0], rot[j, 0], shp[i, 0], shp[i, 1],
                                 shp[j, 0], shp[j, 1], g, H)
+    if kind == KIND_ELLIPSOID:
+        return _ellipsoid._gap_hess_scalar(dr[0], dr[1], dr[2], rot[i, 0], rot[i, 1], rot[i, 2],
+                                           rot[j, 0], rot[j, 1], rot[j, 2], shp[i, 0], shp[i, 1],
+                                           shp[j, 0], shp[j, 1], g, H)
     return np.nan

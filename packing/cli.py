@@ -1,5 +1,5 @@
-"""`packing` command line: ``packing jam`` jams soft particles (discs, spheres, 2D ellipses) and
-writes the HDF5 contract."""
+"""`packing` command line: ``packing jam`` jams soft particles (discs, spheres, 2D ellipses, 3D
+ellipsoids of revolution) and writes the HDF5 contract."""
 from __future__ import annotations
 
 import argparse
@@ -54,11 +54,13 @@ def build_parser() -> argparse.ArgumentParser:
         description="Find φ_J for each seed by compression/decompression with FIRE minimisation and "
                     "bisection (O'Hern et al., PRE 68, 011306, 2003), then write minimised states at "
                     "φ_J + Δφ (and optionally at target pressures), one HDF5 group per seed × state.")
-    jam.add_argument("--shape", choices=("disk", "sphere", "ellipse"), default="disk",
+    jam.add_argument("--shape", choices=("disk", "sphere", "ellipse", "ellipsoid"), default="disk",
                      help="particle shape: disk/sphere = round particles in --dim dimensions; "
-                          "ellipse = 2D soft ellipses (exact Perram-Wertheim contact, rotations relaxed)")
-    jam.add_argument("--aspect", type=_float_in("--aspect", 1.0, 10.0, lo_open=False), default=None,
-                     help="aspect ratio a/b of the ellipses, in [1, 10) (--shape ellipse only; default 1.5)")
+                          "ellipse = 2D soft ellipses (exact Perram-Wertheim contact, rotations relaxed); "
+                          "ellipsoid = 3D soft ellipsoids of revolution (--dim 3)")
+    jam.add_argument("--aspect", type=_float_in("--aspect", 0.1, 10.0, lo_open=False), default=None,
+                     help="aspect ratio a/b (a along the symmetry axis): ellipses in [1, 10), ellipsoids "
+                          "in [0.1, 10) (< 1 oblate); --shape ellipse/ellipsoid only; default 1.5")
     jam.add_argument("--dim", type=int, choices=(2, 3), default=2, help="space dimension (2 or 3)")
     jam.add_argument("--n", type=_positive_int("--n", 2), default=256, help="number of particles (>= 2)")
     jam.add_argument("--seeds", type=_positive_int("--seeds", 1), default=1,
@@ -99,13 +101,15 @@ def run_jam(args: argparse.Namespace, command: str) -> int:
     from .jamming_runs import JamSpec, jam_one_seed, write_seed
 
     check_output_path(args.out, args.overwrite)
-    ellipse = args.shape == "ellipse"
-    if ellipse:
+    aspherical = args.shape in ("ellipse", "ellipsoid")
+    if args.shape == "ellipse":
         require(args.dim == 2, "--dim", "2 for --shape ellipse", args.dim)
+    elif args.shape == "ellipsoid":
+        require(args.dim == 3, "--dim", "3 for --shape ellipsoid", args.dim)
     else:
-        require(args.aspect is None, "--aspect", "given only with --shape ellipse", args.aspect)
-    aspect = (1.5 if args.aspect is None else args.aspect) if ellipse else 1.0
-    spec = JamSpec(dim=args.dim, n=args.n, shape="ellipse" if ellipse else None, aspect=aspect,
+        require(args.aspect is None, "--aspect", "given only with --shape ellipse or ellipsoid", args.aspect)
+    aspect = (1.5 if args.aspect is None else args.aspect) if aspherical else 1.0
+    spec = JamSpec(dim=args.dim, n=args.n, shape=args.shape if aspherical else None, aspect=aspect,
                    potential=args.potential, dispersity=args.dispersity,
                    phi_start=args.phi_start, rtol=args.rtol, ftol=args.ftol, max_steps=args.max_steps,
                    method="fire2" if args.fire2 else "fire", delta_phis=tuple(args.delta_phi),
@@ -133,6 +137,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     args = parser.parse_args(argv)
+    if getattr(args, "shape", None) == "ellipse" and args.aspect is not None and args.aspect < 1.0:
+        parser.error(f"argument --aspect: --aspect must be in [1.0, 10.0) for --shape ellipse "
+                     f"(got {args.aspect!r})")
     command = "packing " + " ".join(shlex.quote(a) for a in argv)
     try:
         return args.func(args, command)

@@ -10,7 +10,8 @@ removing it may turn its neighbours into rattlers. With N′ non-rattlers in a p
 dimension d and n_rot rotational coordinates per particle, N_dof = (d + n_rot) N′ − d (the d global
 translations removed) and the jammed state is isostatic when N_Δ = N_dof + 1, N_Δ being the number
 of contacts between non-rattlers. For 2D ellipses (n_rot = 1) N_dof = 3N′ − 2 and jammed packings
-are hypostatic, N_Δ < N_dof (see :func:`default_min_contacts` for their rattler rule).
+are hypostatic, N_Δ < N_dof (see :func:`default_min_contacts` for their rattler rule); for 3D
+ellipsoids of revolution (n_rot = 2) N_dof = 5N′ − 3.
 """
 from __future__ import annotations
 
@@ -85,6 +86,7 @@ class ContactNetwork:
 
 
 ELLIPSE_MIN_CONTACTS = 3
+ELLIPSOID_MIN_CONTACTS = 4
 
 
 def default_min_contacts(packing: Packing) -> int:
@@ -102,9 +104,22 @@ def default_min_contacts(packing: Packing) -> int:
       ellipse and disc contact counts coincide there. (The threshold used by Mailman et al.,
       PRL 102, 255501, 2009 and Schreck et al., PRE 85, 061305, 2012 could not be read from a
       stored copy of those papers; this rule is derived, not copied.)
+    * 3D ellipsoids of revolution: 4 (= d + 1, the sphere rule). Reasoning: a frictionless body in
+      equilibrium under three contact forces has them coplanar and concurrent; the translation
+      normal to their plane changes no gap at first order, and at second order it opens every gap,
+      since for pure translations Δ = 1 − μ(r) with μ the gauge (Minkowski functional) of the
+      convex Minkowski sum of the two bodies, a convex function of r: the stress term
+      Σ f_c ∂²Δ_c/∂r² is negative along that direction, so a particle with ≤ 3 contacts is never
+      stable, whatever its rotations do. With 4 or more contacts the first-order floppy motions
+      (5 − rank of the contact normals, rotations included) can be stabilised at second order by
+      curvature, which is how hypostatic ellipsoid packings are jammed (Donev, Connelly,
+      Stillinger, Torquato, PRE 75, 051304, 2007). Counting d_f + 1 = 6 contacts would wrongly
+      discard such particles. At a = b the rule is the sphere rule.
     """
     if packing.shape == "ellipse":
         return ELLIPSE_MIN_CONTACTS
+    if packing.shape == "ellipsoid":
+        return ELLIPSOID_MIN_CONTACTS
     if packing.n_rot != 0:
         raise ParameterError(
             f"rattler_min_contacts must be given for particles with {packing.n_rot} rotational "
@@ -145,7 +160,8 @@ def contact_network(packing: Packing, rattler_min_contacts: int | None = None,
     ----------
     packing : a :class:`~packing.system.Packing`.
     rattler_min_contacts : a particle with fewer contacts than this among non-rattlers is a
-        rattler (default :func:`default_min_contacts`: d + 1 for discs/spheres, 3 for ellipses).
+        rattler (default :func:`default_min_contacts`: d + 1 for discs/spheres, 3 for ellipses,
+        4 for ellipsoids).
     skin : candidate pairs are those closer than b_i + b_j + skin (bounding radii b); default the
         minimiser's Verlet skin (0.3 × the smallest bounding diameter).
 

@@ -1,6 +1,10 @@
 """The analytic Hessian (dynamical matrix, unit masses) of U = Σ_pairs V(Δ) and its spectrum.
 
-Generalized coordinates q = (x (N·d, particle-major), s = ℓθ (N·n_rot)), as FIRE uses them.
+Generalized coordinates q = (x (N·d, particle-major), s = ℓθ (N·n_rot)), as FIRE uses them. For
+ellipsoids of revolution (n_rot = 2) s = ℓε, ε the exponential-map coordinates of the axis û in the
+tangent basis `packing._ellipsoid.tangent_basis(û)` (û(ε) = cos|ε| û + sin|ε| ε̂·(e₁, e₂)); at
+ε = 0 this chart gives the Riemannian Hessian on the sphere, which includes −δ_kl û·∂U/∂û on each
+particle's rotational block (see `packing._ellipsoid`), and the derivatives of the tangent forces.
 With V = Δ^α/α (α = 2 harmonic, 5/2 Hertz),
 
     H = ∂²U/∂q∂q = stiffness + stress,
@@ -174,7 +178,7 @@ def hessian(packing: Packing, remove_rattlers: bool = True,
             type(network).__name__)
     kind, x, rot, shp, _, rot_len = packing.kernel_arrays()
     n, d = x.shape
-    nr = rot.shape[1]
+    nr = packing.n_rot
     keep = ~network.rattler if remove_rattlers else np.ones(n, bool)
     pairs = network.contacts
     pairs = np.ascontiguousarray(pairs[keep[pairs[:, 0]] & keep[pairs[:, 1]]], dtype=np.int64)

@@ -18,7 +18,7 @@ from .io import write_state
 from .minimize import MinimizeResult
 from .protocol import (JammingResult, MinimizerSettings, find_jamming, is_jammed, state_at_pressure,
                        states_above_jamming)
-from .system import POTENTIALS, random_packing
+from .system import ELLIPSOID_ASPECT_RANGE, POTENTIALS, random_packing
 
 DEFAULT_PHI_START = {2: 0.80, 3: 0.58}
 
@@ -29,8 +29,9 @@ class JamSpec:
 
     dim: int = 2
     n: int = 256
-    shape: str | None = None   # None: round particles (disk/sphere by dim); "ellipse": 2D ellipses
-    aspect: float = 1.0        # a/b of the ellipses (1 for round particles)
+    shape: str | None = None   # None: round particles (disk/sphere by dim); "ellipse": 2D ellipses;
+    #                            "ellipsoid": 3D ellipsoids of revolution
+    aspect: float = 1.0        # a/b of the ellipses/ellipsoids (1 for round particles)
     potential: str = "harmonic"
     dispersity: float = 1.4
     phi_start: float | None = None
@@ -45,12 +46,17 @@ class JamSpec:
     def validate(self) -> None:
         require(self.dim in (2, 3), "dim", "2 or 3", self.dim)
         require(int(self.n) >= 2, "n", ">= 2", self.n)
-        require(self.shape in (None, "disk", "sphere", "ellipse"), "shape",
-                "None, 'disk', 'sphere' or 'ellipse'", self.shape)
+        require(self.shape in (None, "disk", "sphere", "ellipse", "ellipsoid"), "shape",
+                "None, 'disk', 'sphere', 'ellipse' or 'ellipsoid'", self.shape)
         if self.shape == "ellipse":
             require(self.dim == 2, "dim", "2 for ellipses", self.dim)
             require(math.isfinite(self.aspect) and 1.0 <= self.aspect <= 10.0, "aspect", "in [1, 10]",
                     self.aspect)
+        elif self.shape == "ellipsoid":
+            lo, hi = ELLIPSOID_ASPECT_RANGE
+            require(self.dim == 3, "dim", "3 for ellipsoids", self.dim)
+            require(math.isfinite(self.aspect) and lo <= self.aspect <= hi, "aspect",
+                    f"in [{lo:g}, {hi:g}]", self.aspect)
         else:
             require(self.aspect == 1.0, "aspect", "1 for round particles", self.aspect)
         require(self.potential in POTENTIALS, "potential", f"one of {tuple(POTENTIALS)}", self.potential)
@@ -77,6 +83,8 @@ class JamSpec:
     def system_name(self) -> str:
         if self.shape == "ellipse":
             return f"ellipse_d2_n{self.n}_a{self.aspect:g}_{self.potential}_r{self.dispersity:g}"
+        if self.shape == "ellipsoid":
+            return f"ellipsoid_d3_n{self.n}_a{self.aspect:g}_{self.potential}_r{self.dispersity:g}"
         shape = "disk" if self.dim == 2 else "sphere"
         return f"{shape}_d{self.dim}_n{self.n}_{self.potential}_r{self.dispersity:g}"
 
@@ -127,8 +135,9 @@ def state_record(spec: JamSpec, run: SeedRun, result: MinimizeResult,
     if p.is_round:
         data["diameters"] = p.diameters
     else:
-        data["semi_axes"] = p.semi_axes          # (N, 2): (a, b)
-        data["orientations"] = p.orientations    # (N,): angle of the major axis from x
+        data["semi_axes"] = p.semi_axes          # ellipses (N, 2): (a, b); ellipsoids (N, 3): (a, b, b)
+        data["orientations"] = p.orientations    # ellipses (N,): angle of the major axis from x;
+        #                                          ellipsoids (N, 3): unit symmetry axes
     if spec.hessian:
         data.update(hessian_spectra(p))
     return attrs, data

@@ -58,7 +58,9 @@ def _neighbor_list(packing: Packing, bound: np.ndarray, skin: float):
 
 
 def energy_and_forces(packing: Packing) -> tuple[float, np.ndarray, np.ndarray]:
-    """(U, F (N, d), F_rot (N, n_rot)) for the packing, forces = −∂U/∂(x, ℓθ)."""
+    """(U, F (N, d), F_rot (N, n_rot)) for the packing, forces = −∂U/∂(x, ℓθ). For ellipsoids
+    F_rot is (N, 3): the tangent generalized forces −(I − ûûᵀ)∂U/∂û / ℓ, vectors ⊥ û (their
+    components along a tangent basis e₁, e₂ are −∂U/∂(ℓε) in the exp-map coordinates ε)."""
     kind, x, rot, shp, bound, rot_len = packing.kernel_arrays()
     start, idx, shift = _neighbor_list(packing, bound, 0.0)
     F = np.zeros_like(x)
