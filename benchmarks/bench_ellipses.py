@@ -105,7 +105,11 @@ def main(argv=None) -> int:
     lines += ["", "No peer relaxes ellipse orientations with FIRE for comparison: LAMMPS's `minimize` "
               "acts on atom coordinates only (its aspherical integrators, e.g. `fix nve/asphere`, are "
               "not invoked during energy minimization), so only the ratio to this package's own discs "
-              "is reported.", "", HISTORY]
+              "is reported. Evidence: the LAMMPS documentation of `fix nve/asphere` and "
+              "`fix nve/asphere/noforce`, section 'Restart, fix_modify, output, run start/stop, "
+              "minimize info': \"This fix is not invoked during energy minimization.\" "
+              "(docs/fix_nve_asphere.html in the LAMMPS source, e.g. "
+              "https://raw.githubusercontent.com/baoboa/lammps/master/doc/fix_nve_asphere.html).", "", HISTORY]
     with open(args.out, "w") as fh:
         fh.write("\n".join(lines))
     print(f"wrote {args.out}")
