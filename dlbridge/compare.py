@@ -63,7 +63,7 @@ LITERATURE_NOTES = (
     ("theta_force_meanfield", "θ (mean field, extended forces)"),
     ("gamma_gap_meanfield", "γ (mean field)"),
     ("net_theta_gamma_geiger", "nets at N* (θ, γ)"),
-    ("hypostatic_no_powerlaw", "ellipses (hypostatic)"),
+    ("hypostatic_no_powerlaw", "ellipses/ellipsoids (hypostatic)"),
 )
 
 
@@ -654,10 +654,11 @@ def markdown_table(summaries: Sequence[SystemSummary]) -> str:
         "N for nets. Zero modes exclude the d global translations.",
         "- θ, γ: ML fits of P₊(f) ~ f^θ (f ∝ Δ^(α−1)/⟨·⟩) and P₋(|Δ|) ~ |Δ|^−γ to the pooled gaps "
         "at the transition, KS-chosen range (packing.analysis); errors: bootstrap (≥ Fisher). "
-        "Hypostatic packings (ellipses) are not expected to give power laws (Brito et al., PNAS "
+        "Hypostatic packings (ellipses, ellipsoids) are not expected to give power laws (Brito et al., PNAS "
         "115, 11736, 2018): there θ, γ only summarise the fitted range.",
         "- b: least squares on log-log axes (± stderr); ref = N_iso/N_dof (discs, spheres), the "
-        "seed's own value at its transition (ellipses, nets; those states left out of the fit). "
+        "seed's own value at its transition (ellipses, ellipsoids, nets; those states left out of "
+        "the fit). "
         "Nets: d uses N* from the file; the transition column uses per-seed brackets.",
     ]
     lit = _literature_lines()
