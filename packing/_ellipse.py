@@ -141,6 +141,48 @@ def _initial_lambda(n0, n1, det_i, det_j):
     return rho_i / (rho_i + rho_j)
 
 
+@njit(cache=True, inline="always")
+def _s_prime_2d(lam, n0, n1, e0, e1, e2):
+    """(F, F'E − 2FE', E) at λ for S = pN/E in 2D (N linear, E quadratic): S' = F/E²,
+    S'' = (F'E − 2FE')/E³, so a Newton step on S' is −FE/(F'E − 2FE') (`_solve_lambda`)."""
+    nn = n0 + n1 * lam
+    ee = e0 + lam * (e1 + lam * e2)
+    ee1 = e1 + 2.0 * e2 * lam
+    p = lam * (1.0 - lam)
+    p1 = 1.0 - 2.0 * lam
+    f = (p1 * nn + p * n1) * ee - p * nn * ee1
+    f1 = 2.0 * (p1 * n1 - nn) * ee - 2.0 * e2 * p * nn
+    return f, f1 * ee - 2.0 * f * ee1, ee
+
+
+@njit(cache=True, inline="always")
+def bracketed_newton(lam, f, den, ee, lo, hi):
+    """One iteration of the safeguarded Newton on S'(λ) shared by the 2D and 3D solvers.
+
+    f = F(λ) (S' = F/E²), den = F'E − 2FE' (∝ S''), ee = E(λ); [lo, hi] brackets the root
+    (S' > 0 below it, < 0 above). Takes the Newton step −FE/den when S'' < 0 and it stays in the
+    bracket, else bisects. Returns (λ, lo, hi, done); done when S' = 0, the step is at most
+    _LAMBDA_STEP_TOL (λ + step is then accurate to round-off) or the bracket is 4e-16 wide.
+    """
+    if f > 0.0:
+        lo = lam
+    elif f < 0.0:
+        hi = lam
+    else:
+        return lam, lo, hi, True
+    new = -1.0
+    if den < 0.0:
+        step = -f * ee / den
+        if abs(step) <= _LAMBDA_STEP_TOL:
+            return lam + step, lo, hi, True
+        new = lam + step
+    if not (lo < new < hi):
+        new = 0.5 * (lo + hi)
+        if hi - lo <= 4e-16:
+            return new, lo, hi, True
+    return new, lo, hi, False
+
+
 @njit(cache=True)
 def _solve_lambda(n0, n1, e0, e1, e2, lam0):
     """Maximiser λ* ∈ (0, 1) of S = λ(1−λ)N/E by Newton on S'(λ) = 0, safeguarded by bisection.
@@ -153,31 +195,10 @@ def _solve_lambda(n0, n1, e0, e1, e2, lam0):
     hi = 1.0
     lam = lam0
     for it in range(1, _LAMBDA_MAXIT + 1):
-        nn = n0 + n1 * lam
-        ee = e0 + lam * (e1 + lam * e2)
-        ee1 = e1 + 2.0 * e2 * lam
-        p = lam * (1.0 - lam)
-        p1 = 1.0 - 2.0 * lam
-        f = (p1 * nn + p * n1) * ee - p * nn * ee1
-        if f > 0.0:
-            lo = lam
-        elif f < 0.0:
-            hi = lam
-        else:
+        f, den, ee = _s_prime_2d(lam, n0, n1, e0, e1, e2)
+        lam, lo, hi, done = bracketed_newton(lam, f, den, ee, lo, hi)
+        if done:
             return lam, it
-        f1 = 2.0 * (p1 * n1 - nn) * ee - 2.0 * e2 * p * nn
-        den = f1 * ee - 2.0 * f * ee1
-        new = -1.0
-        if den < 0.0:
-            step = -f * ee / den
-            if abs(step) <= _LAMBDA_STEP_TOL:
-                return lam + step, it
-            new = lam + step
-        if not (lo < new < hi):
-            new = 0.5 * (lo + hi)
-            if hi - lo <= 4e-16:
-                return new, it
-        lam = new
     return lam, _LAMBDA_MAXIT
 
 
@@ -387,6 +408,45 @@ def _frame(theta, a, b):
     return 0.5 * (a * a + b * b), h * c2, h * s2, (a * b) ** 2
 
 
+@njit(cache=True, inline="always")
+def _frame_polynomials(rx, ry, m_i, hc_i, hs_i, det_i, m_j, hc_j, hs_j, det_j):
+    """(N(0), N(1), e1, e2) of S = pN/E from the frames: N(λ) = N(0) + (N(1) − N(0))λ with
+    N(k) = rᵀadj(A_k)r (adj A = m I − [[hc, hs], [hs, −hc]]), E(λ) = det_i + e1 λ + e2 λ²."""
+    r2 = rx * rx + ry * ry
+    cc = rx * rx - ry * ry
+    ss = 2.0 * rx * ry
+    n0 = m_i * r2 - (hc_i * cc + hs_i * ss)
+    nj = m_j * r2 - (hc_j * cc + hs_j * ss)
+    dm = m_j - m_i
+    dhc = hc_j - hc_i
+    dhs = hs_j - hs_i
+    e2 = dm * dm - dhc * dhc - dhs * dhs
+    return n0, nj, det_j - det_i - e2, e2
+
+
+@njit(cache=True, inline="always")
+def _frame_gradient(lam, n0, n1, e0, e1, e2, rx, ry, m_i, hc_i, hs_i, m_j, hc_j, hs_j):
+    """(μ, t, E, g0, g1, g2, g3) at λ* (t = pN, E = E(λ*), g = ∂Δ/∂(r_x, r_y, θ_i, θ_j)) with
+    C = (1−λ)A_i + λA_j = mc I + [[hcc, hsc], [hsc, −hcc]] and v = adj(C) r (see `_pw_force`)."""
+    lm = 1.0 - lam
+    p = lam * lm
+    nn = n0 + n1 * lam
+    ee = e0 + lam * (e1 + lam * e2)
+    t = p * nn
+    k = 1.0 / math.sqrt(t * ee)
+    mc = lm * m_i + lam * m_j
+    hcc = lm * hc_i + lam * hc_j
+    hsc = lm * hs_i + lam * hs_j
+    vx = (mc - hcc) * rx - hsc * ry
+    vy = (mc + hcc) * ry - hsc * rx
+    pk = p * k
+    c3 = pk * t * k * k
+    vv = vy * vy - vx * vx
+    vxy = 2.0 * vx * vy
+    return (t * k, t, ee, -pk * vx, -pk * vy, c3 * lm * (hs_i * vv + hc_i * vxy),
+            c3 * lam * (hs_j * vv + hc_j * vxy))
+
+
 @njit(cache=True, inline="always", error_model="numpy")
 def _pw_force(rx, ry, m_i, hc_i, hs_i, det_i, m_j, hc_j, hs_j, det_j):
     """Gap Δ = 1 − μ and, when Δ > 0, ∂Δ/∂(r_x, r_y, θ_i, θ_j) for a pair given by its frames.
@@ -402,50 +462,22 @@ def _pw_force(rx, ry, m_i, hc_i, hs_i, det_i, m_j, hc_j, hs_j, det_j):
       ∂Δ/∂θ_i = p(1−λ) uᵀA_i'u/(2μ) = ½ p(1−λ) t k³ vᵀA_i'v with v = adj(C)r (1/E = t k²).
     A' = dA/dθ = [[−2hs, 2hc], [2hc, 2hs]], so vᵀA'v = 2 hs (v_y² − v_x²) + 4 hc v_x v_y.
     """
-    r2 = rx * rx + ry * ry
-    if r2 == 0.0:  # coincident centres: Δ = 1, direction undefined (as `_gap_grad_scalar`)
+    if rx * rx + ry * ry == 0.0:  # coincident centres: Δ = 1, direction undefined (as `_gap_grad_scalar`)
         return 1.0, 0.0, 0.0, 0.0, 0.0
-    cc = rx * rx - ry * ry
-    ss = 2.0 * rx * ry
-    # N(λ) = n0 + n1 λ (adj A = m I − [[hc, hs], [hs, −hc]]), E(λ) = e0 + e1 λ + e2 λ²
-    n0 = m_i * r2 - (hc_i * cc + hs_i * ss)
-    nj = m_j * r2 - (hc_j * cc + hs_j * ss)
+    n0, nj, e1, e2 = _frame_polynomials(rx, ry, m_i, hc_i, hs_i, det_i, m_j, hc_j, hs_j, det_j)
     n1 = nj - n0
-    dm = m_j - m_i
-    dhc = hc_j - hc_i
-    dhs = hs_j - hs_i
-    e2 = dm * dm - dhc * dhc - dhs * dhs
-    e1 = det_j - det_i - e2
-    e0 = det_i
     # disc-exact start λ0 = ρ_i/(ρ_i + ρ_j) (`_initial_lambda`)
     rho_i = math.sqrt(det_i / n0)
     rho_j = math.sqrt(det_j / nj)
     lam0 = rho_i / (rho_i + rho_j)
-    if lam0 * (1.0 - lam0) * (n0 + n1 * lam0) >= (1.0 + 1e-12) * (e0 + lam0 * (e1 + lam0 * e2)):
+    if lam0 * (1.0 - lam0) * (n0 + n1 * lam0) >= (1.0 + 1e-12) * (det_i + lam0 * (e1 + lam0 * e2)):
         return -1.0, 0.0, 0.0, 0.0, 0.0
-    lam, _ = _solve_lambda(n0, n1, e0, e1, e2, lam0)
-    lm = 1.0 - lam
-    p = lam * lm
-    nn = n0 + n1 * lam
-    ee = e0 + lam * (e1 + lam * e2)
-    t = p * nn
-    k = 1.0 / math.sqrt(t * ee)
-    mu = t * k
+    lam, _ = _solve_lambda(n0, n1, det_i, e1, e2, lam0)
+    mu, _, _, g0, g1, g2, g3 = _frame_gradient(lam, n0, n1, det_i, e1, e2, rx, ry,
+                                               m_i, hc_i, hs_i, m_j, hc_j, hs_j)
     if mu >= 1.0:
         return 1.0 - mu, 0.0, 0.0, 0.0, 0.0
-    # C = (1−λ)A_i + λA_j = mc I + [[hcc, hsc], [hsc, −hcc]];  v = adj(C) r
-    mc = lm * m_i + lam * m_j
-    hcc = lm * hc_i + lam * hc_j
-    hsc = lm * hs_i + lam * hs_j
-    vx = (mc - hcc) * rx - hsc * ry
-    vy = (mc + hcc) * ry - hsc * rx
-    pk = p * k
-    c3 = 0.5 * pk * t * k * k
-    vv = vy * vy - vx * vx
-    vxy = 2.0 * vx * vy
-    g2 = c3 * lm * 2.0 * (hs_i * vv + hc_i * vxy)
-    g3 = c3 * lam * 2.0 * (hs_j * vv + hc_j * vxy)
-    return 1.0 - mu, -pk * vx, -pk * vy, g2, g3
+    return 1.0 - mu, g0, g1, g2, g3
 
 
 @njit(cache=True, error_model="numpy")
@@ -478,17 +510,9 @@ def _pw_force_batch(pd, lam_io, K, out):
         hc_j = pd[7, k]
         hs_j = pd[8, k]
         det_j = pd[9, k]
-        r2 = rx * rx + ry * ry
-        cc = rx * rx - ry * ry
-        ss = 2.0 * rx * ry
-        n0 = m_i * r2 - (hc_i * cc + hs_i * ss)
-        nj = m_j * r2 - (hc_j * cc + hs_j * ss)
+        n0, nj, e1, e2 = _frame_polynomials(rx, ry, m_i, hc_i, hs_i, det_i, m_j, hc_j, hs_j,
+                                            det_j)
         n1 = nj - n0
-        dm = m_j - m_i
-        dhc = hc_j - hc_i
-        dhs = hs_j - hs_i
-        e2 = dm * dm - dhc * dhc - dhs * dhs
-        e1 = det_j - det_i - e2
         e0 = det_i
         rho_i = math.sqrt(det_i * nj)
         rho_j = math.sqrt(det_j * n0)
@@ -511,44 +535,23 @@ def _pw_force_batch(pd, lam_io, K, out):
             f2 = -6.0 * n1 * ee + h2 * ee1 - 2.0 * e2 * h1
             lam = lam - 2.0 * f * f1 / (2.0 * f1 * f1 - f * f2)
         # Newton step on S' = F/E² with the acceptance test of `_solve_lambda`
-        nn = n0 + n1 * lam
-        ee = e0 + lam * (e1 + lam * e2)
-        ee1 = e1 + 2.0 * e2 * lam
-        p = lam * (1.0 - lam)
-        p1 = 1.0 - 2.0 * lam
-        f = (p1 * nn + p * n1) * ee - p * nn * ee1
-        f1 = 2.0 * (p1 * n1 - nn) * ee - 2.0 * e2 * p * nn
-        den = f1 * ee - 2.0 * f * ee1
+        f, den, ee = _s_prime_2d(lam, n0, n1, e0, e1, e2)
         step = -f * ee / den
         ok = (den < 0.0) & (abs(step) <= _LAMBDA_STEP_TOL) & (lam > 0.0) & (lam < 1.0)
         lam = lam + step
         lam_io[k] = lam
-        lm = 1.0 - lam
-        p = lam * lm
-        nn = n0 + n1 * lam
-        ee = e0 + lam * (e1 + lam * e2)
-        t = p * nn
-        kk = 1.0 / math.sqrt(t * ee)
-        mu = t * kk
-        mc = lm * m_i + lam * m_j
-        hcc = lm * hc_i + lam * hc_j
-        hsc = lm * hs_i + lam * hs_j
-        vx = (mc - hcc) * rx - hsc * ry
-        vy = (mc + hcc) * ry - hsc * rx
-        pk = p * kk
-        c3 = pk * t * kk * kk
-        vv = vy * vy - vx * vx
-        vxy = 2.0 * vx * vy
+        mu, t, ee, g0, g1, g2, g3 = _frame_gradient(lam, n0, n1, e0, e1, e2, rx, ry,
+                                                    m_i, hc_i, hs_i, m_j, hc_j, hs_j)
         # S(λ) ≤ μ² at any λ in (0, 1): S(λ) = t/E ≥ 1 there also proves no overlap
         far = far | ((lam > 0.0) & (lam < 1.0) & (t >= (1.0 + 1e-12) * ee))
         delta = 1.0 - mu
         if far:
             delta = -1.0
         out[0, k] = delta
-        out[1, k] = -pk * vx
-        out[2, k] = -pk * vy
-        out[3, k] = c3 * lm * (hs_i * vv + hc_i * vxy)
-        out[4, k] = c3 * lam * (hs_j * vv + hc_j * vxy)
+        out[1, k] = g0
+        out[2, k] = g1
+        out[3, k] = g2
+        out[4, k] = g3
         out[5, k] = 1.0 if (ok or far) else 0.0
 
 

@@ -77,10 +77,8 @@ import math
 import numpy as np
 from numba import njit
 
-# Newton stops once a step is below this; with quadratic convergence λ* + step is then accurate to
-# round-off (as in `_ellipse`).
-_LAMBDA_STEP_TOL = 1e-8
-_LAMBDA_MAXIT = 100
+# the stopping rule and the safeguarded iteration are those of the 2D kernel
+from ._ellipse import _LAMBDA_MAXIT, _LAMBDA_STEP_TOL, bracketed_newton
 
 
 # --------------------------------------------------------------------------------------------
@@ -114,6 +112,32 @@ def _coeffs(lam, bi2, bj2, e_i, e_j):
     return (1.0 - lam) * bi2 + lam * bj2, (1.0 - lam) * e_i, lam * e_j
 
 
+@njit(cache=True, inline="always", error_model="numpy")
+def _s_prime(lam, r2, pi2, pj2, t2, s2, bi2, bj2, e_i, e_j):
+    """(F, F'E − 2FE', E) at λ for S = pN/E of two spheroids: S' = F/E², S'' = (F'E − 2FE')/E³,
+    so a Newton step on S' is −FE/(F'E − 2FE') (`_solve_lambda`, `_newton_step`)."""
+    db = bj2 - bi2          # β'
+    dai = -e_i              # α_i'
+    daj = e_j               # α_j'
+    be, ai, aj = _coeffs(lam, bi2, bj2, e_i, e_j)
+    w = ai * pi2 + aj * pj2
+    w1 = dai * pi2 + daj * pj2
+    nn = be * be * r2 + be * w + ai * aj * t2
+    n1 = 2.0 * be * db * r2 + db * w + be * w1 + (dai * aj + ai * daj) * t2
+    n2 = 2.0 * db * db * r2 + 2.0 * db * w1 + 2.0 * dai * daj * t2
+    kk = be * be + be * (ai + aj) + ai * aj * s2
+    k1 = 2.0 * be * db + db * (ai + aj) + be * (dai + daj) + (dai * aj + ai * daj) * s2
+    k2 = 2.0 * db * db + 2.0 * db * (dai + daj) + 2.0 * dai * daj * s2
+    ee = be * kk
+    ee1 = db * kk + be * k1
+    ee2 = 2.0 * db * k1 + be * k2
+    p = lam * (1.0 - lam)
+    p1 = 1.0 - 2.0 * lam
+    f = (p1 * nn + p * n1) * ee - p * nn * ee1
+    f1 = (-2.0 * nn + 2.0 * p1 * n1 + p * n2) * ee - p * nn * ee2
+    return f, f1 * ee - 2.0 * f * ee1, ee
+
+
 @njit(cache=True)
 def _solve_lambda(r2, pi2, pj2, t2, s2, bi2, bj2, e_i, e_j, lam0):
     """Maximiser λ* ∈ (0, 1) of S = λ(1−λ)N/E by Newton on S'(λ) = 0, safeguarded by bisection.
@@ -122,48 +146,14 @@ def _solve_lambda(r2, pi2, pj2, t2, s2, bi2, bj2, e_i, e_j, lam0):
     F' = (p''N + 2p'N' + pN'')E − pNE''; one Newton step is −FE/(F'E − 2FE'). Returns
     (λ*, number of S' evaluations).
     """
-    db = bj2 - bi2          # β'
-    dai = -e_i              # α_i'
-    daj = e_j               # α_j'
     lo = 0.0
     hi = 1.0
     lam = lam0
     for it in range(1, _LAMBDA_MAXIT + 1):
-        be, ai, aj = _coeffs(lam, bi2, bj2, e_i, e_j)
-        w = ai * pi2 + aj * pj2
-        w1 = dai * pi2 + daj * pj2
-        nn = be * be * r2 + be * w + ai * aj * t2
-        n1 = 2.0 * be * db * r2 + db * w + be * w1 + (dai * aj + ai * daj) * t2
-        n2 = 2.0 * db * db * r2 + 2.0 * db * w1 + 2.0 * dai * daj * t2
-        kk = be * be + be * (ai + aj) + ai * aj * s2
-        k1 = 2.0 * be * db + db * (ai + aj) + be * (dai + daj) + (dai * aj + ai * daj) * s2
-        k2 = 2.0 * db * db + 2.0 * db * (dai + daj) + 2.0 * dai * daj * s2
-        ee = be * kk
-        ee1 = db * kk + be * k1
-        ee2 = 2.0 * db * k1 + be * k2
-        p = lam * (1.0 - lam)
-        p1 = 1.0 - 2.0 * lam
-        g = p1 * nn + p * n1
-        f = g * ee - p * nn * ee1
-        if f > 0.0:
-            lo = lam
-        elif f < 0.0:
-            hi = lam
-        else:
+        f, den, ee = _s_prime(lam, r2, pi2, pj2, t2, s2, bi2, bj2, e_i, e_j)
+        lam, lo, hi, done = bracketed_newton(lam, f, den, ee, lo, hi)
+        if done:
             return lam, it
-        f1 = (-2.0 * nn + 2.0 * p1 * n1 + p * n2) * ee - p * nn * ee2
-        den = f1 * ee - 2.0 * f * ee1
-        new = -1.0
-        if den < 0.0:
-            step = -f * ee / den
-            if abs(step) <= _LAMBDA_STEP_TOL:
-                return lam + step, it
-            new = lam + step
-        if not (lo < new < hi):
-            new = 0.5 * (lo + hi)
-            if hi - lo <= 4e-16:
-                return new, it
-        lam = new
     return lam, _LAMBDA_MAXIT
 
 
@@ -474,28 +464,10 @@ _BATCH_NEWTON_STEPS = 3  # plus the accepting step; `pw_force_batch` writes them
 
 
 @njit(cache=True, inline="always", error_model="numpy")
-def _newton_step(lam, r2, pi2, pj2, t2, s2, bi2, bj2, e_i, e_j, db, dai, daj):
+def _newton_step(lam, r2, pi2, pj2, t2, s2, bi2, bj2, e_i, e_j):
     """One unsafeguarded Newton step of `_solve_lambda` on S'(λ): returns (λ + step, step, den),
     den ∝ S''(λ) (< 0 where S is concave)."""
-    be = (1.0 - lam) * bi2 + lam * bj2
-    ai = (1.0 - lam) * e_i
-    aj = lam * e_j
-    w = ai * pi2 + aj * pj2
-    w1 = dai * pi2 + daj * pj2
-    nn = be * be * r2 + be * w + ai * aj * t2
-    n1 = 2.0 * be * db * r2 + db * w + be * w1 + (dai * aj + ai * daj) * t2
-    n2 = 2.0 * db * db * r2 + 2.0 * db * w1 + 2.0 * dai * daj * t2
-    kk = be * be + be * (ai + aj) + ai * aj * s2
-    k1 = 2.0 * be * db + db * (ai + aj) + be * (dai + daj) + (dai * aj + ai * daj) * s2
-    k2 = 2.0 * db * db + 2.0 * db * (dai + daj) + 2.0 * dai * daj * s2
-    ee = be * kk
-    ee1 = db * kk + be * k1
-    ee2 = 2.0 * db * k1 + be * k2
-    p = lam * (1.0 - lam)
-    p1 = 1.0 - 2.0 * lam
-    f = (p1 * nn + p * n1) * ee - p * nn * ee1
-    f1 = (-2.0 * nn + 2.0 * p1 * n1 + p * n2) * ee - p * nn * ee2
-    den = f1 * ee - 2.0 * f * ee1
+    f, den, ee = _s_prime(lam, r2, pi2, pj2, t2, s2, bi2, bj2, e_i, e_j)
     step = -f * ee / den
     return lam + step, step, den
 
@@ -556,12 +528,11 @@ def pw_force_batch(pd, K, out):
         rho_i = 1.0 / math.sqrt(qi)
         rho_j = 1.0 / math.sqrt(qj)
         lam = rho_i / (rho_i + rho_j)
-        db = bj2 - bi2
         # _BATCH_NEWTON_STEPS + 1 Newton steps written out (an inner loop would stop the vectorizer)
-        lam, step, den = _newton_step(lam, r2, pi2, pj2, t2, s2, bi2, bj2, e_i, e_j, db, -e_i, e_j)
-        lam, step, den = _newton_step(lam, r2, pi2, pj2, t2, s2, bi2, bj2, e_i, e_j, db, -e_i, e_j)
-        lam, step, den = _newton_step(lam, r2, pi2, pj2, t2, s2, bi2, bj2, e_i, e_j, db, -e_i, e_j)
-        lam, step, den = _newton_step(lam, r2, pi2, pj2, t2, s2, bi2, bj2, e_i, e_j, db, -e_i, e_j)
+        lam, step, den = _newton_step(lam, r2, pi2, pj2, t2, s2, bi2, bj2, e_i, e_j)
+        lam, step, den = _newton_step(lam, r2, pi2, pj2, t2, s2, bi2, bj2, e_i, e_j)
+        lam, step, den = _newton_step(lam, r2, pi2, pj2, t2, s2, bi2, bj2, e_i, e_j)
+        lam, step, den = _newton_step(lam, r2, pi2, pj2, t2, s2, bi2, bj2, e_i, e_j)
         ok = (abs(step) <= _LAMBDA_STEP_TOL) & (den < 0.0) & (0.0 < lam) & (lam < 1.0)
         be = (1.0 - lam) * bi2 + lam * bj2
         ai = (1.0 - lam) * e_i
