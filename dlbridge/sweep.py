@@ -106,6 +106,16 @@ def _coerced(cls, params: dict) -> dict:
     return out
 
 
+def _validated_spec(cls, params: dict, side: str):
+    """cls(**params) with numbers cast to its field types, validated; ParameterError otherwise."""
+    try:
+        spec = cls(**_coerced(cls, params))
+    except TypeError as exc:
+        raise ParameterError(f"{side} parameters: {exc}") from None
+    spec.validate()
+    return spec
+
+
 def packing_spec(params: Mapping[str, Any]) -> tuple[JamSpec, int]:
     """(validated JamSpec, seed) of one packing run's parameters."""
     p = dict(params)
@@ -117,12 +127,7 @@ def packing_spec(params: Mapping[str, Any]) -> tuple[JamSpec, int]:
             p[key] = tuple(float(x) for x in (v if isinstance(v, (list, tuple)) else [v]))
     if p.get("shape") in ("disk", "sphere"):
         p["shape"] = None
-    try:
-        spec = JamSpec(**_coerced(JamSpec, p))
-    except TypeError as exc:
-        raise ParameterError(f"packing parameters: {exc}") from None
-    spec.validate()
-    return spec, seed
+    return _validated_spec(JamSpec, p, "packing"), seed
 
 
 def network_spec(params: Mapping[str, Any]):
@@ -133,24 +138,15 @@ def network_spec(params: Mapping[str, Any]):
     require(not ("seed" in p and "seeds" in p), "seed/seeds", "one of the two, not both",
             (p.get("seed"), p.get("seeds")))
     seeds = _int_list(p.pop("seeds", p.pop("seed", [0])), "seeds")
-    try:
-        spec = NetRunSpec(**_coerced(NetRunSpec, p))
-    except TypeError as exc:
-        raise ParameterError(f"network parameters: {exc}") from None
-    spec.validate()
-    return spec, seeds
+    return _validated_spec(NetRunSpec, p, "network"), seeds
 
 
 def _canonical(side: str, params: Mapping[str, Any]) -> dict:
     """The run's parameters as its validated spec spells them (the identity of a run)."""
-    if side == "packing":
-        spec, seed = packing_spec(params)
-        out = dataclasses.asdict(spec)
-        out["seed"] = seed
-    else:
-        spec, seeds = network_spec(params)
-        out = dataclasses.asdict(spec)
-        out["seeds"] = seeds
+    build, seed_key = (packing_spec, "seed") if side == "packing" else (network_spec, "seeds")
+    spec, seeds = build(params)
+    out = dataclasses.asdict(spec)
+    out[seed_key] = seeds
     return {k: (list(v) if isinstance(v, tuple) else v) for k, v in out.items()}
 
 

@@ -252,16 +252,23 @@ def _validated_round(n: int, diameters, semi_axes, orientations) -> dict:
     return {"diameters": dia, "semi_axes": None, "orientations": None}
 
 
+def _semi_axes_array(n: int, d: int, diameters, semi_axes, name: str, layout: str) -> np.ndarray:
+    """A C-contiguous float64 copy of ``semi_axes``, checked to be (n, d), finite and > 0, for
+    particles called ``name`` in dimension d (ParameterError otherwise)."""
+    require(diameters is None, "diameters", f"None for {name} (give semi_axes)", "an array")
+    require(semi_axes is not None, "semi_axes", f"an ({n}, {d}) array {layout} for {name}", None)
+    ax = np.array(semi_axes, dtype=np.float64, order="C", copy=True)
+    require(ax.shape == (n, d), "semi_axes", f"an ({n}, {d}) array {layout}", ax.shape)
+    require(bool(np.all(np.isfinite(ax)) and np.all(ax > 0)), "semi_axes", "finite and > 0",
+            f"min {ax.min() if ax.size else None}")
+    return ax
+
+
 def _validated_ellipses(n: int, d: int, diameters, semi_axes, orientations) -> dict:
     """Read-only copies of the per-particle arrays of 2D ellipses (ParameterError otherwise);
     orientations default to 0."""
     require(d == 2, "positions", "an (N, 2) array for ellipses (2D only)", (n, d))
-    require(diameters is None, "diameters", "None for ellipses (give semi_axes)", "an array")
-    require(semi_axes is not None, "semi_axes", f"an ({n}, 2) array for ellipses", None)
-    ax = np.array(semi_axes, dtype=np.float64, order="C", copy=True)
-    require(ax.shape == (n, 2), "semi_axes", f"an ({n}, 2) array", ax.shape)
-    require(bool(np.all(np.isfinite(ax)) and np.all(ax > 0)), "semi_axes", "finite and > 0",
-            f"min {ax.min() if ax.size else None}")
+    ax = _semi_axes_array(n, 2, diameters, semi_axes, "ellipses", "(a, b)")
     require(bool(np.all(ax[:, 0] >= ax[:, 1])), "semi_axes", "(a, b) with a >= b (a the major axis)",
             "a < b for some particle")
     ori = np.zeros(n) if orientations is None else np.array(orientations, dtype=np.float64,
@@ -275,12 +282,7 @@ def _validated_ellipsoids(n: int, d: int, diameters, semi_axes, orientations) ->
     """Read-only copies of the per-particle arrays of 3D ellipsoids of revolution (ParameterError
     otherwise): semi_axes (a, b, b), orientations normalised to unit axes (default x̂)."""
     require(d == 3, "positions", "an (N, 3) array for ellipsoids (3D only)", (n, d))
-    require(diameters is None, "diameters", "None for ellipsoids (give semi_axes)", "an array")
-    require(semi_axes is not None, "semi_axes", f"an ({n}, 3) array (a, b, b) for ellipsoids", None)
-    ax = np.array(semi_axes, dtype=np.float64, order="C", copy=True)
-    require(ax.shape == (n, 3), "semi_axes", f"an ({n}, 3) array (a, b, b)", ax.shape)
-    require(bool(np.all(np.isfinite(ax)) and np.all(ax > 0)), "semi_axes", "finite and > 0",
-            f"min {ax.min() if ax.size else None}")
+    ax = _semi_axes_array(n, 3, diameters, semi_axes, "ellipsoids", "(a, b, b)")
     require(bool(np.all(np.abs(ax[:, 2] - ax[:, 1]) <= 1e-12 * ax[:, 1])), "semi_axes",
             "(a, b, b): ellipsoids of revolution (equal second and third semi-axes)",
             "b != c for some particle")

@@ -17,6 +17,7 @@ import math
 import numpy as np
 import pytest
 from scipy.optimize import minimize_scalar
+from sphere_chart import chart, chart_jacobian
 
 from packing import _pairs
 from packing._ellipsoid import (
@@ -59,25 +60,6 @@ def pw_function(lam, dr, u_i, u_j, shp_i, shp_j):
     """Perram–Wertheim S(λ) with dense linear algebra (independent of the kernel's closed form)."""
     c = (1.0 - lam) * spheroid_matrix(u_i, *shp_i) + lam * spheroid_matrix(u_j, *shp_j)
     return lam * (1.0 - lam) * dr @ np.linalg.solve(c, dr)
-
-
-def chart(u, basis, eps):
-    """û(ε) = cos|ε| û + sin|ε| v/|ε|, v = ε₁e₁ + ε₂e₂ (exponential map of the unit sphere)."""
-    n = float(np.hypot(*eps))
-    if n == 0.0:
-        return u.copy()
-    v = eps[0] * basis[0] + eps[1] * basis[1]
-    return math.cos(n) * u + math.sin(n) * v / n
-
-
-def chart_jacobian(u, basis, eps, l):
-    """∂û(ε)/∂ε_l of :func:`chart` (written out; e_l at ε = 0)."""
-    n = float(np.hypot(*eps))
-    if n == 0.0:
-        return basis[l].copy()
-    v = eps[0] * basis[0] + eps[1] * basis[1]
-    return (-math.sin(n) * eps[l] / n * u + math.cos(n) * eps[l] / n**2 * v
-            + math.sin(n) * (basis[l] / n - v * eps[l] / n**3))
 
 
 def _gap_q(q, base, shp_i, shp_j):

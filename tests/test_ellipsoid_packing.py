@@ -4,11 +4,10 @@ exponential-map coordinates of the axes, FIRE on the unit sphere, contact counti
 (N_dof = 5N′ − 3) and the HDF5 output of ``packing jam --shape ellipsoid``."""
 from __future__ import annotations
 
-import math
-
 import h5py
 import numpy as np
 import pytest
+from sphere_chart import chart, chart_jacobian
 
 from packing import _pairs
 from packing._ellipsoid import ellipsoid_gap_hess, tangent_basis
@@ -26,26 +25,6 @@ def _ellipsoids(n=100, phi=0.45, aspect=1.7, seed=2, potential="harmonic"):
     """Overlapping bidisperse ellipsoids at random positions and axes (the box guard of Packing,
     3 largest bounding diameters, limits φ at this N)."""
     return random_packing(n, phi, 3, shape="ellipsoid", aspect=aspect, seed=seed, potential=potential)
-
-
-# ------------------------------------------------------------------------------ chart helpers
-def _chart(u, basis, eps):
-    """û(ε) = cos|ε| û + sin|ε| (ε₁e₁ + ε₂e₂)/|ε|."""
-    n = float(np.hypot(*eps))
-    if n == 0.0:
-        return u.copy()
-    v = eps[0] * basis[0] + eps[1] * basis[1]
-    return math.cos(n) * u + math.sin(n) * v / n
-
-
-def _chart_jacobian(u, basis, eps, l):
-    """∂û(ε)/∂ε_l (e_l at ε = 0)."""
-    n = float(np.hypot(*eps))
-    if n == 0.0:
-        return basis[l].copy()
-    v = eps[0] * basis[0] + eps[1] * basis[1]
-    return (-math.sin(n) * eps[l] / n * u + math.cos(n) * eps[l] / n**2 * v
-            + math.sin(n) * (basis[l] / n - v * eps[l] / n**3))
 
 
 def _bases(p):
@@ -66,12 +45,12 @@ def _state(p, c, h, bases):
     elif h != 0.0:
         moved, l = divmod(c - n3, 2)
         eps[l] = h / p.rotational_lengths[moved]
-        ori[moved] = _chart(p.orientations[moved], bases[moved], eps)
+        ori[moved] = chart(p.orientations[moved], bases[moved], eps)
     U, F, Fr = energy_and_forces(p.with_coordinates(x, ori))
     fr = np.einsum("ia,ika->ik", Fr, bases)
     if moved >= 0:
         for l in range(2):
-            fr[moved, l] = Fr[moved] @ _chart_jacobian(p.orientations[moved], bases[moved], eps, l)
+            fr[moved, l] = Fr[moved] @ chart_jacobian(p.orientations[moved], bases[moved], eps, l)
     return U, np.concatenate([F.ravel(), fr.ravel()])
 
 
