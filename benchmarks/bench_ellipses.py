@@ -1,6 +1,9 @@
 """µs per FIRE step: ellipses (exact Perram–Wertheim contact, rotations) vs discs at equal N.
 
     python benchmarks/bench_ellipses.py [--n 1024 4096] [--aspect 1.5] [--phi 0.90]
+                                        [--n3 512] [--phi3 0.70]
+
+The same comparison in 3D, ellipsoids of revolution vs spheres, at --n3 and --phi3.
 
 Same seeded random start for both (the ellipse packing of aspect a has the disc packing's positions,
 same φ), FIRE to max|F| < 1e-12, one thread, numba warmed up first, the fastest of --repeat runs;
@@ -61,11 +64,12 @@ round ellipses relax slowly because their torques, ∝ a² − b², make rotatio
 """
 
 
-def time_minimize(n: int, phi: float, shape: str | None, aspect: float, repeat: int) -> dict:
+def time_minimize(n: int, phi: float, shape: str | None, aspect: float, repeat: int,
+                  dim: int = 2) -> dict:
     """FIRE from the seeded start, `repeat` times (the run is deterministic: same steps each
     time); the fastest run's CPU and wall time per step are kept, as the machine is shared."""
-    p = random_packing(n, phi, 2, seed=0, shape=shape, aspect=aspect)
-    minimize(random_packing(64, phi, 2, seed=1, shape=shape, aspect=aspect), max_steps=20)  # JIT
+    p = random_packing(n, phi, dim, seed=0, shape=shape, aspect=aspect)
+    minimize(random_packing(n, phi, dim, seed=1, shape=shape, aspect=aspect), max_steps=20)  # JIT
     cpu = wall = math.inf
     for _ in range(repeat):
         c0, w0 = time.process_time(), time.perf_counter()
@@ -80,6 +84,8 @@ def main(argv=None) -> int:
     ap.add_argument("--n", type=int, nargs="+", default=[1024, 4096])
     ap.add_argument("--aspect", type=float, default=1.5)
     ap.add_argument("--phi", type=float, default=0.90)
+    ap.add_argument("--n3", type=int, nargs="*", default=[512], help="3D sizes (none: skip 3D)")
+    ap.add_argument("--phi3", type=float, default=0.70)
     ap.add_argument("--repeat", type=int, default=3, help="runs per case; the fastest is reported")
     ap.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "RESULTS_ellipses.md"))
     args = ap.parse_args(argv)
@@ -90,11 +96,19 @@ def main(argv=None) -> int:
         rows.append((n, d, e))
         print(f"N={n}: discs {d['cpu_us']:.1f} µs/step (cpu), ellipses {e['cpu_us']:.1f}; "
               f"ratio {e['cpu_us'] / d['cpu_us']:.1f}", flush=True)
+    rows3 = []
+    for n in args.n3:
+        s3 = time_minimize(n, args.phi3, None, 1.0, args.repeat, dim=3)
+        e3 = time_minimize(n, args.phi3, "ellipsoid", args.aspect, args.repeat, dim=3)
+        rows3.append((n, s3, e3))
+        print(f"N={n} (3D): spheres {s3['cpu_us']:.1f} µs/step (cpu), ellipsoids "
+              f"{e3['cpu_us']:.1f}; ratio {e3['cpu_us'] / s3['cpu_us']:.1f}", flush=True)
     lines = [
         "# FIRE per step: ellipses vs discs", "",
         f"Generated {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC by "
         f"`python benchmarks/bench_ellipses.py --n {' '.join(map(str, args.n))} --aspect {args.aspect} "
-        f"--phi {args.phi} --repeat {args.repeat}`. Same seeded start (φ = {args.phi}, bidisperse 50:50, size ratio 1.4), "
+        f"--phi {args.phi} --n3 {' '.join(map(str, args.n3))} --phi3 {args.phi3} "
+        f"--repeat {args.repeat}`. Same seeded start (φ = {args.phi}, bidisperse 50:50, size ratio 1.4), "
         f"FIRE to max|F| < 1e-12, one thread, fastest of {args.repeat} runs. Target of issue 3: "
         "ellipses ≤ 3× discs per step.", "",
         "| N | discs µs/step (cpu) | ellipses µs/step (cpu) | ratio | disc steps | ellipse steps | wall µs/step discs / ellipses |",
@@ -102,6 +116,14 @@ def main(argv=None) -> int:
     for n, d, e in rows:
         lines.append(f"| {n} | {d['cpu_us']:.1f} | {e['cpu_us']:.1f} | {e['cpu_us'] / d['cpu_us']:.1f} | "
                      f"{d['steps']} | {e['steps']} | {d['wall_us']:.1f} / {e['wall_us']:.1f} |")
+    if rows3:
+        lines += ["", f"3D, ellipsoids of revolution (a/b = {args.aspect}) vs spheres, same seeded "
+                  f"start at φ = {args.phi3} (no target was set):", "",
+                  "| N | spheres µs/step (cpu) | ellipsoids µs/step (cpu) | ratio | sphere steps | "
+                  "ellipsoid steps |", "|---:|---:|---:|---:|---:|---:|"]
+        for n, s3, e3 in rows3:
+            lines.append(f"| {n} | {s3['cpu_us']:.1f} | {e3['cpu_us']:.1f} | "
+                         f"{e3['cpu_us'] / s3['cpu_us']:.1f} | {s3['steps']} | {e3['steps']} |")
     lines += ["", "No peer relaxes ellipse orientations with FIRE for comparison: LAMMPS's `minimize` "
               "acts on atom coordinates only (its aspherical integrators, e.g. `fix nve/asphere`, are "
               "not invoked during energy minimization), so only the ratio to this package's own discs "
