@@ -19,7 +19,7 @@ import torch
 
 from packing.errors import require
 from packing.hessian import ZERO_MODE_RTOL, count_zero_modes
-from packing.io import write_state
+from packing.io import cpu_name, write_state
 
 from .data import DATASETS, Dataset, load_dataset
 from .hessian import analyze, problem_from_arrays
@@ -100,8 +100,6 @@ class NetRunSpec:
 
 def device_name(device: str) -> str:
     """"cuda: <GPU name>" when ``device`` resolves to a GPU, else "cpu: <CPU model>"."""
-    from packing.io import cpu_name
-
     dev = resolve_device(device)
     if dev.type == "cuda":
         return f"cuda: {torch.cuda.get_device_name(dev)}"

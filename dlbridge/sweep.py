@@ -54,7 +54,7 @@ from typing import Any, Callable, Iterator, Mapping, Sequence
 import h5py
 
 from packing.errors import ParameterError, require
-from packing.io import atomic_h5
+from packing.io import atomic_h5, iter_states
 from packing.jamming_runs import JamSpec
 
 SIDES = ("packing", "network")
@@ -647,7 +647,5 @@ def _merge_one(path: Path, runs: h5py.Group) -> dict:
                     dest.attrs[k] = v
             for name in src["runs"]:
                 src.copy(src["runs"][name], dest, name=name)
-            from packing.io import iter_states
-
             row["n_states"] = sum(1 for _ in iter_states(src))
     return row
