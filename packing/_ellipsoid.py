@@ -208,11 +208,10 @@ def _separated(rx, ry, rz, px, py, pz, qx, qy, qz, a_i, b_i, a_j, b_j, r2):
     return s * s <= r2
 
 
-@njit(cache=True)
-def _mu_scalar(rx, ry, rz, px, py, pz, qx, qy, qz, a_i, b_i, a_j, b_j):
-    """μ for r, unit axes p = û_i, q = û_j and semi-axes (a, b); 0 when r = 0."""
-    if rx == 0.0 and ry == 0.0 and rz == 0.0:
-        return 0.0
+@njit(cache=True, inline="always")
+def _solved_pair(rx, ry, rz, px, py, pz, qx, qy, qz, a_i, b_i, a_j, b_j):
+    """(λ*, u = C(λ*)⁻¹r, e_i, e_j) of a pair with r ≠ 0 (e_k = a_k² − b_k²): the one arithmetic
+    shared by μ, the gradient and the batch fallback, so that they agree bit for bit."""
     r2, pi2, pj2, t2, c, s2 = _invariants(rx, ry, rz, px, py, pz, qx, qy, qz)
     e_i = (a_i - b_i) * (a_i + b_i)
     e_j = (a_j - b_j) * (a_j + b_j)
@@ -221,9 +220,17 @@ def _mu_scalar(rx, ry, rz, px, py, pz, qx, qy, qz, a_i, b_i, a_j, b_j):
     lam0 = _initial_lambda(r2, pi2, pj2, a_i, b_i, a_j, b_j)
     lam, _ = _solve_lambda(r2, pi2, pj2, t2, s2, bi2, bj2, e_i, e_j, lam0)
     be, ai, aj = _coeffs(lam, bi2, bj2, e_i, e_j)
-    # Q = r·C⁻¹r with the arithmetic of _gap_grad_scalar, so that both kernels agree bit for bit
     kk = be * be + be * (ai + aj) + ai * aj * s2
     ux, uy, uz = _csolve(rx, ry, rz, px, py, pz, qx, qy, qz, be, ai, aj, c, kk)
+    return lam, ux, uy, uz, e_i, e_j
+
+
+@njit(cache=True)
+def _mu_scalar(rx, ry, rz, px, py, pz, qx, qy, qz, a_i, b_i, a_j, b_j):
+    """μ for r, unit axes p = û_i, q = û_j and semi-axes (a, b); 0 when r = 0."""
+    if rx == 0.0 and ry == 0.0 and rz == 0.0:
+        return 0.0
+    lam, ux, uy, uz, _, _ = _solved_pair(rx, ry, rz, px, py, pz, qx, qy, qz, a_i, b_i, a_j, b_j)
     return math.sqrt(lam * (1.0 - lam) * (rx * ux + ry * uy + rz * uz))
 
 
@@ -234,16 +241,8 @@ def _gap_grad_scalar(rx, ry, rz, px, py, pz, qx, qy, qz, a_i, b_i, a_j, b_j, g):
         for k in range(9):
             g[k] = 0.0
         return 1.0
-    r2, pi2, pj2, t2, c, s2 = _invariants(rx, ry, rz, px, py, pz, qx, qy, qz)
-    e_i = (a_i - b_i) * (a_i + b_i)
-    e_j = (a_j - b_j) * (a_j + b_j)
-    bi2 = b_i * b_i
-    bj2 = b_j * b_j
-    lam0 = _initial_lambda(r2, pi2, pj2, a_i, b_i, a_j, b_j)
-    lam, _ = _solve_lambda(r2, pi2, pj2, t2, s2, bi2, bj2, e_i, e_j, lam0)
-    be, ai, aj = _coeffs(lam, bi2, bj2, e_i, e_j)
-    kk = be * be + be * (ai + aj) + ai * aj * s2
-    ux, uy, uz = _csolve(rx, ry, rz, px, py, pz, qx, qy, qz, be, ai, aj, c, kk)
+    lam, ux, uy, uz, e_i, e_j = _solved_pair(rx, ry, rz, px, py, pz, qx, qy, qz, a_i, b_i,
+                                             a_j, b_j)
     p = lam * (1.0 - lam)
     mu = math.sqrt(p * (rx * ux + ry * uy + rz * uz))
     s = -p / mu
@@ -579,16 +578,8 @@ def redo_rejected(pd, K, out):
             continue
         px, py, pz, qx, qy, qz = pd[3, k], pd[4, k], pd[5, k], pd[6, k], pd[7, k], pd[8, k]
         a_i, b_i, a_j, b_j = pd[9, k], pd[10, k], pd[11, k], pd[12, k]
-        r2, pi2, pj2, t2, c, s2 = _invariants(rx, ry, rz, px, py, pz, qx, qy, qz)
-        e_i = (a_i - b_i) * (a_i + b_i)
-        e_j = (a_j - b_j) * (a_j + b_j)
-        bi2 = b_i * b_i
-        bj2 = b_j * b_j
-        lam0 = _initial_lambda(r2, pi2, pj2, a_i, b_i, a_j, b_j)
-        lam, _ = _solve_lambda(r2, pi2, pj2, t2, s2, bi2, bj2, e_i, e_j, lam0)
-        be, ai, aj = _coeffs(lam, bi2, bj2, e_i, e_j)
-        kk = be * be + be * (ai + aj) + ai * aj * s2
-        ux, uy, uz = _csolve(rx, ry, rz, px, py, pz, qx, qy, qz, be, ai, aj, c, kk)
+        lam, ux, uy, uz, _, _ = _solved_pair(rx, ry, rz, px, py, pz, qx, qy, qz, a_i, b_i,
+                                             a_j, b_j)
         out[0, k] = 1.0 - math.sqrt(lam * (1.0 - lam) * (rx * ux + ry * uy + rz * uz))
         out[1, k] = lam
         out[2, k] = ux
