@@ -19,6 +19,7 @@ biases are present only when ``bias`` is True. N counts every trainable paramete
 """
 from __future__ import annotations
 
+import copy
 import math
 from dataclasses import dataclass, field
 from typing import Callable
@@ -311,6 +312,17 @@ class EnsembleModel:
     def size(self) -> int:
         """Number of nets E."""
         return len(self.specs)
+
+    def take(self, rows: list[int]) -> "EnsembleModel":
+        """The sub-ensemble of nets ``rows`` in the SAME padded layout (same n_pad, slices), so
+        their parameter rows ``theta[rows]`` can be evaluated without re-packing."""
+        sub = copy.copy(self)
+        idx = torch.as_tensor(rows, dtype=torch.long, device=self.device)
+        sub.specs = tuple(self.specs[r] for r in rows)
+        sub.index = [self.index[r] for r in rows]
+        sub.mask, sub.inv_sqrt_fan, sub.inv_last = (self.mask[idx], self.inv_sqrt_fan[idx],
+                                                    self.inv_last[idx])
+        return sub
 
     def pack(self, thetas: list[torch.Tensor]) -> torch.Tensor:
         """Padded (E, n_pad) tensor from per-net flat vectors."""

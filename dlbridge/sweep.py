@@ -354,7 +354,8 @@ def _compute(run: Run, runs_group: h5py.Group) -> tuple[int, int]:
     """Run the task and write its states under ``runs_group``.
 
     Returns (states, unconverged states): FIRE stopped by its step budget (attribute
-    ``converged`` False), or nets stopped by theirs (``stop_reason`` "budget").
+    ``converged`` False), or nets stopped by theirs or stalled (``stop_reason`` "budget" or
+    "stalled": neither fitted nor at a converged minimum).
     """
     if run.side == "packing":
         from packing.jamming_runs import jam_one_seed, write_seed
@@ -371,7 +372,7 @@ def _compute(run: Run, runs_group: h5py.Group) -> tuple[int, int]:
     if bad:
         raise RunFailure(describe_diverged(bad))
     write_nets(runs_group, spec, good, data)
-    return len(good), sum(r.stop_reason == "budget" for r in good)
+    return len(good), sum(not r.converged for r in good)
 
 
 def _header(f: h5py.File, run: Run, grid_json: str, status: str) -> None:

@@ -7,6 +7,8 @@ losses.py). A net stops, and records why (``stop_reason``):
 * ``"converged"`` — N_Δ > 0 and the loss changed by less than ``loss_rtol`` (relative) over the
   last ``check_every`` steps: a minimum with unsatisfied data (jammed / underparametrised side);
 * ``"budget"``    — ``max_steps`` reached;
+* ``"stalled"``   — the gradient flow's adaptive step collapsed (optim.GradientFlow): not a
+  minimum, the integrator cannot follow the flow (ReLU kinks);
 * ``"diverged"``  — the loss became non-finite (never expected with the defaults).
 
 Measurements (loss, N_Δ, train and test error, |w − w₀|) are taken at log-spaced steps and at
@@ -18,6 +20,7 @@ the step where each net stops; the final gap vector Δ (P,) is returned.
 """
 from __future__ import annotations
 
+import copy
 import math
 from dataclasses import dataclass, field
 
@@ -32,7 +35,7 @@ from .models import EnsembleModel, NetSpec, init_params, net_forward
 from .optim import Adam, Evaluation, Fire, GradientFlow, lr_schedule
 
 OPTIMIZERS = ("adam", "fire", "flow")
-STOP_REASONS = ("fitted", "converged", "budget", "diverged")
+STOP_REASONS = ("fitted", "converged", "budget", "stalled", "diverged")
 
 
 def resolve_device(device: str) -> torch.device:
@@ -69,7 +72,6 @@ class TrainConfig:
     check_every: int = 1_000
     loss_rtol: float = 1e-5
     n_measure: int = 40
-    max_dgrad: float = 1e-4
     max_dout: float = 1e-1
 
     def __post_init__(self) -> None:
@@ -78,7 +80,7 @@ class TrainConfig:
         for name in ("max_steps", "decay_every", "check_every", "n_measure"):
             v = getattr(self, name)
             require(isinstance(v, (int, np.integer)) and v >= 1, name, "an integer >= 1", v)
-        for name in ("lr", "lr_min", "loss_rtol", "max_dgrad", "max_dout"):
+        for name in ("lr", "lr_min", "loss_rtol", "max_dout"):
             v = getattr(self, name)
             require(math.isfinite(v) and v > 0, name, "a finite number > 0", v)
         require(math.isfinite(self.decay_factor) and self.decay_factor >= 1, "decay_factor",
@@ -162,18 +164,54 @@ class _EnsembleObjective:
             (grad,) = torch.autograd.grad(loss.sum(), th)
         return Evaluation(loss.detach(), deltas.detach(), out.detach(), grad * self.model.mask)
 
+    def take(self, rows: torch.Tensor) -> "_EnsembleObjective":
+        """The objective of the nets ``rows`` only (same data, same padded layout)."""
+        sub = copy.copy(self)
+        sub.model, sub.f0 = self.model.take(rows.tolist()), self.f0[rows]
+        return sub
 
-def _make_optimizer(cfg: TrainConfig, theta: torch.Tensor):
+
+@dataclass(frozen=True)
+class _Batch:
+    """The nets still computed: their objective, w₀, f(w₀) on the test set, and their ids (the
+    index of each row in the caller's list). Stopped nets are dropped by :meth:`take` once they
+    are a quarter of the batch, so a scan's long tail near N* does not pay for the fitted nets."""
+
+    objective: _EnsembleObjective
+    theta0: torch.Tensor
+    f0_test: torch.Tensor | None
+    ids: np.ndarray
+
+    def take(self, rows: torch.Tensor) -> "_Batch":
+        """The sub-batch of rows ``rows`` (a (k,) long tensor)."""
+        return _Batch(self.objective.take(rows), self.theta0[rows],
+                      None if self.f0_test is None else self.f0_test[rows],
+                      self.ids[rows.cpu().numpy()])
+
+
+def _store(final: tuple[torch.Tensor, Evaluation], ids: np.ndarray, theta: torch.Tensor,
+           ev: Evaluation) -> None:
+    """Write the rows of a (compacted) batch into the full-size final parameters and evaluation."""
+    idx = torch.as_tensor(ids, device=theta.device)
+    final[0][idx] = theta
+    for name in ("loss", "deltas", "outputs", "grad"):
+        getattr(final[1], name)[idx] = getattr(ev, name)
+
+
+def _make_optimizer(cfg: TrainConfig, theta: torch.Tensor, alpha: float):
     builders = {
         "adam": lambda: Adam(theta, cfg.lr, cfg.decay_every, cfg.decay_factor, cfg.lr_min),
         "fire": lambda: Fire(theta, cfg.lr),
-        "flow": lambda: GradientFlow(theta, cfg.lr, cfg.max_dgrad, cfg.max_dout),
+        "flow": lambda: GradientFlow(theta, cfg.lr, cfg.max_dout, alpha=alpha),
     }
     return builders[cfg.optimizer]()
 
 
 class _Recorder:
-    """Per-net measurement lists and stop bookkeeping for :func:`train_ensemble`."""
+    """Per-net measurement lists and stop bookkeeping for :func:`train_ensemble`.
+
+    Every method takes ``ids``: the original index of each row of the (possibly compacted) batch.
+    """
 
     def __init__(self, n_nets: int, cfg: TrainConfig):
         self.rows: list[list[tuple]] = [[] for _ in range(n_nets)]
@@ -182,36 +220,42 @@ class _Recorder:
         self.last_check = [math.inf] * n_nets
         self.cfg = cfg
 
-    def stops(self, step: int, ev: Evaluation, active: torch.Tensor) -> torch.Tensor:
-        """Decide which active nets stop at ``step``; returns the (E,) bool of stopping nets."""
+    def stops(self, step: int, ev: Evaluation, active: torch.Tensor, stalled: torch.Tensor,
+              ids: np.ndarray) -> torch.Tensor:
+        """Decide which active rows stop at ``step``; returns the (rows,) bool of stopping nets."""
         nd = (ev.deltas > 0).sum(1).cpu().numpy()
         loss = ev.loss.cpu().numpy()
+        stuck = stalled.cpu().numpy()
         check = step > 0 and step % self.cfg.check_every == 0
         stop = np.zeros(len(nd), dtype=bool)
-        for e in np.flatnonzero(active.cpu().numpy()):
+        for row in np.flatnonzero(active.cpu().numpy()):
+            e = ids[row]
             reason = None
-            if not math.isfinite(loss[e]):
+            if not math.isfinite(loss[row]):
                 reason = "diverged"
-            elif nd[e] == 0:
+            elif nd[row] == 0:
                 reason = "fitted"
-            elif check and abs(self.last_check[e] - loss[e]) <= self.cfg.loss_rtol * loss[e]:
+            elif stuck[row]:
+                reason = "stalled"
+            elif check and abs(self.last_check[e] - loss[row]) <= self.cfg.loss_rtol * loss[row]:
                 reason = "converged"
             elif step >= self.cfg.max_steps:
                 reason = "budget"
             if check:
-                self.last_check[e] = loss[e]
+                self.last_check[e] = loss[row]
             if reason is not None:
-                stop[e], self.reason[e], self.stop_step[e] = True, reason, step
+                stop[row], self.reason[e], self.stop_step[e] = True, reason, step
         return torch.as_tensor(stop, device=active.device)
 
     def record(self, step: int, which: np.ndarray, ev: Evaluation, test_err: np.ndarray,
-               disp: np.ndarray) -> None:
-        """Append a measurement row for the nets flagged in ``which``."""
+               disp: np.ndarray, ids: np.ndarray) -> None:
+        """Append a measurement row for the rows flagged in ``which``."""
         nd = (ev.deltas > 0).sum(1).cpu().numpy()
         err = (ev.deltas >= 1).to(ev.loss.dtype).mean(1).cpu().numpy()
         loss = ev.loss.cpu().numpy()
-        for e in np.flatnonzero(which):
-            self.rows[e].append((step, loss[e], nd[e], err[e], test_err[e], disp[e]))
+        for row in np.flatnonzero(which):
+            self.rows[ids[row]].append((step, loss[row], nd[row], err[row], test_err[row],
+                                        disp[row]))
 
     def history(self, e: int) -> History:
         """The :class:`History` of net ``e``."""
@@ -240,8 +284,12 @@ def _check_inputs(specs, seeds, data: Dataset) -> None:
 
 def train_ensemble(specs: list[NetSpec], seeds: list[int], data: Dataset,
                    config: TrainConfig = TrainConfig(), device: str = "auto",
-                   dtype: torch.dtype = torch.float64, progress: bool = False) -> list[NetResult]:
+                   dtype: torch.dtype = torch.float64, progress: bool = False,
+                   compact: bool = True) -> list[NetResult]:
     """Train every (spec, seed) pair to the bottom of the loss as ONE batched computation.
+
+    ``compact``: drop stopped nets from the batch once they are a quarter of it (the result is
+    bit-identical; False keeps every net in the batch to the end).
 
     Nets of different widths are zero-padded into a common layout (EnsembleModel); each net
     stops on its own criterion and is frozen from then on. Returns one :class:`NetResult` per net.
@@ -256,28 +304,38 @@ def train_ensemble(specs: list[NetSpec], seeds: list[int], data: Dataset,
     with torch.no_grad():
         f0_test = model.forward(theta0, xt) if len(xt) else None
     theta, ev = theta0.clone(), objective(theta0)
-    opt = _make_optimizer(config, theta)
+    final = (theta.clone(), Evaluation(*(t.clone() for t in (ev.loss, ev.deltas, ev.outputs,
+                                                             ev.grad))))
+    batch = _Batch(objective, theta0, f0_test, np.arange(model.size))
+    opt = _make_optimizer(config, theta, model.pad_spec.alpha)
     rec = _Recorder(model.size, config)
     marks = set(measure_steps(config.max_steps, config.n_measure).tolist())
     active = torch.ones(model.size, dtype=torch.bool, device=dev)
     bar = _progress(config.max_steps, progress)
     for step in range(config.max_steps + 1):
-        stopping = rec.stops(step, ev, active)
+        stopping = rec.stops(step, ev, active, opt.stalled(), batch.ids)
         which = (stopping | (active if step in marks else torch.zeros_like(active))).cpu().numpy()
         if which.any():
-            rec.record(step, which, ev, _test_error(model, theta, xt, yt, f0_test),
-                       (theta - theta0).norm(dim=1).cpu().numpy())
+            rec.record(step, which, ev,
+                       _test_error(batch.objective.model, theta, xt, yt, batch.f0_test),
+                       (theta - batch.theta0).norm(dim=1).cpu().numpy(), batch.ids)
         active = active & ~stopping
         if not bool(active.any()):
             break
-        theta, ev = opt.step(theta, ev, active, step, objective)
+        if compact and 4 * int(active.sum()) <= 3 * len(active):
+            _store(final, batch.ids, theta, ev)
+            rows = torch.nonzero(active)[:, 0]
+            batch, theta, ev, active = batch.take(rows), theta[rows], ev.take(rows), active[rows]
+            opt.take(rows)
+        theta, ev = opt.step(theta, ev, active, step, batch.objective)
         if bar is not None and step % 100 == 0:
             bar.update(min(100, config.max_steps - bar.n))
             bar.set_postfix(active=int(active.sum()))
     if bar is not None:
         bar.close()
-    return _results(model, specs, seeds, theta, theta0, ev, rec,
-                    _test_error(model, theta, xt, yt, f0_test))
+    _store(final, batch.ids, theta, ev)
+    return _results(model, specs, seeds, final[0], theta0, final[1], rec,
+                    _test_error(model, final[0], xt, yt, f0_test))
 
 
 def _progress(total: int, enabled: bool):

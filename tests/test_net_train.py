@@ -81,6 +81,56 @@ def test_stop_reasons_and_history():
     assert cut.stop_reason == "budget" and cut.steps == 5 and not cut.converged
 
 
+def test_stopped_nets_dropped_from_the_batch_change_nothing():
+    """Nets stopping at different steps (fitted, converged, budget) are dropped from the batch as
+    it shrinks; the result must be bit-identical to keeping the whole batch to the end."""
+    specs = [make_spec(5, 2, h) for h in (1, 3, 4.5, 20, 30)]
+    seeds = [0, 1, 2, 3, 4]
+    cfg = TrainConfig(max_steps=2500, check_every=500, loss_rtol=1e-3)
+    runs = [train_ensemble(specs, seeds, DATA, cfg, device="cpu", compact=c) for c in (True, False)]
+    assert len({(r.stop_reason, r.steps) for r in runs[0]}) >= 4      # staggered stops
+    for a, b in zip(*runs):
+        assert (a.stop_reason, a.steps, a.n_delta, a.loss) == (b.stop_reason, b.steps, b.n_delta,
+                                                               b.loss)
+        for name in ("theta", "deltas"):
+            np.testing.assert_array_equal(getattr(a, name), getattr(b, name))
+        for name in ("steps", "loss", "n_delta", "train_error", "test_error", "displacement"):
+            np.testing.assert_array_equal(getattr(a.history, name), getattr(b.history, name))
+
+
+def _flow_gradient_ratio(r, data):
+    """|∇L(w_end)| / |∇L(w₀)| of one trained net (plain autograd)."""
+    from dlbridge.models import net_forward
+    x, y = torch.as_tensor(data.x_train), torch.as_tensor(data.y_train)
+    f0 = net_forward(r.spec, torch.as_tensor(r.theta0), x)
+
+    def grad(theta):
+        th = torch.as_tensor(theta).clone().requires_grad_(True)
+        d = 1 - y * (net_forward(r.spec, th, x) - f0)
+        (g,) = torch.autograd.grad((0.5 * torch.relu(d) ** 2).mean(), th)
+        return float(g.norm())
+
+    return grad(r.theta) / grad(r.theta0)
+
+
+def test_flow_reports_stalled_relu_nets_and_descends_on_smooth_ones():
+    """The adaptive Euler flow accepts only steps that decrease the loss (so the loss history is
+    non-increasing). On ReLU nets its step collapses at kinks of the loss while the gradient stays
+    finite: those nets must be reported "stalled", not "converged"."""
+    cfg = TrainConfig(optimizer="flow", lr=1.0, max_steps=3000, check_every=1000)
+    relu = train_ensemble([make_spec(5, 2, h) for h in (2, 4, 8)], [0, 0, 0], DATA, cfg,
+                          device="cpu")
+    for r in relu:
+        assert r.stop_reason == "stalled" and r.n_delta > 0 and not r.converged
+        assert _flow_gradient_ratio(r, DATA) > 1e-2          # far from a stationary point
+    smooth = train_ensemble([make_spec(5, 2, h, activation="softplus") for h in (2, 8)], [0, 0],
+                            DATA, cfg, device="cpu")
+    for r in smooth + relu:
+        assert np.all(np.diff(r.history.loss) <= 1e-15)
+    assert all(r.stop_reason != "stalled" for r in smooth)
+    assert smooth[1].loss < 1e-2 * smooth[0].loss
+
+
 def test_config_and_input_errors():
     with pytest.raises(ParameterError, match="optimizer"):
         TrainConfig(optimizer="sgd")
