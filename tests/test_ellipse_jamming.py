@@ -6,7 +6,9 @@ compared with the literature records of data/literature.json:
 
 * hypostatic: N_Δ < N_dof = 3N′ − 2, with 4 < Z_J < Z_iso = 6 (`ellipse_hypostatic`,
   `z_iso_2d_ellipses`, `ellipse_ZJ_trend`), Z_J rising with the aspect ratio;
-* φ_J(aspect) non-monotonic, above the discs' and largest near a/b = 1.5 (`ellipse_phiJ_peak_aspect`);
+* φ_J(aspect) non-monotonic, above the discs' and largest near a/b = 1.5 (`ellipse_phiJ_peak_aspect`),
+  its maximum (0.891, `ellipse_phiJ_peak_value`) and φ_J(1.05) (`ellipse_phiJ_values_table`) and
+  Z_J at 1.5 and 2.0 (plateau 5.5–5.8, `ellipse_ZJ_plateau`) against published values;
 * quartic modes (Schreck, Mailman, Chakraborty, O'Hern, PRE 85, 061305, 2012;
   `quartic_modes_count`): the stiffness matrix has exactly N_dof + 1 − N_Δ zero modes besides the
   two translations — the isostatic deficit, N_dof + 1 being the isostatic count of a periodic box
@@ -99,6 +101,15 @@ def test_contact_number_rises_with_aspect_ratio():
     assert z[0] > _mean("z", 1.0)
 
 
+def test_contact_number_on_the_published_plateau():
+    """Z_J at a/b = 1.5 and 2.0 on the plateau 5.5 ≲ Z_J ≲ 5.8 (1.5 ≲ α ≲ 3) of every previous
+    ellipse study (Hoy 2024, `ellipse_ZJ_plateau`), within its test tolerance (N = 64, 3 seeds)."""
+    ref = load_reference("ellipse_ZJ_plateau")
+    lo, hi = ref["value"]
+    for aspect in (1.5, 2.0):
+        assert lo - ref["test_tolerance"] <= _mean("z", aspect) <= hi + ref["test_tolerance"]
+
+
 def test_phi_j_is_non_monotonic_with_maximum_near_1p5():
     ref = load_reference("ellipse_phiJ_peak_aspect")
     phi = {a: _mean("phi_j", a) for a in (1.0,) + ASPECTS}
@@ -106,6 +117,17 @@ def test_phi_j_is_non_monotonic_with_maximum_near_1p5():
     peak = max(phi, key=phi.get)
     assert abs(peak - ref["value"]) <= ref["test_tolerance"]
     assert phi[peak] > phi[1.0] + 0.02 and phi[peak] > phi[2.0]
+
+
+def test_phi_j_values_against_published_ones():
+    """The maximum of φ_J(α) against the soft-ellipse value of VanderWerf et al. 2018 (0.891,
+    compression + energy minimisation as here; `ellipse_phiJ_peak_value`), and φ_J(1.05) against
+    Donev et al. 2007's linear rise φ_J/φ_SJ ≈ 1 + 0.454 (α − 1) (`ellipse_phiJ_values_table`)."""
+    peak = load_reference("ellipse_phiJ_peak_value")
+    table = load_reference("ellipse_phiJ_values_table")
+    phi_max = max(_mean("phi_j", a) for a in ASPECTS)
+    assert abs(phi_max - peak["value"]["VanderWerf2018"]) <= peak["test_tolerance"]
+    assert abs(_mean("phi_j", 1.05) - table["value"]["1.05"]) <= table["test_tolerance"]
 
 
 @pytest.mark.parametrize("aspect", ASPECTS)
