@@ -15,12 +15,14 @@ ap.add_argument("--check-every", type=int, default=1000); ap.add_argument("--rto
 ap.add_argument("--alpha", type=float, default=1.0); ap.add_argument("--nobias", action="store_true")
 ap.add_argument("--opt", default="adam"); ap.add_argument("--data-seed", type=int, default=0)
 ap.add_argument("--threads", type=int, default=1); ap.add_argument("--json", default=None)
+ap.add_argument("--activation", default="relu")
 a = ap.parse_args()
 torch.set_num_threads(a.threads)
 data = random_sphere(a.d, a.p, 0, seed=a.data_seed)
 cfg = TrainConfig(optimizer=a.opt, max_steps=a.steps, lr=a.lr, decay_every=a.decay_every,
                   decay_factor=a.decay_factor, lr_min=a.lr_min, check_every=a.check_every, loss_rtol=a.rtol)
-specs = [make_spec(a.d, a.L, h, alpha=a.alpha, bias=not a.nobias) for h in a.hs for _ in range(a.seeds)]
+specs = [make_spec(a.d, a.L, h, alpha=a.alpha, bias=not a.nobias, activation=a.activation)
+         for h in a.hs for _ in range(a.seeds)]
 seeds = [s for _ in a.hs for s in range(a.seeds)]
 t = time.time()
 res = train_ensemble(specs, seeds, data, cfg, device="cpu")

@@ -21,8 +21,8 @@ from .losses import LOSSES
 from .models import ACTIVATIONS, INITS
 from .runs import NetRunSpec, describe_diverged, device_name, split_diverged, write_nets
 from .train import OPTIMIZERS
-from .transition import (ScanPoint, Transition, auto_start_width, ensemble_evaluator,
-                         find_transition, transition_from_scan)
+from .transition import (Transition, auto_start_width, ensemble_evaluator, find_transition,
+                         transition_of_scan)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -120,16 +120,24 @@ def _run_spec(args: argparse.Namespace) -> NetRunSpec:
                       hessian=args.hessian, device=args.device)
 
 
-def _scan(args, spec: NetRunSpec, data: Dataset, widths) -> tuple[list[ScanPoint], float]:
+def _scan(args, spec: NetRunSpec, data: Dataset, widths) -> Transition:
     evaluate = ensemble_evaluator(data, args.depth, list(range(args.seeds)), spec.config(),
                                   args.device, progress=not args.quiet, **spec.net_kwargs())
     if widths is None:
-        tr: Transition = find_transition(evaluate, auto_start_width(data, args.depth,
-                                                                    not args.no_bias),
-                                         args.depth, rel_tol=args.rel_tol)
-        return list(tr.points), tr.n_star
-    points = evaluate(widths)
-    return points, transition_from_scan(points)
+        return find_transition(evaluate, auto_start_width(data, args.depth, not args.no_bias),
+                               args.depth, rel_tol=args.rel_tol)
+    return transition_of_scan(evaluate(widths))
+
+
+def _summary(tr: Transition, n_train: int) -> str:
+    """One line: N*, P/N*, and the bound with budget-stopped nets counted as fitted."""
+    if not tr.bracketed:
+        return "N* not bracketed"
+    text = f"N* = {tr.n_star:.1f}, P/N* = {n_train / tr.n_star:.3f}"
+    if tr.budget_limited:
+        text += (f" (budget-limited: {tr.n_star_lower:.1f} if the nets stopped by the step "
+                 "budget had fitted)")
+    return text
 
 
 def cmd_train(args: argparse.Namespace, argv: Sequence[str]) -> int:
@@ -143,18 +151,18 @@ def cmd_train(args: argparse.Namespace, argv: Sequence[str]) -> int:
     spec.validate()
     check_output_path(args.out, args.overwrite)
     data = spec.load_data()
-    points, n_star = _scan(args, spec, data, widths)
+    tr = _scan(args, spec, data, widths)
     n_good, failed = 0, []
     with atomic_h5(args.out, args.overwrite, "dlbridge " + shlex.join(argv)) as f:
         f.attrs["device"] = device_name(spec.device)
         runs = f.require_group("runs")
-        for point in points:
+        f.attrs["n_star_lower"] = tr.n_star_lower
+        for point in tr.points:
             good, bad = split_diverged(point.results)
-            write_nets(runs, dataclasses.replace(spec, width=point.h), good, data, n_star)
+            write_nets(runs, dataclasses.replace(spec, width=point.h), good, data, tr.n_star)
             n_good, failed = n_good + len(good), failed + bad
-    summary = f"N* = {n_star:.1f}, P/N* = {data.n_train / n_star:.3f}" \
-        if math.isfinite(n_star) else "N* not bracketed"
-    print(f"dlbridge train: {n_good} nets -> {args.out}; {summary}", file=sys.stderr)
+    print(f"dlbridge train: {n_good} nets -> {args.out}; {_summary(tr, data.n_train)}",
+          file=sys.stderr)
     if failed:
         print(f"dlbridge train: failed: {describe_diverged(failed)}; not stored", file=sys.stderr)
         return 3

@@ -9,7 +9,9 @@ resolution of the parameter count; each round trains all its (width, seed) nets 
 ensemble and splits the bracket at ``points_per_round`` interior widths (1 = bisection).
 
 A net stopped by the step budget with N_Δ > 0 counts as not fitted: near N* training slows down
-(critical slowing down), so a finite budget biases N* upwards; the budget is recorded.
+(critical slowing down), so a finite budget biases N* upwards; the budget is recorded, and
+``Transition.n_star_lower`` gives the bracket with those nets counted as fitted instead — the two
+bound the effect of the budget on N*.
 """
 from __future__ import annotations
 
@@ -53,9 +55,15 @@ class ScanPoint:
 
     @property
     def fraction_budget(self) -> float:
-        """Fraction of seeds stopped by the step budget with N_Δ > 0 (neither fitted nor at a
-        converged minimum): when this is not 0 below N*, the bracket is budget-limited."""
-        return float(np.mean([r.stop_reason == "budget" and not r.fitted for r in self.results]))
+        """Fraction of seeds stopped with N_Δ > 0 before reaching a minimum (by the step budget,
+        or a stalled flow): when this is not 0 below N*, the bracket is budget-limited."""
+        return float(np.mean([not r.converged for r in self.results]))
+
+    @property
+    def fraction_fitted_or_open(self) -> float:
+        """Fraction of seeds fitted or stopped before a minimum: the fitted fraction if every
+        budget-stopped net would have fitted with more steps (an upper bound on it)."""
+        return float(np.mean([r.fitted or not r.converged for r in self.results]))
 
 
 @dataclass(frozen=True)
@@ -79,6 +87,18 @@ class Transition:
             return float("nan")
         pts = {p.h: p for p in self.points}
         return 0.5 * (pts[self.h_lo].n_eff + pts[self.h_hi].n_eff)
+
+    @property
+    def n_star_lower(self) -> float:
+        """N* if every net stopped before a minimum would have fitted (budget-stopped counted as
+        fitted): a lower bound of the infinite-budget N* (of this protocol), next to ``n_star``,
+        which counts them as unfitted. Equal values mean the budget did not move the bracket.
+        NaN when the scan does not bracket that crossing."""
+        lo, hi = _bracket(self.points, lambda p: p.fraction_fitted_or_open)
+        if lo is None or hi is None:
+            return float("nan")
+        n = {p.h: p.n_params for p in self.points}
+        return 0.5 * (n[lo] + n[hi])
 
     @property
     def budget_limited(self) -> bool:
@@ -112,13 +132,15 @@ def _snap(h: float, depth: int) -> float:
     return max(1.0, round(h * depth) / depth)
 
 
-def _bracket(points: dict[float, ScanPoint]) -> tuple[float | None, float | None]:
-    """(h_lo, h_hi): smallest width with ≥ half fitted, and the largest below it with fewer."""
-    fits = sorted(h for h, p in points.items() if p.fraction_fitted >= 0.5)
+def _bracket(points, fraction=lambda p: p.fraction_fitted) -> tuple[float | None, float | None]:
+    """(h_lo, h_hi): smallest width with ``fraction`` ≥ 1/2 (default: the fitted fraction), and
+    the largest width below it. ``points``: ScanPoints, or a dict of them keyed by width."""
+    pts = list(points.values()) if isinstance(points, dict) else list(points)
+    fits = sorted(p.h for p in pts if fraction(p) >= 0.5)
     if not fits:
-        return max(points), None
+        return max(p.h for p in pts), None
     hi = fits[0]
-    below = [h for h in points if h < hi]
+    below = [p.h for p in pts if p.h < hi]
     return (max(below) if below else None), hi
 
 
@@ -176,7 +198,11 @@ def auto_start_width(data: Dataset, depth: int, bias: bool = True) -> float:
     return width_for_params(data.dim, depth, max(1.0, data.n_train / 2), bias=bias)
 
 
+def transition_of_scan(points: Sequence[ScanPoint]) -> Transition:
+    """The :class:`Transition` of an explicit scan (``bracketed`` False when it has no crossing)."""
+    return _result({p.h: p for p in points})
+
+
 def transition_from_scan(points: Sequence[ScanPoint]) -> float:
     """N* from an explicit scan when it brackets the half-fitted point, else NaN."""
-    res = _result({p.h: p for p in points})
-    return res.n_star
+    return transition_of_scan(points).n_star

@@ -6,13 +6,14 @@ import numpy as np
 from dlbridge.data import random_sphere
 from dlbridge.models import make_spec
 from dlbridge.train import History, NetResult, TrainConfig
-from dlbridge.transition import ScanPoint, ensemble_evaluator, find_transition
+from dlbridge.transition import ScanPoint, ensemble_evaluator, find_transition, transition_of_scan
 
 
-def _result(spec, n_delta):
+def _result(spec, n_delta, reason=None):
     h = History(*(np.zeros(1) for _ in range(6)))
     z = np.zeros(1)
-    return NetResult(spec, 0, z, z, z, 0.0, n_delta, 0.0, 0.0, 1, "fitted", h)
+    reason = reason or ("fitted" if n_delta == 0 else "converged")
+    return NetResult(spec, 0, z, z, z, 0.0, n_delta, 0.0, 0.0, 1, reason, h)
 
 
 def threshold_evaluator(n_true: int, d: int, depth: int):
@@ -46,6 +47,30 @@ def test_bracket_expands_upwards():
     evaluate, _ = threshold_evaluator(20000, 10, 2)
     tr = find_transition(evaluate, h_start=2.0, depth=2, rel_tol=0.05)
     assert tr.bracketed and tr.n_lo < 20000 <= tr.n_hi
+
+
+def test_budget_bounds_on_nstar():
+    """Budget-stopped nets count as unfitted in n_star and as fitted in n_star_lower; stalled
+    flows are treated like budget stops. With no such net both brackets coincide."""
+    def point(h, reasons):
+        spec = make_spec(5, 2, h)
+        return ScanPoint(h, spec.n_params, tuple(_result(spec, 0 if r == "fitted" else 3, r)
+                                                 for r in reasons))
+    pts = {3.0: point(3.0, ["converged"] * 2), 4.0: point(4.0, ["budget", "converged"]),
+           5.0: point(5.0, ["stalled", "converged"]), 6.0: point(6.0, ["fitted", "budget"]),
+           7.0: point(7.0, ["fitted", "fitted"])}
+    tr = _transition_of(pts)
+    n = {h: p.n_params for h, p in pts.items()}
+    assert (tr.h_lo, tr.h_hi) == (5.0, 6.0) and tr.n_star == 0.5 * (n[5.0] + n[6.0])
+    assert tr.n_star_lower == 0.5 * (n[3.0] + n[4.0]) and tr.budget_limited
+    assert pts[5.0].fraction_budget == 0.5 and pts[6.0].fraction_fitted_or_open == 1.0
+    clean = {h: point(h, ["converged"] * 2 if h < 5 else ["fitted"] * 2) for h in pts}
+    tr = _transition_of(clean)
+    assert tr.n_star == tr.n_star_lower and not tr.budget_limited
+
+
+def _transition_of(points):
+    return transition_of_scan(list(points.values()))
 
 
 def test_small_real_scan_is_consistent():
