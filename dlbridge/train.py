@@ -288,11 +288,10 @@ def train_ensemble(specs: list[NetSpec], seeds: list[int], data: Dataset,
                    compact: bool = True) -> list[NetResult]:
     """Train every (spec, seed) pair to the bottom of the loss as ONE batched computation.
 
-    ``compact``: drop stopped nets from the batch once they are a quarter of it (the result is
-    bit-identical; False keeps every net in the batch to the end).
-
     Nets of different widths are zero-padded into a common layout (EnsembleModel); each net
-    stops on its own criterion and is frozen from then on. Returns one :class:`NetResult` per net.
+    stops on its own criterion and is frozen from then on. ``compact``: drop stopped nets from
+    the batch once they are a quarter of it (bit-identical; False keeps every net to the end).
+    Returns one :class:`NetResult` per net.
     """
     _check_inputs(specs, seeds, data)
     dev = resolve_device(device)

@@ -94,7 +94,7 @@ class Transition:
         fitted): a lower bound of the infinite-budget N* (of this protocol), next to ``n_star``,
         which counts them as unfitted. Equal values mean the budget did not move the bracket.
         NaN when the scan does not bracket that crossing."""
-        lo, hi = _bracket(self.points, lambda p: p.fraction_fitted_or_open)
+        lo, hi = _bracket({p.h: p for p in self.points}, lambda p: p.fraction_fitted_or_open)
         if lo is None or hi is None:
             return float("nan")
         n = {p.h: p.n_params for p in self.points}
@@ -132,15 +132,15 @@ def _snap(h: float, depth: int) -> float:
     return max(1.0, round(h * depth) / depth)
 
 
-def _bracket(points, fraction=lambda p: p.fraction_fitted) -> tuple[float | None, float | None]:
+def _bracket(points: dict[float, ScanPoint], fraction=lambda p: p.fraction_fitted
+             ) -> tuple[float | None, float | None]:
     """(h_lo, h_hi): smallest width with ``fraction`` ≥ 1/2 (default: the fitted fraction), and
-    the largest width below it. ``points``: ScanPoints, or a dict of them keyed by width."""
-    pts = list(points.values()) if isinstance(points, dict) else list(points)
-    fits = sorted(p.h for p in pts if fraction(p) >= 0.5)
+    the largest width below it."""
+    fits = sorted(h for h, p in points.items() if fraction(p) >= 0.5)
     if not fits:
-        return max(p.h for p in pts), None
+        return max(points), None
     hi = fits[0]
-    below = [p.h for p in pts if p.h < hi]
+    below = [h for h in points if h < hi]
     return (max(below) if below else None), hi
 
 

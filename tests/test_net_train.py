@@ -7,7 +7,7 @@ import torch
 
 from dlbridge.data import random_sphere
 from dlbridge.losses import HingeLoss
-from dlbridge.models import make_spec
+from dlbridge.models import make_spec, net_forward
 from dlbridge.optim import lr_schedule
 from dlbridge.train import TrainConfig, measure_steps, train_ensemble, train_reference
 from packing.errors import ParameterError
@@ -100,7 +100,6 @@ def test_stopped_nets_dropped_from_the_batch_change_nothing():
 
 def _flow_gradient_ratio(r, data):
     """|∇L(w_end)| / |∇L(w₀)| of one trained net (plain autograd)."""
-    from dlbridge.models import net_forward
     x, y = torch.as_tensor(data.x_train), torch.as_tensor(data.y_train)
     f0 = net_forward(r.spec, torch.as_tensor(r.theta0), x)
 
