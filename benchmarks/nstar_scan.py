@@ -2,6 +2,7 @@
 import argparse, time, collections, json, sys
 import numpy as np, torch
 from dlbridge.data import random_sphere
+from dlbridge.diagnostics import dead_inputs
 from dlbridge.models import make_spec
 from dlbridge.train import TrainConfig, train_ensemble
 
@@ -28,7 +29,17 @@ t = time.time()
 res = train_ensemble(specs, seeds, data, cfg, device="cpu")
 el = time.time() - t
 print(f"# {' '.join(sys.argv[1:])}  time {el:.0f}s")
-print(f"{'h':>6} {'N':>6} {'Nw':>6} {'P/Nw':>6} {'fit':>5} {'NdN':>6} {'NdNw_nf':>8} reasons steps nds")
+print(f"{'h':>6} {'N':>6} {'Nw':>6} {'P/Nw':>6} {'fit':>5} {'NdN':>6} {'NdNw_nf':>8} reasons steps nds"
+      + ("  dead inputs at init/end, dead among unsatisfied" if a.activation == "relu" else ""))
+
+
+def dead_counts(r):
+    """(dead inputs at init, at the end, dead among the unsatisfied data at the end)."""
+    start = dead_inputs(r.spec, r.theta0, data.x_train).n_dead
+    end = dead_inputs(r.spec, r.theta, data.x_train).dead
+    return start, int(end.sum()), int((end & (r.deltas > 0)).sum())
+
+
 rows = []
 for i, h in enumerate(a.hs):
     rs = res[i*a.seeds:(i+1)*a.seeds]; sp = rs[0].spec
@@ -38,8 +49,9 @@ for i, h in enumerate(a.hs):
     nds = [r.n_delta for r in rs]
     nf = [r.n_delta/Nw for r in rs if not r.fitted]
     reasons = collections.Counter(r.stop_reason for r in rs)
+    dead = [dead_counts(r) for r in rs] if a.activation == "relu" else []
     print(f"{h:6.2f} {N:6d} {Nw:6d} {a.p/Nw:6.2f} {fit:5.2f} {np.mean(nds)/N:6.3f} {np.mean(nf) if nf else float('nan'):8.3f} "
-          f"{dict(reasons)} {[r.steps for r in rs]} {nds}")
-    rows.append(dict(h=h, N=N, Nw=Nw, fit=fit, nds=nds, reasons=[r.stop_reason for r in rs], steps=[r.steps for r in rs]))
+          f"{dict(reasons)} {[r.steps for r in rs]} {nds}" + (f"  {dead}" if dead else ""))
+    rows.append(dict(h=h, N=N, Nw=Nw, fit=fit, nds=nds, reasons=[r.stop_reason for r in rs], steps=[r.steps for r in rs], dead=dead))
 if a.json:
     json.dump(dict(args=vars(a), rows=rows, time=el), open(a.json, "w"))

@@ -1,0 +1,79 @@
+"""dlbridge.diagnostics: dead inputs of ReLU nets against a plain loop, and their probability at
+initialisation against the exact formula 1 − Π(1 − 2^{−n_ℓ})."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from dlbridge.data import random_sphere
+from dlbridge.diagnostics import dead_fraction_at_init, dead_inputs
+from dlbridge.models import NetSpec, init_params, make_spec
+from packing.errors import ParameterError
+
+
+def loop_first_dead_layer(spec: NetSpec, theta: np.ndarray, x: np.ndarray) -> tuple[list[int], int]:
+    """Per input, the first hidden layer with no positive pre-activation (−1 if none), and the
+    number of hidden units positive on no input; one input and one unit at a time."""
+    layers, off = [], 0
+    for o, i in spec.shapes[:-1]:
+        w = theta[off:off + o * i].reshape(o, i)
+        off += o * i
+        b = theta[off:off + o] if spec.bias else np.zeros(o)
+        off += o if spec.bias else 0
+        layers.append((w, b, i))
+    first, ever_on = [], [np.zeros(len(b), bool) for _, b, _ in layers]
+    for mu in range(len(x)):
+        z, found = x[mu], -1
+        for k, (w, b, fan) in enumerate(layers):
+            a = np.array([w[j] @ z / np.sqrt(fan) + b[j] for j in range(len(b))])
+            ever_on[k] |= a > 0
+            if found < 0 and not (a > 0).any():
+                found = k
+            z = np.sqrt(2.0) * np.maximum(a, 0.0)
+        first.append(found)
+    return first, int(sum((~on).sum() for on in ever_on))
+
+
+@pytest.mark.parametrize("bias", [True, False])
+def test_dead_inputs_equal_a_plain_loop(bias):
+    spec = NetSpec(5, (3, 2, 4), bias=bias)
+    x = random_sphere(5, 60, seed=3).x_train
+    rng = np.random.default_rng(0)
+    for seed in range(6):
+        theta = init_params(spec, seed).numpy()
+        if bias:                      # trained-like biases, some negative enough to kill units
+            theta = theta + 0.8 * rng.standard_normal(theta.shape) * (np.abs(theta) == 0)
+        ref_first, ref_units = loop_first_dead_layer(spec, theta, x)
+        got = dead_inputs(spec, torch.as_tensor(theta), x)
+        assert got.first_dead_layer.tolist() == ref_first
+        assert got.dead_units == ref_units
+        assert got.n_dead == sum(f >= 0 for f in ref_first)
+
+
+def test_dead_fraction_at_gaussian_init_matches_the_exact_formula():
+    """Zero biases, Gaussian weights: every layer is off with probability 2^{−n_ℓ} given a live
+    input, so P(dead) = 1 − Π(1 − 2^{−n_ℓ}); 400 nets × 40 inputs, 4 standard errors."""
+    spec = make_spec(6, 5, 3.4, init="gaussian")
+    assert spec.widths == (4, 4, 3, 3, 3)
+    x = random_sphere(6, 40, seed=1).x_train
+    per_net = np.array([dead_inputs(spec, init_params(spec, s), x).dead.mean() for s in range(400)])
+    expected = dead_fraction_at_init(spec.widths)
+    assert expected == pytest.approx(1 - (15 / 16) ** 2 * (7 / 8) ** 3, rel=1e-14)
+    sem = per_net.std(ddof=1) / np.sqrt(len(per_net))
+    assert abs(per_net.mean() - expected) < 4 * sem
+    assert 0.4 < expected < 0.42                            # the test has power
+
+
+def test_dead_inputs_reject_smooth_activations_and_bad_shapes():
+    x = random_sphere(4, 10, seed=0).x_train
+    tanh = NetSpec(4, (3,), activation="tanh")
+    with pytest.raises(ParameterError, match="activation"):
+        dead_inputs(tanh, init_params(tanh, 0), x)
+    relu = NetSpec(4, (3,))
+    with pytest.raises(ParameterError, match="theta"):
+        dead_inputs(relu, init_params(relu, 0)[:-1], x)
+    with pytest.raises(ParameterError, match="x"):
+        dead_inputs(relu, init_params(relu, 0), x[:, :3])
+    with pytest.raises(ParameterError, match="widths"):
+        dead_fraction_at_init(())
