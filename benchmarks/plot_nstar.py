@@ -1,8 +1,12 @@
 """Figure of the stored N* scans and the MNIST cusp (benchmarks/results/nstar/*.json, written by
 nstar_scan.py --json and mnist_cusp.py --json): docs/figures/nstar_cusp.png.
 
-(a) fraction of seeds reaching N_Δ = 0 against N_eff/P for the d = 12 random-data scans
-(P = 500, 1000, 2000; depth 2, 3, 5); (b) MNIST-parity test error against N.
+(a) fraction of seeds reaching N_Δ = 0 against N_eff/P for the random-data scans (d = 12:
+P = 500, 1000, 2000, depth 2, 3, 5; d = 20: P = 3000, L = 3); (b) share of the unsatisfied data
+that are dead inputs (dlbridge.diagnostics) at the end of the L = 3 and L = 5 scans at P = 500;
+(c) MNIST-parity test error against N.
+It also prints N*_eff and P/N*_eff of every stored random-data scan (the bracket rule of
+dlbridge.transition: smallest width with ≥ ½ of the seeds fitted, and the largest width below it).
 Usage: python benchmarks/plot_nstar.py [--out FILE]
 """
 import argparse
@@ -28,19 +32,66 @@ def _scan(name):
     act = a.get("activation", "relu")
     n_eff = [make_spec(a["d"], a["L"], r["h"], activation=act).n_eff for r in d["rows"]]
     return (np.array(n_eff) / a["p"], np.array([r["fit"] for r in d["rows"]]),
-            f"P = {a['p']}, L = {a['L']}")
+            f"P = {a['p']}, d = {a['d']}, L = {a['L']}")
 
 
 def _panel_scans(ax):
-    for name in ("p500_d12_L3.json", "p1000_d12_L2.json", "p1000_d12_L3.json",
-                 "p1000_d12_L5.json", "p2000_d12_L3.json"):
+    for name in ("p500_d12_L3.json", "p500_d12_L5.json", "p1000_d12_L2.json", "p1000_d12_L3.json",
+                 "p1000_d12_L5.json", "p2000_d12_L3.json", "p2000_d12_L5.json",
+                 "p3000_d20_L3.json"):
         if (RESULTS / name).exists():
             x, y, label = _scan(name)
             ax.plot(x, y, "o-", label=label)
     ax.axvline(1 / 3.05, color="k", ls="--", lw=1, label="paper P/N* = 3.05 (h = 51)")
     ax.axhline(0.5, color="grey", lw=0.5)
     ax.set(xlabel="N_eff / P", ylabel="fraction of nets with N_Δ = 0",
-           title="random data, d = 12, Adam 3·10⁴ steps")
+           title="random data, Adam 3·10⁴ steps")
+    ax.legend(fontsize=7)
+
+
+def _n_star_row(name):
+    """'name  h_lo h_hi  N*_eff ± half-bracket  P/N*_eff ±' of one stored scan, or None."""
+    d = json.loads((RESULTS / name).read_text())
+    a, rows = d["args"], {r["h"]: r for r in d["rows"]}
+    fits = sorted(h for h, r in rows.items() if r["fit"] >= 0.5)
+    below = [h for h in rows if fits and h < fits[0]]
+    if not below:
+        return None
+    lo, hi = max(below), fits[0]
+    n_lo, n_hi = (make_spec(a["d"], a["L"], h, activation=a.get("activation", "relu")).n_eff
+                  for h in (lo, hi))
+    n_star, err = 0.5 * (n_lo + n_hi), 0.5 * (n_hi - n_lo)
+    return (f"{name:32s} h {lo:6.2f} … {hi:6.2f}  N*_eff {n_star:7.1f} ± {err:5.1f}  "
+            f"P/N*_eff {a['p'] / n_star:5.2f} ± {a['p'] * err / n_star**2:4.2f}")
+
+
+def print_table():
+    """N* of every stored random-data width scan (files without an ``fit`` column are skipped)."""
+    for path in sorted(RESULTS.glob("p*.json")):
+        row = _n_star_row(path.name)
+        if row:
+            print(row)
+
+
+def _dead_share(name):
+    """(N_eff/P, share of the unsatisfied data that are dead inputs) of a scan with dead counts."""
+    d = json.loads((RESULTS / name).read_text())
+    a, x, share = d["args"], [], []
+    for r in d["rows"]:
+        unsat = sum(r["nds"])
+        if unsat:
+            x.append(make_spec(a["d"], a["L"], r["h"]).n_eff / a["p"])
+            share.append(sum(dd[2] for dd in r["dead"]) / unsat)
+    return np.array(x), np.array(share), f"P = {a['p']}, L = {a['L']}"
+
+
+def _panel_dead(ax):
+    for name in ("p500_d12_L3_dead.json", "p500_d12_L5.json"):
+        if (RESULTS / name).exists():
+            x, y, label = _dead_share(name)
+            ax.plot(x, y, "o-", label=label)
+    ax.set(xlabel="N_eff / P", ylabel="dead inputs / unsatisfied data", ylim=(0, 1),
+           title="unsatisfied data that are dead inputs")
     ax.legend(fontsize=7)
 
 
@@ -61,12 +112,14 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", default=str(HERE.parent / "docs" / "figures" / "nstar_cusp.png"))
     a = ap.parse_args()
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4))
     _panel_scans(axes[0])
-    _panel_cusp(axes[1])
+    _panel_dead(axes[1])
+    _panel_cusp(axes[2])
     fig.tight_layout()
     fig.savefig(a.out, dpi=130)
     print(a.out)
+    print_table()
 
 
 if __name__ == "__main__":
