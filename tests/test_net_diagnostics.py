@@ -9,6 +9,7 @@ import torch
 from dlbridge.data import random_sphere
 from dlbridge.diagnostics import dead_fraction_at_init, dead_inputs
 from dlbridge.models import NetSpec, init_params, make_spec
+from dlbridge.train import TrainConfig, train_ensemble
 from packing.errors import ParameterError
 
 
@@ -77,3 +78,19 @@ def test_dead_inputs_reject_smooth_activations_and_bad_shapes():
         dead_inputs(relu, init_params(relu, 0), x[:, :3])
     with pytest.raises(ParameterError, match="widths"):
         dead_fraction_at_init(())
+
+
+def test_narrow_deep_nets_that_stop_at_a_minimum_are_stopped_by_dead_inputs():
+    """benchmarks/NSTAR.md (session 4): P = 120, d = 6, L = 5, h = 4.6, Adam lr 1e-2. Most nets
+    stop at a stationary loss with N_Δ > 0, and their unsatisfied data are dead inputs (here all of
+    them; 89 % over the L = 5 scans of NSTAR.md). Thresholds leave room for other roundings."""
+    data = random_sphere(6, 120, seed=0)
+    specs = [make_spec(6, 5, 4.6) for _ in range(8)]
+    cfg = TrainConfig(max_steps=20_000, lr=1e-2, decay_factor=1.0)
+    trapped = [r for r in train_ensemble(specs, list(range(8)), data, cfg, device="cpu")
+               if r.stop_reason == "converged" and r.n_delta > 0]
+    assert len(trapped) >= 4
+    unsat = sum(r.n_delta for r in trapped)
+    dead = sum(int((dead_inputs(r.spec, r.theta, data.x_train).dead & (r.deltas > 0)).sum())
+               for r in trapped)
+    assert dead >= 0.8 * unsat
