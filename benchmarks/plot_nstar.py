@@ -49,10 +49,17 @@ def _panel_scans(ax):
     ax.legend(fontsize=7)
 
 
-def _n_star_row(name):
-    """'name  h_lo h_hi  N*_eff ± half-bracket  P/N*_eff ±' of one stored scan, or None."""
-    d = json.loads((RESULTS / name).read_text())
-    a, rows = d["args"], {r["h"]: r for r in d["rows"]}
+# 10⁵-step budget checks stored one width per file: the bracket they make together
+MERGED = {"p2000_d12_L3 10^5 steps": ("p2000_d12_L3_h16_1e5.json", "p2000_d12_L3_h17_1e5.json"),
+          "p2000_d12_L5 10^5 steps": ("p2000_d12_L5_1e5.json", "p2000_d12_L5_h15_1e5.json"),
+          "p3000_d20_L3 10^5 steps": ("p3000_d20_L3_h18_1e5.json", "p3000_d20_L3_h19_1e5.json")}
+
+
+def _n_star_row(name, files=None):
+    """'name  h_lo h_hi  N*_eff ± half-bracket  P/N*_eff ±' of one stored scan (or of the widths
+    of ``files`` taken together), or None when the widths do not bracket N*."""
+    runs = [json.loads((RESULTS / f).read_text()) for f in (files or (name,))]
+    a, rows = runs[0]["args"], {r["h"]: r for d in runs for r in d["rows"]}
     fits = sorted(h for h, r in rows.items() if r["fit"] >= 0.5)
     below = [h for h in rows if fits and h < fits[0]]
     if not below:
@@ -67,10 +74,9 @@ def _n_star_row(name):
 
 def print_table():
     """N* of every stored random-data width scan (files without an ``fit`` column are skipped)."""
-    for path in sorted(RESULTS.glob("p*.json")):
-        row = _n_star_row(path.name)
-        if row:
-            print(row)
+    rows = [_n_star_row(path.name) for path in sorted(RESULTS.glob("p*.json"))]
+    rows += [_n_star_row(name, files) for name, files in MERGED.items()]
+    print("\n".join(r for r in rows if r))
 
 
 def _dead_share(name):
