@@ -23,6 +23,10 @@ from dlbridge.models import make_spec  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results" / "nstar"
+# 10⁵-step budget checks stored one width per file: the bracket they make together
+MERGED = {"p2000_d12_L3 10^5 steps": ("p2000_d12_L3_h16_1e5.json", "p2000_d12_L3_h17_1e5.json"),
+          "p2000_d12_L5 10^5 steps": ("p2000_d12_L5_1e5.json", "p2000_d12_L5_h15_1e5.json"),
+          "p3000_d20_L3 10^5 steps": ("p3000_d20_L3_h18_1e5.json", "p3000_d20_L3_h19_1e5.json")}
 
 
 def _scan(name):
@@ -42,17 +46,17 @@ def _panel_scans(ax):
         if (RESULTS / name).exists():
             x, y, label = _scan(name)
             ax.plot(x, y, "o-", label=label)
+    for label, files in MERGED.items():
+        runs = [json.loads((RESULTS / f).read_text()) for f in files]
+        a = runs[0]["args"]
+        pts = sorted((make_spec(a["d"], a["L"], r["h"]).n_eff / a["p"], r["fit"])
+                     for d in runs for r in d["rows"])
+        ax.plot(*zip(*pts), "*--", ms=9, label=f"P = {a['p']}, d = {a['d']}, L = {a['L']}, 10⁵ steps")
     ax.axvline(1 / 3.05, color="k", ls="--", lw=1, label="paper P/N* = 3.05 (h = 51)")
     ax.axhline(0.5, color="grey", lw=0.5)
     ax.set(xlabel="N_eff / P", ylabel="fraction of nets with N_Δ = 0",
-           title="random data, Adam 3·10⁴ steps")
+           title="random data, Adam 3·10⁴ steps (stars: 10⁵)")
     ax.legend(fontsize=7)
-
-
-# 10⁵-step budget checks stored one width per file: the bracket they make together
-MERGED = {"p2000_d12_L3 10^5 steps": ("p2000_d12_L3_h16_1e5.json", "p2000_d12_L3_h17_1e5.json"),
-          "p2000_d12_L5 10^5 steps": ("p2000_d12_L5_1e5.json", "p2000_d12_L5_h15_1e5.json"),
-          "p3000_d20_L3 10^5 steps": ("p3000_d20_L3_h18_1e5.json", "p3000_d20_L3_h19_1e5.json")}
 
 
 def _n_star_row(name, files=None):
