@@ -6,7 +6,9 @@ P = 500, 1000, 2000, depth 2, 3, 5; d = 20: P = 3000, L = 3); (b) share of the u
 that are dead inputs (dlbridge.diagnostics) at the end of the L = 3 and L = 5 scans at P = 500;
 (c) MNIST-parity test error against N.
 It also prints N*_eff and P/N*_eff of every stored random-data scan (the bracket rule of
-dlbridge.transition: smallest width with ≥ ½ of the seeds fitted, and the largest width below it).
+dlbridge.transition: smallest width with ≥ ½ of the seeds fitted, and the largest width below it),
+and, over the scans with dead-input counts, the share of the unsatisfied data that are dead inputs
+by depth and stop reason.
 Usage: python benchmarks/plot_nstar.py [--out FILE]
 """
 import argparse
@@ -20,6 +22,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from dlbridge.models import make_spec  # noqa: E402
+from dlbridge.transition import _bracket  # noqa: E402  (the bracket rule of find_transition)
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results" / "nstar"
@@ -27,6 +30,12 @@ RESULTS = HERE / "results" / "nstar"
 MERGED = {"p2000_d12_L3 10^5 steps": ("p2000_d12_L3_h16_1e5.json", "p2000_d12_L3_h17_1e5.json"),
           "p2000_d12_L5 10^5 steps": ("p2000_d12_L5_1e5.json", "p2000_d12_L5_h15_1e5.json"),
           "p3000_d20_L3 10^5 steps": ("p3000_d20_L3_h18_1e5.json", "p3000_d20_L3_h19_1e5.json")}
+
+
+def _runs(files):
+    """(args of the first file, {h: row} of all the files' widths) of stored nstar_scan.py runs."""
+    runs = [json.loads((RESULTS / f).read_text()) for f in files]
+    return runs[0]["args"], {r["h"]: r for d in runs for r in d["rows"]}
 
 
 def _scan(name):
@@ -46,11 +55,9 @@ def _panel_scans(ax):
         if (RESULTS / name).exists():
             x, y, label = _scan(name)
             ax.plot(x, y, "o-", label=label)
-    for label, files in MERGED.items():
-        runs = [json.loads((RESULTS / f).read_text()) for f in files]
-        a = runs[0]["args"]
-        pts = sorted((make_spec(a["d"], a["L"], r["h"]).n_eff / a["p"], r["fit"])
-                     for d in runs for r in d["rows"])
+    for files in MERGED.values():
+        a, rows = _runs(files)
+        pts = sorted((make_spec(a["d"], a["L"], h).n_eff / a["p"], r["fit"]) for h, r in rows.items())
         ax.plot(*zip(*pts), "*--", ms=9, label=f"P = {a['p']}, d = {a['d']}, L = {a['L']}, 10⁵ steps")
     ax.axvline(1 / 3.05, color="k", ls="--", lw=1, label="paper P/N* = 3.05 (h = 51)")
     ax.axhline(0.5, color="grey", lw=0.5)
@@ -62,13 +69,10 @@ def _panel_scans(ax):
 def _n_star_row(name, files=None):
     """'name  h_lo h_hi  N*_eff ± half-bracket  P/N*_eff ±' of one stored scan (or of the widths
     of ``files`` taken together), or None when the widths do not bracket N*."""
-    runs = [json.loads((RESULTS / f).read_text()) for f in (files or (name,))]
-    a, rows = runs[0]["args"], {r["h"]: r for d in runs for r in d["rows"]}
-    fits = sorted(h for h, r in rows.items() if r["fit"] >= 0.5)
-    below = [h for h in rows if fits and h < fits[0]]
-    if not below:
+    a, rows = _runs(files or (name,))
+    lo, hi = _bracket(rows, lambda r: r["fit"])
+    if lo is None or hi is None:
         return None
-    lo, hi = max(below), fits[0]
     n_lo, n_hi = (make_spec(a["d"], a["L"], h, activation=a.get("activation", "relu")).n_eff
                   for h in (lo, hi))
     n_star, err = 0.5 * (n_lo + n_hi), 0.5 * (n_hi - n_lo)
@@ -81,6 +85,22 @@ def print_table():
     rows = [_n_star_row(path.name) for path in sorted(RESULTS.glob("p*.json"))]
     rows += [_n_star_row(name, files) for name, files in MERGED.items()]
     print("\n".join(r for r in rows if r))
+
+
+def print_dead_tally():
+    """By depth and stop reason, over every stored scan with dead counts: nets with N_Δ > 0, their
+    unsatisfied data, and how many of those are dead inputs."""
+    tally = {}
+    for path in sorted(RESULTS.glob("p*.json")):
+        a, rows = _runs((path.name,))
+        for r in rows.values():
+            for reason, n_delta, dead in zip(r["reasons"], r["nds"], r.get("dead") or []):
+                if n_delta > 0:
+                    t = tally.setdefault((a["L"], reason), [0, 0, 0])
+                    t[0], t[1], t[2] = t[0] + 1, t[1] + n_delta, t[2] + dead[2]
+    for (depth, reason), (nets, unsat, dead) in sorted(tally.items()):
+        print(f"L = {depth} {reason:9s} {nets:3d} nets  {dead:5d} of {unsat:5d} unsatisfied data "
+              f"dead ({dead / unsat:.0%})")
 
 
 def _dead_share(name):
@@ -130,6 +150,7 @@ def main():
     fig.savefig(a.out, dpi=130)
     print(a.out)
     print_table()
+    print_dead_tally()
 
 
 if __name__ == "__main__":
