@@ -526,12 +526,14 @@ def _mix(v1, F1, a_mix, c):
 
 @nb.njit(cache=True)
 def fire(kind, x, rot, shp, bound, rot_len, box, alpha, ftol, max_steps, dt0, dt_max_factor,
-         skin, fire2):
+         skin, fire2, u_floor):
     """Minimise U in place over x and rot with FIRE (Bitzek et al., PRL 97, 170201, 2006) or
     FIRE 2.0 (Guénolé et al., Comput. Mater. Sci. 175, 109584, 2020).
 
-    Stops when max |generalized force component| < ftol or after max_steps force evaluations.
-    Returns (U, W, fmax, steps, n_rebuilds, converged).
+    Stops when max |generalized force component| < ftol, after max_steps force evaluations, or
+    once the mechanical energy U + K falls below ``u_floor`` (FIRE does not raise U + K beyond
+    Verlet's O(dt²) error, so the minimum it reaches lies below that floor; u_floor < 0 disables).
+    Returns (U, W, fmax, steps, n_rebuilds, converged, below_floor).
     FIRE 1: velocity Verlet; N_min 5, f_inc 1.1, f_dec 0.5, α_start 0.1, f_α 0.99; on P ≤ 0
     v ← 0, dt ← dt·f_dec, α ← α_start.
     FIRE 2.0: semi-implicit Euler with mixing after the kick, half-step back on P ≤ 0,
@@ -567,6 +569,7 @@ def fire(kind, x, rot, shp, bound, rot_len, box, alpha, ftol, max_steps, dt0, dt
     n_pos = 0
     steps = 0
     P = 0.0
+    below_floor = False
     while fmax >= ftol and steps < max_steps:
         if fire2:
             if P > 0.0:
@@ -608,11 +611,17 @@ def fire(kind, x, rot, shp, bound, rot_len, box, alpha, ftol, max_steps, dt0, dt
             Pr, _, _, fmaxr = _kick_and_norms(vr1, Fr1, 0.0)
             P += Pr
             fmax = max(fmax, fmaxr)
+            if U + 0.5 * (vv + vvr) < u_floor:
+                below_floor = True
+                break
             continue
         P, vv, ff, fmax = _kick_and_norms(v1, F1, 0.5 * dt)
         Pr, vvr, ffr, fmaxr = _kick_and_norms(vr1, Fr1, 0.5 * dt)
         P += Pr
         fmax = max(fmax, fmaxr)
+        if U + 0.5 * (vv + vvr) < u_floor:
+            below_floor = True
+            break
         if ff + ffr > 0.0:
             c = a_mix * math.sqrt((vv + vvr) / (ff + ffr))
             _mix(v1, F1, a_mix, c)
@@ -628,7 +637,7 @@ def fire(kind, x, rot, shp, bound, rot_len, box, alpha, ftol, max_steps, dt0, dt
             a_mix = a_start
             v1[:] = 0.0
             vr1[:] = 0.0
-    return U, W, fmax, steps, n_rebuilds, fmax < ftol
+    return U, W, fmax, steps, n_rebuilds, fmax < ftol, below_floor
 
 
 @nb.njit(cache=True)

@@ -51,9 +51,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     jam = sub.add_parser(
         "jam", help="jam soft particles and write states above φ_J (HDF5)",
-        description="Find φ_J for each seed by compression/decompression with FIRE minimisation and "
-                    "bisection (O'Hern et al., PRE 68, 011306, 2003), then write minimised states at "
-                    "φ_J + Δφ (and optionally at target pressures), one HDF5 group per seed × state.")
+        description="Find φ_J for each seed by compression with FIRE minimisation (O'Hern et al., "
+                    "PRE 68, 011306, 2003), then by secant steps on p(φ) down the decompression branch "
+                    "of the first jammed state (or by bisection from below, --search bisection); write "
+                    "minimised states at φ_J + Δφ and at target pressures, both on the quasi-static "
+                    "compression branch, one HDF5 group per seed × state.")
     jam.add_argument("--shape", choices=("disk", "sphere", "ellipse", "ellipsoid"), default="disk",
                      help="particle shape: disk/sphere = round particles in --dim dimensions; "
                           "ellipse = 2D soft ellipses (exact Perram-Wertheim contact, rotations relaxed); "
@@ -83,6 +85,10 @@ def build_parser() -> argparse.ArgumentParser:
                      help="FIRE convergence: max |force component| < ftol (default 1e-12)")
     jam.add_argument("--max-steps", type=_positive_int("--max-steps", 1), default=10_000_000,
                      help="FIRE step budget per minimisation")
+    jam.add_argument("--search", choices=("descent", "bisection"), default="descent",
+                     help="φ_J search: descent = secant on p(φ) down the decompression branch of the "
+                          "first jammed state (default); bisection = bisection from below, always "
+                          "compressing from the last unjammed state")
     jam.add_argument("--fire2", action="store_true", help="use FIRE 2.0 (Guénolé et al. 2020) instead of FIRE")
     jam.add_argument("--hessian", action="store_true",
                      help="store eigenvalues of the Hessian and of its stiffness and stress parts")
@@ -112,7 +118,7 @@ def run_jam(args: argparse.Namespace, command: str) -> int:
     spec = JamSpec(dim=args.dim, n=args.n, shape=args.shape if aspherical else None, aspect=aspect,
                    potential=args.potential, dispersity=args.dispersity,
                    phi_start=args.phi_start, rtol=args.rtol, ftol=args.ftol, max_steps=args.max_steps,
-                   method="fire2" if args.fire2 else "fire", delta_phis=tuple(args.delta_phi),
+                   method="fire2" if args.fire2 else "fire", search=args.search, delta_phis=tuple(args.delta_phi),
                    pressures=tuple(args.pressure), hessian=args.hessian)
     spec.validate()
     seeds = range(args.seed_offset, args.seed_offset + args.seeds)

@@ -16,8 +16,8 @@ from .contacts import ContactNetwork, contact_network
 from .errors import require
 from .io import write_state
 from .minimize import MinimizeResult
-from .protocol import (JammingResult, MinimizerSettings, find_jamming, is_jammed, state_at_pressure,
-                       states_above_jamming)
+from .protocol import (SEARCHES, JammingResult, MinimizerSettings, find_jamming, is_jammed,
+                       state_at_pressure, states_above_jamming)
 from .system import ELLIPSOID_ASPECT_RANGE, POTENTIALS, random_packing
 
 DEFAULT_PHI_START = {2: 0.80, 3: 0.58}
@@ -39,6 +39,7 @@ class JamSpec:
     ftol: float = 1e-12
     max_steps: int = 10_000_000
     method: str = "fire"
+    search: str = "descent"
     delta_phis: tuple[float, ...] = (1e-6, 1e-4, 1e-2)
     pressures: tuple[float, ...] = ()
     hessian: bool = False
@@ -64,6 +65,7 @@ class JamSpec:
         if self.phi_start is not None:
             require(math.isfinite(self.phi_start) and 0 < self.phi_start < 1.5, "phi_start", "in (0, 1.5)",
                     self.phi_start)
+        require(self.search in SEARCHES, "search", f"one of {tuple(SEARCHES)}", self.search)
         require(len(self.delta_phis) + len(self.pressures) >= 1, "delta_phis",
                 "at least one Δφ or pressure", self.delta_phis)
         for x in self.delta_phis:
@@ -103,7 +105,7 @@ def jam_one_seed(spec: JamSpec, seed: int,
     """Random start (seed) → φ_J → minimised states at φ_J + Δφ and at the target pressures."""
     start = random_packing(spec.n, spec.start_phi, spec.dim, spec.dispersity, spec.potential, seed,
                            shape=spec.shape, aspect=spec.aspect)
-    jam = find_jamming(start, rtol=spec.rtol, settings=spec.settings, progress=progress)
+    jam = find_jamming(start, rtol=spec.rtol, settings=spec.settings, progress=progress, search=spec.search)
     states = [(f"dphi_{dp:.3e}", r) for dp, r in
               zip(spec.delta_phis, states_above_jamming(jam, spec.delta_phis, spec.settings, progress))]
     for p in spec.pressures:
@@ -127,7 +129,9 @@ def state_record(spec: JamSpec, run: SeedRun, result: MinimizeResult,
         "isostatic_count": net.isostatic_count, "z": net.z, "jammed": is_jammed(result),
         "max_force": result.max_force, "steps": result.steps, "converged": result.converged,
         "search_converged": run.jam.all_converged, "dispersity": spec.dispersity, "method": spec.method,
-        "ftol": spec.ftol, "rtol": spec.rtol,
+        "ftol": spec.ftol, "rtol": spec.rtol, "search": run.jam.search,
+        "phi_extrapolated": run.jam.phi_extrapolated, "stiffness": run.jam.stiffness,
+        "search_minimizations": run.jam.n_minimizations, "search_steps": run.jam.total_steps,
         "rattler_min_contacts": net.min_contacts,
     }
     data = {"positions": p.positions, "box": p.box,

@@ -22,7 +22,9 @@ class MinimizeResult:
 
     energy : total U = Σ_pairs V (not per particle); pressure : virial pressure;
     max_force : max |component| of the generalized force at the end; steps : force evaluations;
-    converged : max_force < ftol; seconds : wall time of the kernel.
+    converged : max_force < ftol; below_floor : stopped early because the energy per particle
+    (kinetic included) fell below the requested ``energy_floor``, so the minimum FIRE would reach
+    lies below it; seconds : wall time of the kernel.
     """
 
     packing: Packing
@@ -33,6 +35,7 @@ class MinimizeResult:
     converged: bool
     n_rebuilds: int
     seconds: float
+    below_floor: bool = False
 
     @property
     def energy_per_particle(self) -> float:
@@ -81,7 +84,7 @@ def virial_pressure(packing: Packing) -> float:
 
 def minimize(packing: Packing, method: str = "fire", ftol: float = DEFAULT_FTOL,
              max_steps: int = DEFAULT_MAX_STEPS, dt0: float = 0.05, dt_max_factor: float = 10.0,
-             skin: float | None = None) -> MinimizeResult:
+             skin: float | None = None, energy_floor: float | None = None) -> MinimizeResult:
     """Relax ``packing`` to a local energy minimum with FIRE.
 
     Parameters
@@ -91,22 +94,28 @@ def minimize(packing: Packing, method: str = "fire", ftol: float = DEFAULT_FTOL,
     max_steps : budget of force evaluations; the result says whether it converged.
     dt0, dt_max_factor : initial time step (units of small diameter, unit mass) and dt_max/dt0.
     skin : Verlet skin (default 0.3 × smallest bounding diameter).
+    energy_floor : stop as soon as (U + K)/N < energy_floor (None: never). Used to decide
+        "unjammed" without relaxing the last residual overlaps to ftol.
     """
     require(method in METHODS, "method", f"one of {METHODS}", method)
     require(math.isfinite(ftol) and ftol > 0, "ftol", "a finite number > 0", ftol)
     require(int(max_steps) >= 0, "max_steps", ">= 0", max_steps)
     require(math.isfinite(dt0) and dt0 > 0, "dt0", "a finite number > 0", dt0)
     require(dt_max_factor >= 1, "dt_max_factor", ">= 1", dt_max_factor)
+    if energy_floor is not None:
+        require(math.isfinite(energy_floor) and energy_floor > 0, "energy_floor", "a finite number > 0",
+                energy_floor)
     kind, x, rot, shp, bound, rot_len = packing.kernel_arrays()
     if skin is None:
         skin = default_skin(packing)
     require(0.0 <= skin <= float(bound.max()), "skin", "in [0, largest bounding radius]", skin)
     _neighbor_list(packing, bound, skin)  # validates the box against the cut-off (cheap, O(N))
     t0 = time.perf_counter()
-    U, W, fmax, steps, nreb, conv = _engine.fire(
+    u_floor = -1.0 if energy_floor is None else float(energy_floor) * packing.n
+    U, W, fmax, steps, nreb, conv, floor = _engine.fire(
         kind, x, rot, shp, bound, rot_len, packing.box, packing.alpha, float(ftol), int(max_steps),
-        float(dt0), float(dt_max_factor), float(skin), method == "fire2")
+        float(dt0), float(dt_max_factor), float(skin), method == "fire2", u_floor)
     seconds = time.perf_counter() - t0
     out = packing.with_positions(x) if rot.shape[1] == 0 else packing.with_coordinates(x, rot)
     return MinimizeResult(out, float(U), float(-W / (packing.dim * packing.volume)), float(fmax),
-                          int(steps), bool(conv), int(nreb), seconds)
+                          int(steps), bool(conv), int(nreb), seconds, bool(floor))

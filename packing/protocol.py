@@ -1,15 +1,27 @@
-"""The jamming protocol: locate φ_J by compression/decompression with minimisation and bisection,
-then produce states at chosen distances Δφ = φ − φ_J above it or at target pressures.
+"""The jamming protocol: locate φ_J by compression, decompression and minimisation, then produce
+states at chosen distances Δφ = φ − φ_J above it or at target pressures.
 
-Protocol (O'Hern, Silbert, Liu, Nagel, PRE 68, 011306, 2003, Sec. II): start from a random
-configuration; minimise; compress (or decompress) affinely in steps of ``dphi`` with a minimisation
-after each step until φ_J is bracketed between an unjammed state (energy per particle ≤ 1e-16
-after minimisation) and a jammed one; then bisect, always compressing from the latest unjammed
-minimised state, until the bracket is narrower than ``rtol`` relative. Finally the last unjammed
-state is compressed to the jammed end of the bracket: if it does not jam there (the jammed end came
-from a longer compression into another basin), compression resumes from it in smaller steps. φ_J
-is the lowest packing fraction found jammed along this path, so that every state at φ_J + Δφ
-(Δφ > 0) is jammed.
+Two searches share the first stage (O'Hern, Silbert, Liu, Nagel, PRE 68, 011306, 2003, Sec. II):
+from a random configuration, minimise and compress affinely in steps of ``dphi`` (decompressing
+first if the start is jammed) until a minimised state is jammed (energy per particle > 1e-16).
+
+- ``"descent"`` (default) follows that jammed state down its decompression branch. Above φ_J the
+  harmonic pressure is linear, p = K (φ − φ_J) (O'Hern et al. 2003), so the secant through the last
+  two jammed states of the branch predicts φ_J; each step decompresses the lowest jammed state to
+  a tenth of its predicted distance from φ_J, and once that distance is below 10 rtol the bracket is
+  checked directly: the branch decompressed to φ̂_J(1 − 0.45 rtol) must be unjammed and to
+  φ̂_J(1 + 0.45 rtol) jammed. If either check fails the new state joins the bracket and the search
+  goes on (secant steps, then bisection on the branch). Every state visited above φ_J is on one
+  branch, reached from its jammed neighbour, so FIRE restarts close to the minimum, and no state
+  below Δφ ≈ 1e-7 is minimised except the bracket's two ends.
+- ``"bisection"`` bisects between the last unjammed and the first jammed state, always compressing
+  from the latest unjammed one, until the bracket is narrower than ``rtol``; the last unjammed state
+  is then compressed to the jammed end (resuming compression in smaller steps if it does not jam
+  there). φ_J is the lowest φ found jammed by compression from below.
+
+In both, a minimisation that only has to decide "unjammed" stops as soon as the energy per particle
+(kinetic included) falls 100 times below the jamming threshold (see :func:`packing.minimize`), and
+every state at φ_J + Δφ (Δφ > 0) reached from the returned jammed state is jammed.
 """
 from __future__ import annotations
 
@@ -17,13 +29,15 @@ import dataclasses
 import math
 from typing import Callable, Sequence
 
-import numpy as np
-
 from .errors import ParameterError, require
 from .minimize import DEFAULT_FTOL, DEFAULT_MAX_STEPS, MinimizeResult, minimize
 from .system import Packing
 
 JAMMED_ENERGY_PER_PARTICLE = 1e-16
+UNJAMMED_FLOOR_FACTOR = 1e-2      # "unjammed" is decided once (U + K)/N < 1e-2 × the threshold
+DESCENT_RATIO = 10.0              # each descent step divides the predicted Δφ by this factor
+FINAL_CHECK_WIDTH = 10.0          # the bracket is checked once the predicted Δφ < this × rtol × φ
+BRACKET_HALF_WIDTH = 0.45         # the checked bracket is φ̂_J (1 ± 0.45 rtol)
 
 ProgressFn = Callable[[float, bool], None]
 
@@ -36,8 +50,9 @@ class MinimizerSettings:
     ftol: float = DEFAULT_FTOL
     max_steps: int = DEFAULT_MAX_STEPS
 
-    def run(self, packing: Packing) -> MinimizeResult:
-        return minimize(packing, method=self.method, ftol=self.ftol, max_steps=self.max_steps)
+    def run(self, packing: Packing, energy_floor: float | None = None) -> MinimizeResult:
+        return minimize(packing, method=self.method, ftol=self.ftol, max_steps=self.max_steps,
+                        energy_floor=energy_floor)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -46,7 +61,10 @@ class JammingResult:
 
     phi_j : the lowest φ found jammed; phi_unjammed : the highest φ found unjammed
     (phi_j − phi_unjammed ≤ rtol · phi_unjammed); jammed : the minimised state at phi_j;
-    n_minimizations / total_steps : the work done; all_converged : every FIRE run converged.
+    n_minimizations / total_steps : the work done; all_converged : every FIRE run converged (or,
+    for an unjammed state, reached the energy floor that decides it); search : "descent" or
+    "bisection"; phi_extrapolated : φ where the secant of p(φ) through the branch's two lowest
+    jammed states vanishes (descent; NaN for bisection); stiffness : that secant's slope dp/dφ.
     """
 
     phi_j: float
@@ -55,30 +73,37 @@ class JammingResult:
     n_minimizations: int
     total_steps: int
     all_converged: bool
+    search: str = "descent"
+    phi_extrapolated: float = math.nan
+    stiffness: float = math.nan
 
 
 def is_jammed(result: MinimizeResult, threshold: float = JAMMED_ENERGY_PER_PARTICLE) -> bool:
-    """Jammed = energy per particle above ``threshold`` after minimisation (DESIGN.md)."""
+    """Jammed = energy per particle above ``threshold`` after minimisation."""
     return result.energy_per_particle > threshold
 
 
-class _Bracket:
-    """Mutable bookkeeping of the search (private to find_jamming)."""
+class _Search:
+    """Bookkeeping shared by the searches (private to find_jamming): the probes, their cost,
+    the highest unjammed and lowest jammed states found."""
 
-    def __init__(self, settings: MinimizerSettings, progress: ProgressFn | None):
+    def __init__(self, settings: MinimizerSettings, progress: ProgressFn | None, max_minimizations: int):
         self.settings = settings
         self.progress = progress
+        self.max_minimizations = max_minimizations
         self.lo: MinimizeResult | None = None
         self.hi: MinimizeResult | None = None
         self.count = 0
         self.steps = 0
         self.all_converged = True
 
-    def probe(self, packing: Packing) -> bool:
-        r = self.settings.run(packing)
+    def probe(self, packing: Packing) -> MinimizeResult:
+        if self.count >= self.max_minimizations:
+            raise RuntimeError(f"φ_J search did not bracket within {self.max_minimizations} minimisations")
+        r = self.settings.run(packing, energy_floor=UNJAMMED_FLOOR_FACTOR * JAMMED_ENERGY_PER_PARTICLE)
         self.count += 1
         self.steps += r.steps
-        self.all_converged &= r.converged
+        self.all_converged &= r.converged or r.below_floor
         jammed = is_jammed(r)
         if jammed:
             self.hi = r
@@ -86,12 +111,115 @@ class _Bracket:
             self.lo = r
         if self.progress is not None:
             self.progress(packing.phi, jammed)
-        return jammed
+        return r
+
+    def compress_until_jammed(self, start: Packing, dphi: float) -> None:
+        """First stage: from ``start``, decompress with growing steps while jammed, then compress
+        from the last unjammed state in steps growing up to ``dphi`` until a state is jammed."""
+        self.probe(start)
+        step = dphi
+        while self.lo is None:
+            phi = self.hi.packing.phi - step
+            require(phi > 0, "start", "a configuration that unjams above φ = 0", start.phi)
+            self.probe(self.hi.packing.at_phi(phi))
+            step *= 2.0
+        step = dphi
+        while self.hi is None or self.hi.packing.phi <= self.lo.packing.phi:
+            self.probe(self.lo.packing.at_phi(self.lo.packing.phi + step))
+            step = min(2.0 * step, dphi)
+
+    def result(self, search: str, phi_extrapolated: float = math.nan,
+               stiffness: float = math.nan) -> JammingResult:
+        return JammingResult(self.hi.packing.phi, self.lo.packing.phi, self.hi, self.count, self.steps,
+                             self.all_converged, search, phi_extrapolated, stiffness)
+
+
+def _secant_estimate(branch: list[MinimizeResult]) -> tuple[float, float]:
+    """(φ̂_J, K) from the secant of p(φ) through the two lowest jammed states of the branch;
+    (NaN, NaN) when there are fewer than two or the slope is not positive."""
+    if len(branch) < 2:
+        return math.nan, math.nan
+    a, b = branch[-2], branch[-1]
+    dphi = a.packing.phi - b.packing.phi
+    k = (a.pressure - b.pressure) / dphi if dphi != 0 else math.nan
+    if not k > 0:
+        return math.nan, math.nan
+    return b.packing.phi - b.pressure / k, k
+
+
+def _descend(s: _Search, start: Packing, rtol: float, dphi: float) -> JammingResult:
+    """The "descent" search (module docstring): secant steps down the decompression branch of the
+    first jammed state, then the checked bracket φ̂_J(1 ± 0.45 rtol)."""
+    s.compress_until_jammed(start, dphi)
+    hint = s.lo.packing.phi          # unjammed by compression: a hint, not a bound for the branch
+    branch = [s.hi]                  # jammed states of one branch, φ decreasing
+    lo: MinimizeResult | None = None  # highest unjammed state found by decompressing the branch
+    checked = False
+    while True:
+        top = branch[-1]
+        phi_top = top.packing.phi
+        lo_phi = lo.packing.phi if lo is not None else -math.inf
+        if phi_top - lo_phi <= rtol * lo_phi:
+            break
+        est, _ = _secant_estimate(branch)
+        usable = math.isfinite(est) and lo_phi < est < phi_top
+        if usable and not checked and phi_top - est <= FINAL_CHECK_WIDTH * rtol * est:
+            checked = True
+            half = BRACKET_HALF_WIDTH * rtol * est
+            below = s.probe(top.packing.at_phi(est - half))
+            if is_jammed(below):
+                branch.append(below)
+                checked = False
+                continue
+            lo = below
+            above = s.probe(top.packing.at_phi(est + half))
+            if is_jammed(above):
+                branch.append(above)
+            else:
+                lo = above
+            continue
+        if usable and not checked:
+            target = est + (phi_top - est) / DESCENT_RATIO
+        else:  # no usable secant, or its bracket check failed: bisect on the branch
+            target = 0.5 * (phi_top + (lo_phi if lo is not None else min(hint, phi_top - dphi)))
+        r = s.probe(top.packing.at_phi(target))
+        if is_jammed(r):
+            branch.append(r)
+        else:
+            lo = r
+    s.hi, s.lo = branch[-1], lo
+    est, k = _secant_estimate(branch)
+    return s.result("descent", est, k)
+
+
+def _bisect(s: _Search, start: Packing, rtol: float, dphi: float) -> JammingResult:
+    """The "bisection" search (module docstring)."""
+    s.compress_until_jammed(start, dphi)
+    while True:
+        while (s.hi.packing.phi - s.lo.packing.phi) > rtol * s.lo.packing.phi:
+            s.probe(s.lo.packing.at_phi(0.5 * (s.lo.packing.phi + s.hi.packing.phi)))
+        # The jammed state must be reached from the final unjammed one: the bracket's jammed end
+        # may come from an earlier, longer compression that fell into another basin.
+        width = s.hi.packing.phi - s.lo.packing.phi
+        base = s.lo
+        if is_jammed(s.probe(base.packing.at_phi(s.hi.packing.phi))):
+            return s.result("bisection")
+        step = max(4.0 * width, 2.0 * rtol * s.lo.packing.phi)
+        while s.hi.packing.phi <= s.lo.packing.phi:
+            s.probe(s.lo.packing.at_phi(s.lo.packing.phi + step))
+            step = min(2.0 * step, dphi)
+
+
+SEARCHES: dict[str, Callable[[_Search, Packing, float, float], JammingResult]] = {
+    "descent": _descend,
+    "bisection": _bisect,
+}
 
 
 def find_jamming(start: Packing, rtol: float = 1e-7, dphi: float = 2e-3,
                  settings: MinimizerSettings = MinimizerSettings(),
-                 progress: ProgressFn | None = None, max_minimizations: int = 400) -> JammingResult:
+                 progress: ProgressFn | None = None, max_minimizations: int = 400,
+                 search: str = "descent") -> JammingResult:
     """Locate φ_J from ``start`` (see module docstring).
 
     Parameters
@@ -99,45 +227,17 @@ def find_jamming(start: Packing, rtol: float = 1e-7, dphi: float = 2e-3,
     start : initial configuration (e.g. :func:`packing.system.random_packing`) at a φ below or above
         φ_J; its φ is where the search begins.
     rtol : relative width of the final bracket, (φ_hi − φ_lo)/φ_lo ≤ rtol (default 1e-7).
-    dphi : initial compression/decompression step in φ.
+    dphi : compression step of the first stage (and largest decompression step of a jammed start).
     settings : FIRE settings for every minimisation.
     progress : called as progress(phi, jammed) after each minimisation.
+    max_minimizations : budget; RuntimeError when it is spent.
+    search : "descent" (default) or "bisection" (module docstring).
     """
     require(math.isfinite(rtol) and 0 < rtol < 0.1, "rtol", "in (0, 0.1)", rtol)
     require(math.isfinite(dphi) and 0 < dphi < 0.5, "dphi", "in (0, 0.5)", dphi)
-    b = _Bracket(settings, progress)
-    b.probe(start)
-    step = dphi
-    while b.lo is None:  # started jammed: decompress with growing steps
-        _check_budget(b, max_minimizations)
-        phi = b.hi.packing.phi - step
-        require(phi > 0, "start", "a configuration that unjams above φ = 0", start.phi)
-        b.probe(b.hi.packing.at_phi(phi))
-        step *= 2.0
-    step = dphi
-    while True:
-        while b.hi is None or b.hi.packing.phi <= b.lo.packing.phi:
-            _check_budget(b, max_minimizations)  # compress in steps growing up to dphi until jammed
-            b.probe(b.lo.packing.at_phi(b.lo.packing.phi + step))
-            step = min(2.0 * step, dphi)
-        while (b.hi.packing.phi - b.lo.packing.phi) > rtol * b.lo.packing.phi:
-            _check_budget(b, max_minimizations)
-            mid = 0.5 * (b.lo.packing.phi + b.hi.packing.phi)
-            b.probe(b.lo.packing.at_phi(mid))
-        # The jammed state must be reached from the final unjammed one: the bracket's jammed end
-        # may come from an earlier, longer compression that fell into another basin.
-        width = b.hi.packing.phi - b.lo.packing.phi
-        _check_budget(b, max_minimizations)
-        if b.probe(b.lo.packing.at_phi(b.hi.packing.phi)):
-            break
-        step = max(4.0 * width, 2.0 * rtol * b.lo.packing.phi)
-    return JammingResult(b.hi.packing.phi, b.lo.packing.phi, b.hi, b.count, b.steps,
-                         b.all_converged)
-
-
-def _check_budget(b: _Bracket, max_minimizations: int) -> None:
-    if b.count >= max_minimizations:
-        raise RuntimeError(f"φ_J search did not bracket within {max_minimizations} minimisations")
+    require(search in SEARCHES, "search", f"one of {tuple(SEARCHES)}", search)
+    require(int(max_minimizations) >= 1, "max_minimizations", ">= 1", max_minimizations)
+    return SEARCHES[search](_Search(settings, progress, int(max_minimizations)), start, rtol, dphi)
 
 
 def compression_path(delta_phis: Sequence[float], max_ratio: float = 10 ** 0.5,
@@ -186,36 +286,54 @@ def states_above_jamming(jam: JammingResult, delta_phis: Sequence[float],
 def state_at_pressure(jam: JammingResult, pressure: float, rtol: float = 1e-3,
                       settings: MinimizerSettings = MinimizerSettings(),
                       max_minimizations: int = 100) -> MinimizeResult:
-    """The minimised state above φ_J whose virial pressure is within ``rtol`` of ``pressure``.
+    """The minimised state on the quasi-static compression branch of :func:`states_above_jamming`
+    whose virial pressure is within ``rtol`` of ``pressure``.
 
-    Bisection on log Δφ (p grows monotonically with Δφ along the compression), each trial
-    compressed affinely from the jammed state at φ_J.
+    From the jammed state at φ_J, Δφ grows by factors of √10 (the largest step of
+    :func:`compression_path`; the first state at min(1e-6, a tenth of p/K), K the search's
+    stiffness) until p reaches the target; then log p is interpolated linearly in log Δφ between
+    the two bracketing states, every trial compressed from the highest state below the target, so
+    that no state is reached by a jump of more than √10 in Δφ from its predecessor.
     """
     p_target = float(pressure)
     require(math.isfinite(p_target) and p_target > 0, "pressure", "a finite number > 0", pressure)
     require(0 < rtol < 1, "rtol", "in (0, 1)", rtol)
-    base = jam.jammed.packing
+    p_j = jam.jammed.pressure
+    if p_target <= p_j:
+        raise ParameterError(f"pressure must be above the pressure at φ_J, {p_j:.3g} (got {p_target!r})")
+    count = 0
 
-    def at(dp: float) -> MinimizeResult:
-        return settings.run(base.at_phi(jam.phi_j + dp))
-
-    lo, hi = 0.0, 1e-7
-    r = at(hi)
-    count = 1
-    while r.pressure < p_target:
-        lo, hi = hi, hi * 10.0
-        if hi > 0.5:
-            raise ParameterError(f"pressure must be reachable below Δφ = 0.5 (got {p_target!r})")
-        r = at(hi)
-        count += 1
-    while abs(r.pressure / p_target - 1.0) > rtol:
+    def at(base: MinimizeResult, dp: float) -> MinimizeResult:
+        nonlocal count
         if count >= max_minimizations:
             raise RuntimeError(f"pressure {p_target} not reached within {max_minimizations} minimisations")
-        mid = math.sqrt(lo * hi) if lo > 0 else 0.1 * hi
-        r = at(mid)
         count += 1
-        if r.pressure < p_target:
-            lo = mid
+        return settings.run(base.packing.at_phi(jam.phi_j + dp))
+
+    k = jam.stiffness if math.isfinite(jam.stiffness) and jam.stiffness > 0 else None
+    dp = 1e-6 if k is None else min(1e-6, 0.1 * p_target / k)
+    lo, dp_lo = jam.jammed, 0.0
+    hi = at(lo, dp)
+    while hi.pressure < p_target:
+        lo, dp_lo = hi, dp
+        dp *= math.sqrt(10.0)
+        if dp > 0.5:
+            raise ParameterError(f"pressure must be reachable below Δφ = 0.5 (got {p_target!r})")
+        hi = at(lo, dp)
+    dp_hi = dp
+    while abs(hi.pressure / p_target - 1.0) > rtol:
+        if dp_lo > 0 and lo.pressure > 0:
+            slope = math.log(hi.pressure / lo.pressure) / math.log(dp_hi / dp_lo)
+            trial = dp_lo * (p_target / lo.pressure) ** (1.0 / slope)
+            if not dp_lo < trial < dp_hi:
+                trial = math.sqrt(dp_lo * dp_hi)
         else:
-            hi = mid
-    return r
+            trial = dp_hi * p_target / hi.pressure
+        r = at(lo, trial)
+        if abs(r.pressure / p_target - 1.0) <= rtol:
+            return r
+        if r.pressure < p_target:
+            lo, dp_lo = r, trial
+        else:
+            hi, dp_hi = r, trial
+    return hi
