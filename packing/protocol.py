@@ -8,25 +8,30 @@ first if the start is jammed) until a minimised state is jammed (energy per part
 - ``"descent"`` (default) follows that jammed state down its decompression branch. Above φ_J the
   harmonic pressure is linear, p = K (φ − φ_J) (O'Hern et al. 2003), so the secant through the last
   two jammed states of the branch predicts φ_J; each step decompresses the lowest jammed state to
-  a tenth of its predicted distance from φ_J, and once that distance is below 10 rtol the bracket is
-  checked directly: the branch decompressed to φ̂_J(1 − 0.45 rtol) must be unjammed and to
-  φ̂_J(1 + 0.45 rtol) jammed. If either check fails the new state joins the bracket and the search
-  goes on (secant steps, then bisection on the branch). Every state visited above φ_J is on one
-  branch, reached from its jammed neighbour, so FIRE restarts close to the minimum, and no state
-  below Δφ ≈ 1e-7 is minimised except the bracket's two ends.
+  a tenth of its predicted distance from φ_J. Once that distance is below 10 rtol, φ̂_J is the
+  secant's zero, checked by the branch decompressed to φ̂_J(1 − 0.9 rtol) being unjammed (with
+  ``verify``, also by the branch at φ̂_J(1 + 0.45 rtol) being jammed). If a check fails, the new
+  state joins the bracket and the search goes on (secant steps, then bisection on the branch).
+  Every state visited above φ_J is on one branch, reached from its jammed neighbour, and lies at
+  Δφ ≳ 10 rtol: no state is minimised at the Δφ ~ rtol where, for Δφ ≪ N^-2, FIRE's slowest
+  mode is set by the system size rather than by ω* ∝ Δφ^{1/2} (Goodrich, Liu, Nagel, PRL 109,
+  095704, 2012). The steps per state still grow with N (long-wavelength relaxation after each
+  decompression; benchmarks/RESULTS_jamming.md).
 - ``"bisection"`` bisects between the last unjammed and the first jammed state, always compressing
   from the latest unjammed one, until the bracket is narrower than ``rtol``; the last unjammed state
   is then compressed to the jammed end (resuming compression in smaller steps if it does not jam
   there). φ_J is the lowest φ found jammed by compression from below.
 
 In both, a minimisation that only has to decide "unjammed" stops as soon as the energy per particle
-(kinetic included) falls 100 times below the jamming threshold (see :func:`packing.minimize`), and
-every state at φ_J + Δφ (Δφ > 0) reached from the returned jammed state is jammed.
+(kinetic included) falls 100 times below the jamming threshold (see :func:`packing.minimize`). The
+returned jammed state starts the quasi-static branch of the states above φ_J; small systems can
+rearrange along it (tests/test_protocol.py counts how often).
 """
 from __future__ import annotations
 
 import dataclasses
 import math
+import warnings
 from typing import Callable, Sequence
 
 from .errors import ParameterError, require
@@ -37,7 +42,8 @@ JAMMED_ENERGY_PER_PARTICLE = 1e-16
 UNJAMMED_FLOOR_FACTOR = 1e-2      # "unjammed" is decided once (U + K)/N < 1e-2 × the threshold
 DESCENT_RATIO = 10.0              # each descent step divides the predicted Δφ by this factor
 FINAL_CHECK_WIDTH = 10.0          # the bracket is checked once the predicted Δφ < this × rtol × φ
-BRACKET_HALF_WIDTH = 0.45         # the checked bracket is φ̂_J (1 ± 0.45 rtol)
+UNJAMMED_CHECK = 0.9              # the branch must be unjammed at φ̂_J (1 − 0.9 rtol)
+JAMMED_CHECK = 0.45               # and, with verify, jammed at φ̂_J (1 + 0.45 rtol)
 
 ProgressFn = Callable[[float, bool], None]
 
@@ -128,9 +134,9 @@ class _Search:
             self.probe(self.lo.packing.at_phi(self.lo.packing.phi + step))
             step = min(2.0 * step, dphi)
 
-    def result(self, search: str, phi_extrapolated: float = math.nan,
+    def result(self, search: str, phi_j: float, phi_extrapolated: float = math.nan,
                stiffness: float = math.nan) -> JammingResult:
-        return JammingResult(self.hi.packing.phi, self.lo.packing.phi, self.hi, self.count, self.steps,
+        return JammingResult(phi_j, self.lo.packing.phi, self.hi, self.count, self.steps,
                              self.all_converged, search, phi_extrapolated, stiffness)
 
 
@@ -147,52 +153,51 @@ def _secant_estimate(branch: list[MinimizeResult]) -> tuple[float, float]:
     return b.packing.phi - b.pressure / k, k
 
 
-def _descend(s: _Search, start: Packing, rtol: float, dphi: float) -> JammingResult:
+def _descend(s: _Search, start: Packing, rtol: float, dphi: float, verify: bool) -> JammingResult:
     """The "descent" search (module docstring): secant steps down the decompression branch of the
-    first jammed state, then the checked bracket φ̂_J(1 ± 0.45 rtol)."""
+    first jammed state until φ̂_J is predicted within 10 rtol, then the bracket checks."""
     s.compress_until_jammed(start, dphi)
     hint = s.lo.packing.phi          # unjammed by compression: a hint, not a bound for the branch
     branch = [s.hi]                  # jammed states of one branch, φ decreasing
     lo: MinimizeResult | None = None  # highest unjammed state found by decompressing the branch
-    checked = False
+    bisecting = False                # a bracket check failed: bisect on the branch from then on
     while True:
         top = branch[-1]
         phi_top = top.packing.phi
         lo_phi = lo.packing.phi if lo is not None else -math.inf
         if phi_top - lo_phi <= rtol * lo_phi:
-            break
-        est, _ = _secant_estimate(branch)
-        usable = math.isfinite(est) and lo_phi < est < phi_top
-        if usable and not checked and phi_top - est <= FINAL_CHECK_WIDTH * rtol * est:
-            checked = True
-            half = BRACKET_HALF_WIDTH * rtol * est
-            below = s.probe(top.packing.at_phi(est - half))
+            s.hi, s.lo = top, lo
+            return s.result("descent", phi_top, *_secant_estimate(branch))
+        est, k = _secant_estimate(branch)
+        usable = not bisecting and math.isfinite(est) and lo_phi < est < phi_top
+        if usable and phi_top - est <= FINAL_CHECK_WIDTH * rtol * est:
+            below = s.probe(top.packing.at_phi(est * (1.0 - UNJAMMED_CHECK * rtol)))
             if is_jammed(below):
                 branch.append(below)
-                checked = False
                 continue
             lo = below
-            above = s.probe(top.packing.at_phi(est + half))
+            if not verify:
+                s.hi, s.lo = top, lo
+                return s.result("descent", est, est, k)
+            above = s.probe(top.packing.at_phi(est * (1.0 + JAMMED_CHECK * rtol)))
             if is_jammed(above):
-                branch.append(above)
-            else:
-                lo = above
+                s.hi, s.lo = above, lo
+                return s.result("descent", est, est, k)
+            lo = above
+            bisecting = True
             continue
-        if usable and not checked:
+        if usable:
             target = est + (phi_top - est) / DESCENT_RATIO
-        else:  # no usable secant, or its bracket check failed: bisect on the branch
+        else:  # no usable secant yet, or a bracket check failed
             target = 0.5 * (phi_top + (lo_phi if lo is not None else min(hint, phi_top - dphi)))
         r = s.probe(top.packing.at_phi(target))
         if is_jammed(r):
             branch.append(r)
         else:
             lo = r
-    s.hi, s.lo = branch[-1], lo
-    est, k = _secant_estimate(branch)
-    return s.result("descent", est, k)
 
 
-def _bisect(s: _Search, start: Packing, rtol: float, dphi: float) -> JammingResult:
+def _bisect(s: _Search, start: Packing, rtol: float, dphi: float, verify: bool) -> JammingResult:
     """The "bisection" search (module docstring)."""
     s.compress_until_jammed(start, dphi)
     while True:
@@ -203,14 +208,14 @@ def _bisect(s: _Search, start: Packing, rtol: float, dphi: float) -> JammingResu
         width = s.hi.packing.phi - s.lo.packing.phi
         base = s.lo
         if is_jammed(s.probe(base.packing.at_phi(s.hi.packing.phi))):
-            return s.result("bisection")
+            return s.result("bisection", s.hi.packing.phi)
         step = max(4.0 * width, 2.0 * rtol * s.lo.packing.phi)
         while s.hi.packing.phi <= s.lo.packing.phi:
             s.probe(s.lo.packing.at_phi(s.lo.packing.phi + step))
             step = min(2.0 * step, dphi)
 
 
-SEARCHES: dict[str, Callable[[_Search, Packing, float, float], JammingResult]] = {
+SEARCHES: dict[str, Callable[[_Search, Packing, float, float, bool], JammingResult]] = {
     "descent": _descend,
     "bisection": _bisect,
 }
@@ -219,7 +224,7 @@ SEARCHES: dict[str, Callable[[_Search, Packing, float, float], JammingResult]] =
 def find_jamming(start: Packing, rtol: float = 1e-7, dphi: float = 2e-3,
                  settings: MinimizerSettings = MinimizerSettings(),
                  progress: ProgressFn | None = None, max_minimizations: int = 400,
-                 search: str = "descent") -> JammingResult:
+                 search: str = "descent", verify: bool = False) -> JammingResult:
     """Locate φ_J from ``start`` (see module docstring).
 
     Parameters
@@ -232,12 +237,16 @@ def find_jamming(start: Packing, rtol: float = 1e-7, dphi: float = 2e-3,
     progress : called as progress(phi, jammed) after each minimisation.
     max_minimizations : budget; RuntimeError when it is spent.
     search : "descent" (default) or "bisection" (module docstring).
+    verify : descent only: also minimise the branch at φ̂_J(1 + 0.45 rtol) and require it jammed,
+        so that the returned jammed state lies inside the rtol bracket (costly below
+        Δφ ≈ N^-2, where FIRE's slowest mode is set by the system size).
     """
     require(math.isfinite(rtol) and 0 < rtol < 0.1, "rtol", "in (0, 0.1)", rtol)
     require(math.isfinite(dphi) and 0 < dphi < 0.5, "dphi", "in (0, 0.5)", dphi)
     require(search in SEARCHES, "search", f"one of {tuple(SEARCHES)}", search)
     require(int(max_minimizations) >= 1, "max_minimizations", ">= 1", max_minimizations)
-    return SEARCHES[search](_Search(settings, progress, int(max_minimizations)), start, rtol, dphi)
+    return SEARCHES[search](_Search(settings, progress, int(max_minimizations)), start, rtol, dphi,
+                            bool(verify))
 
 
 def compression_path(delta_phis: Sequence[float], max_ratio: float = 10 ** 0.5,
@@ -263,9 +272,11 @@ def states_above_jamming(jam: JammingResult, delta_phis: Sequence[float],
                          progress: ProgressFn | None = None) -> list[MinimizeResult]:
     """Minimised states at φ = φ_J + Δφ for each Δφ > 0, returned in the order given.
 
-    Quasi-static compression from the jammed state at φ_J along :func:`compression_path`: each
+    Quasi-static compression from the search's jammed state along :func:`compression_path`: each
     state is compressed affinely from the previous one by at most a factor √10 in Δφ, so that a
-    large Δφ is not reached by one big affine jump (which can rearrange small systems).
+    large Δφ is not reached by one big affine jump (which can rearrange small systems). The
+    descent's jammed state lies up to 10 rtol above φ_J; a first target below it is reached by
+    decompressing it (an elastic step on its branch).
     """
     dps = [float(x) for x in delta_phis]
     for x in dps:
@@ -321,18 +332,30 @@ def state_at_pressure(jam: JammingResult, pressure: float, rtol: float = 1e-3,
             raise ParameterError(f"pressure must be reachable below Δφ = 0.5 (got {p_target!r})")
         hi = at(lo, dp)
     dp_hi = dp
+    last_low, run = None, 0  # run: trials in a row that replaced the same end (then bisect)
     while abs(hi.pressure / p_target - 1.0) > rtol:
-        if dp_lo > 0 and lo.pressure > 0:
-            slope = math.log(hi.pressure / lo.pressure) / math.log(dp_hi / dp_lo)
-            trial = dp_lo * (p_target / lo.pressure) ** (1.0 / slope)
-            if not dp_lo < trial < dp_hi:
-                trial = math.sqrt(dp_lo * dp_hi)
-        else:
-            trial = dp_hi * p_target / hi.pressure
+        if dp_hi - dp_lo <= 1e-9 * dp_hi:  # p jumps across the target: a rearrangement
+            best = min((lo, hi), key=lambda r: abs(math.log(r.pressure / p_target)))
+            warnings.warn(f"pressure {p_target:.6g}: p(Δφ) jumps from {lo.pressure:.6g} to {hi.pressure:.6g} "
+                          f"at Δφ = {dp_hi:.6g} (a rearrangement); returning the state at p = "
+                          f"{best.pressure:.6g}", RuntimeWarning, stacklevel=2)
+            return best
+        trial = math.sqrt(dp_lo * dp_hi) if dp_lo > 0 else 0.5 * dp_hi
+        if run < 2 and lo.pressure > 0 and hi.pressure > lo.pressure:
+            if dp_lo > 0:
+                slope = math.log(hi.pressure / lo.pressure) / math.log(dp_hi / dp_lo)
+                guess = dp_lo * (p_target / lo.pressure) ** (1.0 / slope)
+            else:
+                guess = dp_hi * p_target / hi.pressure
+            if dp_lo < guess < dp_hi:
+                trial = guess
         r = at(lo, trial)
         if abs(r.pressure / p_target - 1.0) <= rtol:
             return r
-        if r.pressure < p_target:
+        below = r.pressure < p_target
+        run = run + 1 if below == last_low else 1
+        last_low = below
+        if below:
             lo, dp_lo = r, trial
         else:
             hi, dp_hi = r, trial

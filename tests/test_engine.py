@@ -97,6 +97,28 @@ def test_below_jamming_relaxes_to_zero_energy():
     assert r.converged and r.energy / 128 < 1e-20
 
 
+@pytest.mark.parametrize("method", ["fire", "fire2"])
+def test_energy_floor_stops_an_unjammed_relaxation_early(method):
+    """Below jamming FIRE may stop once (U + K)/N < floor: the state is then below the floor, the
+    full relaxation from the same start ends below it too, and it took more steps."""
+    start = random_packing(128, 0.80, 2, seed=0)
+    full = minimize(start, method=method)
+    early = minimize(start, method=method, energy_floor=1e-18)
+    assert early.below_floor and not early.converged and not full.below_floor
+    assert early.energy_per_particle < 1e-18 and full.energy_per_particle < 1e-18
+    assert early.steps < full.steps
+
+
+@pytest.mark.parametrize("method", ["fire", "fire2"])
+def test_energy_floor_leaves_a_jammed_relaxation_bit_identical(method):
+    start = random_packing(64, 0.90, 2, seed=1)
+    full = minimize(start, method=method)
+    floored = minimize(start, method=method, energy_floor=1e-18)
+    assert full.converged and floored.converged and not floored.below_floor
+    assert floored.steps == full.steps and floored.energy == full.energy
+    np.testing.assert_array_equal(floored.packing.positions, full.packing.positions)
+
+
 @pytest.mark.parametrize("kwargs,name", [
     (dict(n=1, phi=0.8), "n"), (dict(n=10, phi=-0.1), "phi"), (dict(n=10, phi=float("nan")), "phi"),
     (dict(n=10, phi=0.8, dim=4), "dim"), (dict(n=10, phi=0.8, dispersity=0.5), "dispersity"),

@@ -1,0 +1,193 @@
+"""Time to φ_J and FIRE steps per seed against N, this version against an earlier one, in one run.
+
+    python benchmarks/bench_jamming.py                       # the full table → RESULTS_jamming.md
+    python benchmarks/bench_jamming.py --quick               # N = 256, 1024 only (a few minutes)
+
+Systems: 2D 50:50 bidisperse discs (size ratio 1.4, start φ = 0.80), 3D bidisperse spheres
+(start φ = 0.58), 2D ellipses a/b = 1.5 (start φ = 0.80); harmonic contacts, FIRE to 1e-12,
+rtol = 1e-7, the package defaults. Every measurement runs in a fresh single-threaded process
+(NUMBA_NUM_THREADS=1) after a numba warm-up on N = 64 of the same system, so that compilation is
+excluded. "before" is the package at the git ref ``--before-ref`` (checked out once into
+benchmarks/_work/, git-ignored), imported by the same worker code; "after" is this checkout.
+For "after" the cost of the states stored above φ_J (each Δφ of ``--states`` reached from the
+search's jammed state, as `packing jam` does) is measured apart from the search.
+The exponent b of time ∝ N^b is a least-squares fit of log time against log N over the N measured.
+Writes benchmarks/RESULTS_jamming.md and benchmarks/results/jamming.json.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import math
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+SYSTEMS = {  # name → (dim, shape, aspect, start φ)
+    "discs 2D": (2, None, 1.0, 0.80),
+    "spheres 3D": (3, None, 1.0, 0.58),
+    "ellipses 2D a/b 1.5": (2, "ellipse", 1.5, 0.80),
+}
+
+
+def _worker(task: dict) -> dict:
+    """One measurement in this (fresh) process: warm-up, find_jamming, then each stored state."""
+    import packing
+    from packing import find_jamming, random_packing, states_above_jamming
+
+    tree = Path(packing.__file__).resolve().parent.parent
+    if tree != Path(task["tree"]).resolve():
+        raise RuntimeError(f"imported packing from {tree}, expected {task['tree']}")
+    dim, shape, aspect, phi0 = SYSTEMS[task["system"]]
+
+    def start(n, seed):
+        kw = {} if shape is None else {"shape": shape, "aspect": aspect}
+        return random_packing(n, phi0, dim, seed=seed, **kw)
+
+    find_jamming(start(64 if dim == 2 else 128, 1), rtol=1e-5)
+    t0, c0 = time.perf_counter(), time.process_time()
+    jam = find_jamming(start(task["n"], task["seed"]))
+    out = {"seconds": time.perf_counter() - t0, "cpu_seconds": time.process_time() - c0,
+           "steps": jam.total_steps, "minimizations": jam.n_minimizations, "phi_j": jam.phi_j,
+           "converged": jam.all_converged, "states": []}
+    for dp in task["states"]:
+        t0 = time.perf_counter()
+        s, = states_above_jamming(jam, [dp])
+        out["states"].append({"delta_phi": dp, "seconds": time.perf_counter() - t0, "steps": s.steps,
+                              "pressure": s.pressure, "converged": s.converged})
+    return out
+
+
+def _run(tree: Path, system: str, n: int, seed: int, states: list[float]) -> dict:
+    env = dict(os.environ, NUMBA_NUM_THREADS="1", OMP_NUM_THREADS="1", PYTHONPATH=str(tree),
+               NUMBA_CACHE_DIR=str(tree / ".numba-cache"))
+    task = {"tree": str(tree), "system": system, "n": n, "seed": seed, "states": states}
+    proc = subprocess.run([sys.executable, __file__, "--worker", json.dumps(task)], env=env,
+                          capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise RuntimeError(f"worker failed ({system}, N = {n}):\n{proc.stderr[-2000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def _before_tree(ref: str) -> Path:
+    tree = HERE / "_work" / f"before-{ref}"
+    if not tree.exists():
+        subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(tree), ref], check=True,
+                       capture_output=True)
+    return tree
+
+
+def _exponent(rows: list[dict]) -> float:
+    pts = sorted((r["n"], r["seconds"]) for r in rows)
+    if len({n for n, _ in pts}) < 2:
+        return math.nan
+    xs = [math.log(n) for n, _ in pts]
+    ys = [math.log(t) for _, t in pts]
+    mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
+    return sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sum((x - mx) ** 2 for x in xs)
+
+
+def _table(results: list[dict], states: list[float]) -> str:
+    lines = ["| system | version | N | seconds | FIRE steps | minimisations | φ_J | "
+             + " | ".join(f"state Δφ = {dp:g}: s (steps)" for dp in states) + " |",
+             "|---|---|---:|---:|---:|---:|---:|" + "---:|" * len(states)]
+    for r in results:
+        st = {s["delta_phi"]: s for s in r["states"]}
+        cells = [f"{st[dp]['seconds']:.2f} ({st[dp]['steps']})" if dp in st else "" for dp in states]
+        lines.append(f"| {r['system']} | {r['version']} | {r['n']} | {r['seconds']:.2f} | {r['steps']} | "
+                     f"{r['minimizations']} | {r['phi_j']:.6f} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _summary(results: list[dict]) -> str:
+    lines = ["| system | version | N range | b (time ∝ N^b) |", "|---|---|---|---:|"]
+    keys = sorted({(r["system"], r["version"]) for r in results})
+    for system, version in keys:
+        rows = [r for r in results if r["system"] == system and r["version"] == version]
+        ns = sorted({r["n"] for r in rows})
+        lines.append(f"| {system} | {version} | {ns[0]}–{ns[-1]} | {_exponent(rows):.2f} |")
+    return "\n".join(lines)
+
+
+def _ratios(results: list[dict]) -> str:
+    lines = ["| system | N | before / after (time) | ellipses / discs (after) |", "|---|---:|---:|---:|"]
+    by = {(r["system"], r["version"], r["n"]): r for r in results}
+    for (system, version, n), r in sorted(by.items()):
+        if version != "after":
+            continue
+        b = by.get((system, "before", n))
+        d = by.get(("discs 2D", "after", n)) if system.startswith("ellipses") else None
+        lines.append(f"| {system} | {n} | {b['seconds'] / r['seconds']:.1f} |" if b else f"| {system} | {n} | |")
+        lines[-1] += f" {r['seconds'] / d['seconds']:.2f} |" if d else " |"
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--worker", help=argparse.SUPPRESS)
+    ap.add_argument("--quick", action="store_true", help="N = 256 and 1024 only, before and after")
+    ap.add_argument("--before-ref", default="96f7ae0", help="git ref of the earlier version")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--states", type=float, nargs="*", default=[1e-6, 1e-7])
+    ap.add_argument("--out", default=str(HERE / "RESULTS_jamming.md"))
+    args = ap.parse_args(argv)
+    if args.worker:
+        print(json.dumps(_worker(json.loads(args.worker))))
+        return 0
+    plan = {  # (system, version) → N list
+        ("discs 2D", "after"): [256, 1024, 4096, 16384], ("discs 2D", "before"): [256, 1024, 2048],
+        ("spheres 3D", "after"): [256, 1024, 4096], ("spheres 3D", "before"): [256, 512],
+        ("ellipses 2D a/b 1.5", "after"): [256, 1024, 4096], ("ellipses 2D a/b 1.5", "before"): [256, 512],
+    }
+    if args.quick:
+        plan = {k: [n for n in v if n <= 1024] for k, v in plan.items()}
+    trees = {"after": ROOT, "before": _before_tree(args.before_ref)}
+    results = []
+    for (system, version), ns in plan.items():
+        for n in ns:
+            states = args.states if version == "after" else []
+            r = _run(trees[version], system, n, args.seed, states)
+            r.update(system=system, version=version, n=n, seed=args.seed)
+            results.append(r)
+            print(f"{system:22s} {version:6s} N={n:6d} {r['seconds']:8.2f} s  {r['steps']:9d} steps  "
+                  f"φ_J={r['phi_j']:.6f}", flush=True)
+    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    (HERE / "results").mkdir(exist_ok=True)
+    with open(HERE / "results" / "jamming.json", "w") as f:
+        json.dump({"date": stamp, "before_ref": args.before_ref, "results": results}, f, indent=1)
+    text = f"""# φ_J search: time and FIRE steps against N
+
+`python benchmarks/bench_jamming.py` on {stamp}, {platform.processor() or platform.machine()},
+one thread per process, seed {args.seed}, one seed per point (FIRE trajectories from a random start are
+chaotic: expect ±30 % between seeds at equal N). "before" = git {args.before_ref} (bisection from below,
+every minimisation to 1e-12); "after" = this checkout ("descent" search). Raw numbers:
+[results/jamming.json](results/jamming.json).
+
+## Exponent of the search cost
+
+{_summary(results)}
+
+## Ratios
+
+{_ratios(results)}
+
+## Every measurement
+
+Search time and steps; then, for "after", the cost of each stored state reached from the search's
+jammed state (seconds and FIRE steps of that one state).
+
+{_table(results, args.states)}
+"""
+    Path(args.out).write_text(text)
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
