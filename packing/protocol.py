@@ -45,6 +45,13 @@ FINAL_CHECK_WIDTH = 10.0          # the bracket is checked once the predicted Δ
 UNJAMMED_CHECK = 0.9              # the branch must be unjammed at φ̂_J (1 − 0.9 rtol)
 JAMMED_CHECK = 0.45               # and, with verify, jammed at φ̂_J (1 + 0.45 rtol)
 
+# Stored states resolve forces relative to their own scale: FIRE runs to min(ftol, 1e-5 p), p the
+# pressure the branch predicts, so that weak contacts (f/⟨f⟩ ~ 1e-3) are resolved at Δφ = 1e-7
+# as at 1e-6 (at N = 256, Δφ = 1e-7, ftol = 1e-12 leaves one contact of overlap 6e-4 Δφ unresolved
+# and N_Δ = N_dof; 5e-13 resolves it); never below the round-off of the forces, ~1e-15 × box side.
+RELATIVE_FTOL = 1e-5
+ROUNDOFF_FTOL_PER_LENGTH = 1e-15
+
 ProgressFn = Callable[[float, bool], None]
 
 
@@ -267,6 +274,15 @@ def compression_path(delta_phis: Sequence[float], max_ratio: float = 10 ** 0.5,
     return path
 
 
+def state_settings(settings: MinimizerSettings, pressure: float, box_side: float) -> MinimizerSettings:
+    """``settings`` with ftol lowered to RELATIVE_FTOL × ``pressure`` (the state's expected
+    pressure) where that is tighter, but not below the force round-off of a box of ``box_side``."""
+    if not (math.isfinite(pressure) and pressure > 0):
+        return settings
+    tol = max(min(settings.ftol, RELATIVE_FTOL * pressure), ROUNDOFF_FTOL_PER_LENGTH * box_side)
+    return dataclasses.replace(settings, ftol=tol) if tol < settings.ftol else settings
+
+
 def states_above_jamming(jam: JammingResult, delta_phis: Sequence[float],
                          settings: MinimizerSettings = MinimizerSettings(),
                          progress: ProgressFn | None = None) -> list[MinimizeResult]:
@@ -276,7 +292,8 @@ def states_above_jamming(jam: JammingResult, delta_phis: Sequence[float],
     state is compressed affinely from the previous one by at most a factor √10 in Δφ, so that a
     large Δφ is not reached by one big affine jump (which can rearrange small systems). The
     descent's jammed state lies up to 10 rtol above φ_J; a first target below it is reached by
-    decompressing it (an elastic step on its branch).
+    decompressing it (an elastic step on its branch). Each state is minimised to
+    :func:`state_settings` of its predicted pressure K Δφ (K the search's stiffness).
     """
     dps = [float(x) for x in delta_phis]
     for x in dps:
@@ -284,8 +301,9 @@ def states_above_jamming(jam: JammingResult, delta_phis: Sequence[float],
     targets = set(dps)
     results: dict[float, MinimizeResult] = {}
     current = jam.jammed.packing
+    side = float(current.box.max())
     for dp in compression_path(dps):
-        r = settings.run(current.at_phi(jam.phi_j + dp))
+        r = state_settings(settings, jam.stiffness * dp, side).run(current.at_phi(jam.phi_j + dp))
         current = r.packing
         if dp in targets:
             results[dp] = r
@@ -319,7 +337,9 @@ def state_at_pressure(jam: JammingResult, pressure: float, rtol: float = 1e-3,
         if count >= max_minimizations:
             raise RuntimeError(f"pressure {p_target} not reached within {max_minimizations} minimisations")
         count += 1
-        return settings.run(base.packing.at_phi(jam.phi_j + dp))
+        return tight.run(base.packing.at_phi(jam.phi_j + dp))
+
+    tight = state_settings(settings, p_target, float(jam.jammed.packing.box.max()))
 
     k = jam.stiffness if math.isfinite(jam.stiffness) and jam.stiffness > 0 else None
     dp = 1e-6 if k is None else min(1e-6, 0.1 * p_target / k)
