@@ -242,6 +242,17 @@ bisection from the last unjammed state to 1e-7; LAMMPS from benchmarks/_work/pee
 
 {_ratios(results)}
 
+## What limits the exponent
+
+Read from the tables above. Per FIRE step (seconds / steps) the cost is close to linear in N up to
+4096 and grows faster beyond it. The step count grows too, from two kinds of minimisation that
+the profile shows: (1) the last compressions from below, which land within ~2e-3 under φ_J and
+creep for a long time before their energy reaches zero (the largest unjammed entries of the
+profile); capping them and compressing on from the capped state raised ⟨φ_J⟩ when tried while
+making this change, so they are kept; (2) each decompression step of the descent, whose
+relaxation grows with N at fixed Δφ (the jammed entries). The stored states below Δφ ≈ 1e-6 cost
+more with N by nature (the Δφ = 1e-7 columns).
+
 ## Every measurement
 
 Search time and steps; then, for "after", the cost of each stored state reached from the search's

@@ -70,14 +70,18 @@ class MinimizerSettings:
 
 @dataclasses.dataclass(frozen=True)
 class JammingResult:
-    """φ_J bracketed by an unjammed and a jammed minimised state.
+    """φ_J located between an unjammed and a jammed minimised state.
 
-    phi_j : the lowest φ found jammed; phi_unjammed : the highest φ found unjammed
-    (phi_j − phi_unjammed ≤ rtol · phi_unjammed); jammed : the minimised state at phi_j;
-    n_minimizations / total_steps : the work done; all_converged : every FIRE run converged (or,
-    for an unjammed state, reached the energy floor that decides it); search : "descent" or
-    "bisection"; phi_extrapolated : φ where the secant of p(φ) through the branch's two lowest
-    jammed states vanishes (descent; NaN for bisection); stiffness : that secant's slope dp/dφ.
+    phi_j : descent: the zero of the secant of p(φ) through the branch's two lowest jammed states
+    (φ where the branch's pressure vanishes), or, where a bracket check failed and the branch was
+    bisected, its lowest jammed φ; bisection: the lowest φ found jammed.
+    phi_unjammed : the highest φ found unjammed (phi_j − phi_unjammed ≤ rtol · phi_unjammed).
+    jammed : the minimised jammed state the states above φ_J start from: descent, the branch's
+    lowest jammed state (up to 10 rtol above phi_j; within 0.45 rtol with ``verify``); bisection,
+    the state at phi_j. n_minimizations / total_steps : the work done. all_converged : every FIRE
+    run converged (or, for an unjammed state, reached the energy floor that decides it).
+    search : "descent" or "bisection". phi_extrapolated : the secant's zero (NaN for bisection).
+    stiffness : the secant's slope K = dp/dφ (NaN for bisection).
     """
 
     phi_j: float
