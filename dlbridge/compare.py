@@ -119,6 +119,7 @@ class State:
     hessian_eigenvalues: np.ndarray | None
     stiffness_eigenvalues: np.ndarray | None
     stress_eigenvalues: np.ndarray | None
+    unjammed: bool = False
 
     @property
     def isostatic_offset(self) -> int:
@@ -318,7 +319,8 @@ def _read_state(group: h5py.Group, path: str) -> State:
         dim=int(attrs.get("dim", 0)) if side == "packing" else 0,
         n_particles=_as_float(attrs.get("n_particles", "none")),
         potential=str(attrs.get("potential", "harmonic")),
-        **{name: _eigenvalues(group, name) for name in EIGENVALUE_SETS})
+        **{name: _eigenvalues(group, name) for name in EIGENVALUE_SETS},
+        unjammed=side == "packing" and not bool(attrs.get("jammed", True)))
 
 
 def read_states(path: str | os.PathLike) -> list[State]:
@@ -481,10 +483,12 @@ def _verdict(excess: Sequence[int]) -> str:
 
 
 def _count_warnings(states: Sequence[State]) -> list[str]:
-    """Lines for network states whose n_constraints attribute differs from #{Δ > 0} of their gaps
-    (packings are skipped: their N_Δ counts contacts between non-rattlers only, while `gaps` holds
-    every neighbour pair, rattlers' contacts included)."""
-    out = []
+    """Lines for packing states above φ_J that are unjammed (a small packing can rearrange on
+    compression; left out of the energy fit) and for network states whose n_constraints attribute
+    differs from #{Δ > 0} of their gaps (packings are skipped there: their N_Δ counts contacts
+    between non-rattlers only, while `gaps` holds every neighbour pair, rattlers' included)."""
+    out = [f"{s.source}: unjammed at distance {s.control - s.transition:.3g} above the transition "
+           "(rearranged on compression); left out of the energy fit" for s in states if s.unjammed]
     for s in states:
         if s.side != "network" or s.n_dof < 1 or s.gaps.size == 0:
             continue
@@ -546,7 +550,8 @@ def summarize_system(key: SystemKey, states: Sequence[State],
         theta=_fit_or_none(fit_theta, gaps, n_bootstrap) if gaps.size else None,
         gamma=_fit_or_none(fit_gamma, gaps, n_bootstrap) if gaps.size else None,
         index_scaling=fit_scaling([dist[i] for i in scaling_ok], [index_y[i] for i in scaling_ok]),
-        energy_scaling=fit_scaling(dist, [s.energy for s in states]),
+        energy_scaling=fit_scaling([d for d, s in zip(dist, states) if not s.unjammed],
+                                   [s.energy for s in states if not s.unjammed]),
         test_error_peak=_test_error_peak(states) if key.side == "network" else None,
         warnings=tuple(_count_warnings(states)))
 

@@ -209,21 +209,22 @@ def _descend(s: _Search, start: Packing, rtol: float, dphi: float, verify: bool)
 
 
 def _bisect(s: _Search, start: Packing, rtol: float, dphi: float, verify: bool) -> JammingResult:
-    """The "bisection" search (module docstring)."""
+    """The "bisection" search (module docstring); ``verify`` is not used (its bracket is checked)."""
     s.compress_until_jammed(start, dphi)
+    from_lo = True  # the jammed end was compressed from the current unjammed end
     while True:
         while (s.hi.packing.phi - s.lo.packing.phi) > rtol * s.lo.packing.phi:
-            s.probe(s.lo.packing.at_phi(0.5 * (s.lo.packing.phi + s.hi.packing.phi)))
-        # The jammed state must be reached from the final unjammed one: the bracket's jammed end
-        # may come from an earlier, longer compression that fell into another basin.
+            from_lo = is_jammed(s.probe(s.lo.packing.at_phi(0.5 * (s.lo.packing.phi + s.hi.packing.phi))))
+        # The jammed end must be reached from the final unjammed one: it may come from an
+        # earlier, longer compression that fell into another basin.
         width = s.hi.packing.phi - s.lo.packing.phi
-        base = s.lo
-        if is_jammed(s.probe(base.packing.at_phi(s.hi.packing.phi))):
+        if from_lo or is_jammed(s.probe(s.lo.packing.at_phi(s.hi.packing.phi))):
             return s.result("bisection", s.hi.packing.phi)
         step = max(4.0 * width, 2.0 * rtol * s.lo.packing.phi)
         while s.hi.packing.phi <= s.lo.packing.phi:
             s.probe(s.lo.packing.at_phi(s.lo.packing.phi + step))
             step = min(2.0 * step, dphi)
+        from_lo = True
 
 
 SEARCHES: dict[str, Callable[[_Search, Packing, float, float, bool], JammingResult]] = {

@@ -167,10 +167,11 @@ def test_packing_zero_modes_and_scaling(files, result):
     zeros = [int(np.sum(np.abs(a["stiffness"]) <= 1e-10 * np.abs(a["stiffness"]).max())) - 2
              for a in nearest]
     assert s.zero_modes.mean == pytest.approx(np.mean(zeros)) and s.zero_modes.n == 3
-    # energy: total U against Δφ, log-log least squares recomputed here
+    # energy: total U against Δφ, log-log least squares recomputed here over the jammed states
     dphi = np.array([a["phi"] - a["phi_j"] for a in at])
     u = np.array([a["energy"] for a in at])
-    ref = stats.linregress(np.log10(dphi), np.log10(u))
+    jammed = np.array([bool(a["jammed"]) for a in at])
+    ref = stats.linregress(np.log10(dphi[jammed]), np.log10(u[jammed]))
     assert s.energy_scaling.exponent == pytest.approx(ref.slope, rel=1e-10)
     assert s.energy_scaling.stderr == pytest.approx(ref.stderr, rel=1e-10)
     assert abs(s.energy_scaling.exponent - 2.0) < 0.15       # harmonic: U ∝ Δφ²
@@ -179,6 +180,28 @@ def test_packing_zero_modes_and_scaling(files, result):
     if np.count_nonzero(y > 0) >= 3:
         ref = stats.linregress(np.log10(dphi[y > 0]), np.log10(y[y > 0]))
         assert s.index_scaling.exponent == pytest.approx(ref.slope, rel=1e-10)
+
+
+def test_unjammed_packing_state_is_left_out_of_the_energy_fit(files, tmp_path):
+    """A state above φ_J that rearranged into an unjammed configuration (attribute jammed False,
+    as `packing jam` stores it) is named in the warnings and does not enter the energy fit."""
+    path = tmp_path / "disks.h5"
+    shutil.copy(files["disks"], path)
+    with h5py.File(path, "r+") as f:
+        groups = []
+        f["runs"].visititems(lambda name, obj: groups.append(obj) if isinstance(obj, h5py.Group)
+                             and "side" in obj.attrs else None)
+        victim = groups[1]
+        victim.attrs["jammed"] = False
+        victim.attrs["energy"] = 1e-27
+        name = victim.name
+    (s,) = cmp.compare([path], tmp_path / "out", n_bootstrap=10, figures=False).summaries
+    at = [a for a in _attrs(path) if a["jammed"]]
+    ref = stats.linregress(np.log10([a["phi"] - a["phi_j"] for a in at]),
+                           np.log10([a["energy"] for a in at]))
+    assert s.energy_scaling.exponent == pytest.approx(ref.slope, rel=1e-10)
+    assert s.energy_scaling.n_points == len(at)
+    assert any(name in w and "unjammed" in w for w in s.warnings)
 
 
 # ----------------------------------------------------------------------------- networks
