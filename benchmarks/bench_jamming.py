@@ -183,8 +183,6 @@ def main(argv=None) -> int:
     ap.add_argument("--states", type=float, nargs="*", default=[1e-6, 1e-7])
     ap.add_argument("--states-max-n", type=int, default=4096,
                     help="measure the stored states only up to this N (they cost more by nature)")
-    ap.add_argument("--only", nargs="*", default=None,
-                    help="measure only these 'system/version' rows, e.g. 'discs 2D/after'")
     ap.add_argument("--out", default=str(HERE / "RESULTS_jamming.md"))
     args = ap.parse_args(argv)
     if args.worker:
@@ -201,8 +199,6 @@ def main(argv=None) -> int:
         plan.pop(("discs 2D", "lammps"))
     if args.quick:
         plan = {k: [n for n in v if n <= 1024] for k, v in plan.items()}
-    if args.only is not None:
-        plan = {k: v for k, v in plan.items() if "/".join(k) in args.only}
     trees = {"after": ROOT, "lammps": ROOT, "before": _before_tree(args.before_ref)}
     results = []
     for (system, version), ns in plan.items():

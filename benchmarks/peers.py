@@ -29,6 +29,7 @@ from __future__ import annotations
 import ctypes
 import os
 import re
+import shutil
 import sys
 import tempfile
 import time
@@ -289,14 +290,13 @@ def _lammps_discs(x, diameters, b, logfile, skin, norm, integrator, FIRE):
 
 def run_lammps_jamming(positions, diameters, box, rtol=1e-7, dphi=2e-3, ftol=1e-12,
                        max_steps=10_000_000, max_minimizations=400, *, skin=0.3, fire=None):
-    # FIRE as `packing.minimize` runs it by default: dt_start 0.05, dt_max 0.5 (README: dt_max 1.0
-    # is unstable for these packings)
     """φ_J the way a LAMMPS user finds it: affine compression of box and atoms (``change_box all
     x scale s y scale s remap``, the static form of ``fix deform``) in steps of ``dphi``, a
     ``minimize`` after each, then bisection between the last unjammed and the first jammed state,
     always compressing the last unjammed configuration (restored with ``scatter_atoms``), to a
     relative width ``rtol``; jammed = energy per particle > 1e-16 after minimisation (the package's
-    threshold). Returns dict(phi_j, minimizations, steps, seconds).
+    threshold). FIRE as `packing.minimize` runs it by default (dt_start 0.05, dt_max 0.5; dt_max 1.0
+    is unstable here, see README). Returns dict(phi_j, minimizations, steps, seconds).
     """
     x = np.asarray(positions, dtype=np.float64)
     b = np.asarray(box, dtype=np.float64)
@@ -352,6 +352,7 @@ def run_lammps_jamming(positions, diameters, box, rtol=1e-7, dphi=2e-3, ftol=1e-
                 lo, phi_lo = state, mid
     finally:
         lmp.close()
+        shutil.rmtree(workdir, ignore_errors=True)
     return dict(phi_j=phi_hi, minimizations=count, steps=steps, seconds=time.perf_counter() - t0)
 
 

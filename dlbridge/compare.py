@@ -1,8 +1,8 @@
 """``dlbridge compare``: the two jamming transitions side by side, number by number.
 
-Reads any number of HDF5 files written under DESIGN.md's contract (packings from ``packing jam``,
-networks from ``dlbridge train``), groups their states by system, and per system measures with the
-SHARED analysis of :mod:`packing.analysis` (no copy of it here):
+Reads any number of HDF5 files written under the HDF5 contract of `packing.io` (packings from
+``packing jam``, networks from ``dlbridge train``), groups their states by system, and per system
+measures with the SHARED analysis of :mod:`packing.analysis` (no copy of it here):
 
 * the transition location (φ_J or N*) as mean ± sample standard deviation over seeds;
 * N_Δ/N_dof at the transition and N_Δ/N_iso with N_iso = N_dof + 1 for a periodic packing (the
@@ -285,7 +285,7 @@ def _system_key(side: str, attrs: dict, where: str) -> SystemKey:
     for name in SYSTEM_KEYS[side]:
         if name not in attrs:
             raise ParameterError(f"{where} must have the {side} attribute {name!r} "
-                                 "(DESIGN.md, HDF5 contract)")
+                                 "(HDF5 contract, packing.io)")
         value = attrs[name]
         fields.append((name, round(value, 12) if isinstance(value, float) else value))
     return SystemKey(side, tuple(fields))
@@ -297,12 +297,12 @@ def _read_state(group: h5py.Group, path: str) -> State:
     attrs = {k: _plain(v) for k, v in group.attrs.items()}
     for name in COMMON_ATTRS:
         if name not in attrs:
-            raise ParameterError(f"{where} must have the attribute {name!r} (DESIGN.md, HDF5 "
-                                 "contract)")
+            raise ParameterError(f"{where} must have the attribute {name!r} (HDF5 contract, "
+                                 "packing.io)")
     side = str(attrs["side"])
     require(side in SIDES, f"{where} attribute 'side'", "'packing' or 'network'", side)
     if "gaps" not in group:
-        raise ParameterError(f"{where} must have the dataset 'gaps' (DESIGN.md, HDF5 contract)")
+        raise ParameterError(f"{where} must have the dataset 'gaps' (HDF5 contract, packing.io)")
     gaps = np.asarray(group["gaps"][()], dtype=np.float64).ravel()
     n_dof = int(attrs["n_dof"])
     require(n_dof >= 0, f"{where} attribute 'n_dof'", "an integer >= 0", n_dof)

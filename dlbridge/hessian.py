@@ -1,7 +1,7 @@
 """Exact Hessian of the training loss of one net, split as H = H0 + Hp, and its spectrum.
 
 With L = 1/(α² P) Σ_μ ℓ(Δ_μ), Δ_μ = 1 − y_μ α [f(w, x_μ) − f(w₀, x_μ)] (Geiger et al., PRE 100,
-012115, 2019, section VI; DESIGN.md, "Hessian"):
+012115, 2019, section VI):
 
     H0 = 1/(α² P) Σ_μ ℓ''(Δ_μ) ∇Δ_μ ∇Δ_μᵀ = 1/P Σ_μ ℓ''(Δ_μ) ∇f_μ ∇f_μᵀ              (stiffness)
     Hp = 1/(α² P) Σ_μ ℓ'(Δ_μ) ∇²Δ_μ     = −1/(α P) Σ_μ ℓ'(Δ_μ) y_μ ∇²f_μ                (stress)

@@ -5,7 +5,7 @@ Geiger, Spigler, Jacot, Wyart 2020, eq. (3)) is
 
     L(w) = 1/(α² P) Σ_μ ℓ(Δ_μ),
 
-* ``quadratic`` (default): ℓ = ½ Δ² θ(Δ)  — the packing energy of DESIGN.md;
+* ``quadratic`` (default): ℓ = ½ Δ² θ(Δ)  — the packing energy (`packing.analysis`);
 * ``hinge``: ℓ = Δ θ(Δ);
 * ``softhinge``: ℓ = softplus(βΔ)/β, a smooth hinge (β = 20 in the paper's code).
 

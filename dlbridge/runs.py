@@ -133,7 +133,7 @@ def describe_diverged(bad: Sequence[NetResult]) -> str:
 
 def net_state_record(spec: NetRunSpec, r: NetResult, n_star: float = math.nan
                      ) -> tuple[dict, dict]:
-    """(attributes, datasets) of one net's state group, as DESIGN.md's HDF5 contract lists them."""
+    """(attributes, datasets) of one net's state group, under the HDF5 contract of `packing.io`."""
     s = r.spec
     attrs = {
         "side": "network", "control_name": "n_params", "control": s.n_params,

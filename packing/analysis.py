@@ -1,7 +1,7 @@
 """The shared constraint analysis of E(q) = Σ_c ½ Δ_c(q)² θ(Δ_c(q)) over N_dof coordinates q.
 
 Packings (`packing/`) and networks (`dlbridge/`) both call this module; neither keeps its own copy.
-Everything is written for the generic form (see DESIGN.md):
+Everything is written for the generic form (the README's E(q)):
 
 * gaps Δ_c of every candidate constraint (Δ > 0: violated / active, Δ < 0: satisfied);
 * the Jacobian J = ∂Δ_c/∂q of the N_Δ active gaps, shape (N_Δ, n_coords), given as a

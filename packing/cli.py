@@ -118,8 +118,8 @@ def run_jam(args: argparse.Namespace, command: str) -> int:
     spec = JamSpec(dim=args.dim, n=args.n, shape=args.shape if aspherical else None, aspect=aspect,
                    potential=args.potential, dispersity=args.dispersity,
                    phi_start=args.phi_start, rtol=args.rtol, ftol=args.ftol, max_steps=args.max_steps,
-                   method="fire2" if args.fire2 else "fire", search=args.search, delta_phis=tuple(args.delta_phi),
-                   pressures=tuple(args.pressure), hessian=args.hessian)
+                   method="fire2" if args.fire2 else "fire", search=args.search,
+                   delta_phis=tuple(args.delta_phi), pressures=tuple(args.pressure), hessian=args.hessian)
     spec.validate()
     seeds = range(args.seed_offset, args.seed_offset + args.seeds)
     runs = []

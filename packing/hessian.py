@@ -10,9 +10,9 @@ With V = Δ^α/α (α = 2 harmonic, 5/2 Hertz),
     H = ∂²U/∂q∂q = stiffness + stress,
     stiffness = Σ_{Δ>0} V''(Δ) ∇Δ ∇Δᵀ,      stress = Σ_{Δ>0} V'(Δ) ∇²Δ,
 
-which for the harmonic potential (V'' = 1, V' = Δ) is the split Σ ∇Δ∇Δᵀ + Σ Δ ∇²Δ of DESIGN.md
-(for Hertz V'' = (3/2) Δ^{1/2}, V' = Δ^{3/2}). The pair derivatives come from the shape's kernel
-(`packing._pairs.pair_gap_hess`), so every particle kind shares this module.
+which for the harmonic potential (V'' = 1, V' = Δ) is the split Σ ∇Δ∇Δᵀ + Σ Δ ∇²Δ of
+`packing.analysis` (for Hertz V'' = (3/2) Δ^{1/2}, V' = Δ^{3/2}). The pair derivatives come from
+the shape's kernel (`packing._pairs.pair_gap_hess`), so every particle kind shares this module.
 
 Zero modes: in a periodic box the d uniform translations are exact zero modes of H. They are
 identified (:func:`count_zero_modes`) and not counted as floppy (or quartic) modes.

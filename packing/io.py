@@ -1,9 +1,11 @@
-"""The HDF5 contract shared by every command (see DESIGN.md, "The HDF5 contract").
+"""The HDF5 contract shared by every command.
 
 File attributes: ``schema``, ``package_version``, ``created``, ``command``, ``git_commit`` (when
-available). One group per state under ``/runs/<run-id>``, with the attributes and datasets listed in
-DESIGN.md. Writes are atomic: the file is written under a temporary name in the destination folder
-and renamed into place only when complete, so a killed run never leaves a half-written file and an
+available). One group per state under ``/runs/<run-id>``, with at least the attributes ``side``,
+``control_name`` and ``control``, and the attributes and datasets its writer adds (packings:
+`packing.jamming_runs.state_record`; nets: `dlbridge.runs.net_state_record`). Writes are atomic:
+the file is written under a temporary name in the destination folder and renamed into place only
+when complete, so a killed run never leaves a half-written file and an
 existing file is never modified unless ``overwrite`` is given.
 """
 from __future__ import annotations
@@ -150,7 +152,7 @@ def write_state(parent: h5py.Group, name: str, attrs: Mapping[str, Any],
                 datasets: Mapping[str, np.ndarray]) -> h5py.Group:
     """Write one state group ``parent/name`` with its attributes and datasets.
 
-    ``attrs`` must contain at least ``side``, ``control_name`` and ``control`` (DESIGN.md).
+    ``attrs`` must contain at least ``side``, ``control_name`` and ``control``.
     None-valued attributes are stored as the string ``"none"``.
     """
     for key in ("side", "control_name", "control"):

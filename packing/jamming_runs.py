@@ -105,7 +105,8 @@ def jam_one_seed(spec: JamSpec, seed: int,
     """Random start (seed) → φ_J → minimised states at φ_J + Δφ and at the target pressures."""
     start = random_packing(spec.n, spec.start_phi, spec.dim, spec.dispersity, spec.potential, seed,
                            shape=spec.shape, aspect=spec.aspect)
-    jam = find_jamming(start, rtol=spec.rtol, settings=spec.settings, progress=progress, search=spec.search)
+    jam = find_jamming(start, rtol=spec.rtol, settings=spec.settings, progress=progress,
+                       search=spec.search)
     states = [(f"dphi_{dp:.3e}", r) for dp, r in
               zip(spec.delta_phis, states_above_jamming(jam, spec.delta_phis, spec.settings, progress))]
     for p in spec.pressures:
@@ -115,7 +116,7 @@ def jam_one_seed(spec: JamSpec, seed: int,
 
 def state_record(spec: JamSpec, run: SeedRun, result: MinimizeResult,
                  net: ContactNetwork | None = None) -> tuple[dict, dict]:
-    """(attributes, datasets) of one state group, as DESIGN.md's HDF5 contract lists them."""
+    """(attributes, datasets) of one state group, under the HDF5 contract of `packing.io`."""
     p = result.packing
     net = contact_network(p) if net is None else net
     attrs = {

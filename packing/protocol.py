@@ -46,9 +46,9 @@ UNJAMMED_CHECK = 0.9              # the branch must be unjammed at φ̂_J (1 −
 JAMMED_CHECK = 0.45               # and, with verify, jammed at φ̂_J (1 + 0.45 rtol)
 
 # Stored states resolve forces relative to their own scale: FIRE runs to min(ftol, 1e-5 p), p the
-# pressure the branch predicts, so that weak contacts (f/⟨f⟩ ~ 1e-3) are resolved at Δφ = 1e-7
-# as at 1e-6 (at N = 256, Δφ = 1e-7, ftol = 1e-12 leaves one contact of overlap 6e-4 Δφ unresolved
-# and N_Δ = N_dof; 5e-13 resolves it); never below the round-off of the forces, ~1e-15 × box side.
+# pressure the branch predicts, so that weak contacts are resolved at Δφ = 1e-7 as at 1e-6 (with
+# ftol = 1e-12 alone, a weak contact of one 2D N = 256 seed of the slow test_isostatic_over_seeds
+# stays unresolved at Δφ = 1e-7 and N_Δ = N_dof); never below the force round-off, ~1e-15 × box side.
 RELATIVE_FTOL = 1e-5
 ROUNDOFF_FTOL_PER_LENGTH = 1e-15
 
@@ -288,6 +288,15 @@ def state_settings(settings: MinimizerSettings, pressure: float, box_side: float
     return dataclasses.replace(settings, ftol=tol) if tol < settings.ftol else settings
 
 
+def _minimize_on_branch(jam: JammingResult, base: MinimizeResult, dp: float,
+                        settings: MinimizerSettings) -> MinimizeResult:
+    """``base`` compressed affinely to φ_J + ``dp`` and minimised to :func:`state_settings` of its
+    predicted pressure K dp (the states of :func:`states_above_jamming` and
+    :func:`state_at_pressure` alike)."""
+    tight = state_settings(settings, jam.stiffness * dp, float(jam.jammed.packing.box.max()))
+    return tight.run(base.packing.at_phi(jam.phi_j + dp))
+
+
 def states_above_jamming(jam: JammingResult, delta_phis: Sequence[float],
                          settings: MinimizerSettings = MinimizerSettings(),
                          progress: ProgressFn | None = None) -> list[MinimizeResult]:
@@ -305,11 +314,9 @@ def states_above_jamming(jam: JammingResult, delta_phis: Sequence[float],
         require(math.isfinite(x) and 0 < x < 1, "delta_phi", "in (0, 1)", x)
     targets = set(dps)
     results: dict[float, MinimizeResult] = {}
-    current = jam.jammed.packing
-    side = float(current.box.max())
+    current = jam.jammed
     for dp in compression_path(dps):
-        r = state_settings(settings, jam.stiffness * dp, side).run(current.at_phi(jam.phi_j + dp))
-        current = r.packing
+        r = current = _minimize_on_branch(jam, current, dp, settings)
         if dp in targets:
             results[dp] = r
             if progress is not None:
@@ -327,7 +334,8 @@ def state_at_pressure(jam: JammingResult, pressure: float, rtol: float = 1e-3,
     :func:`compression_path`; the first state at min(1e-6, a tenth of p/K), K the search's
     stiffness) until p reaches the target; then log p is interpolated linearly in log Δφ between
     the two bracketing states, every trial compressed from the highest state below the target, so
-    that no state is reached by a jump of more than √10 in Δφ from its predecessor.
+    that no state is reached by a jump of more than √10 in Δφ from its predecessor. Every state is
+    minimised as in :func:`states_above_jamming`.
     """
     p_target = float(pressure)
     require(math.isfinite(p_target) and p_target > 0, "pressure", "a finite number > 0", pressure)
@@ -342,9 +350,7 @@ def state_at_pressure(jam: JammingResult, pressure: float, rtol: float = 1e-3,
         if count >= max_minimizations:
             raise RuntimeError(f"pressure {p_target} not reached within {max_minimizations} minimisations")
         count += 1
-        return tight.run(base.packing.at_phi(jam.phi_j + dp))
-
-    tight = state_settings(settings, p_target, float(jam.jammed.packing.box.max()))
+        return _minimize_on_branch(jam, base, dp, settings)
 
     k = jam.stiffness if math.isfinite(jam.stiffness) and jam.stiffness > 0 else None
     dp = 1e-6 if k is None else min(1e-6, 0.1 * p_target / k)
@@ -361,19 +367,11 @@ def state_at_pressure(jam: JammingResult, pressure: float, rtol: float = 1e-3,
     while abs(hi.pressure / p_target - 1.0) > rtol:
         if dp_hi - dp_lo <= 1e-9 * dp_hi:  # p jumps across the target: a rearrangement
             best = min((lo, hi), key=lambda r: abs(math.log(r.pressure / p_target)))
-            warnings.warn(f"pressure {p_target:.6g}: p(Δφ) jumps from {lo.pressure:.6g} to {hi.pressure:.6g} "
-                          f"at Δφ = {dp_hi:.6g} (a rearrangement); returning the state at p = "
-                          f"{best.pressure:.6g}", RuntimeWarning, stacklevel=2)
+            warnings.warn(f"pressure {p_target:.6g}: p(Δφ) jumps from {lo.pressure:.6g} to "
+                          f"{hi.pressure:.6g} at Δφ = {dp_hi:.6g} (a rearrangement); returning the "
+                          f"state at p = {best.pressure:.6g}", RuntimeWarning, stacklevel=2)
             return best
-        trial = math.sqrt(dp_lo * dp_hi) if dp_lo > 0 else 0.5 * dp_hi
-        if run < 2 and lo.pressure > 0 and hi.pressure > lo.pressure:
-            if dp_lo > 0:
-                slope = math.log(hi.pressure / lo.pressure) / math.log(dp_hi / dp_lo)
-                guess = dp_lo * (p_target / lo.pressure) ** (1.0 / slope)
-            else:
-                guess = dp_hi * p_target / hi.pressure
-            if dp_lo < guess < dp_hi:
-                trial = guess
+        trial = _next_trial(lo, dp_lo, hi, dp_hi, p_target, interpolate=run < 2)
         r = at(lo, trial)
         if abs(r.pressure / p_target - 1.0) <= rtol:
             return r
@@ -385,3 +383,19 @@ def state_at_pressure(jam: JammingResult, pressure: float, rtol: float = 1e-3,
         else:
             hi, dp_hi = r, trial
     return hi
+
+
+def _next_trial(lo: MinimizeResult, dp_lo: float, hi: MinimizeResult, dp_hi: float, p_target: float,
+                interpolate: bool) -> float:
+    """Next Δφ between dp_lo and dp_hi: log p interpolated linearly in log Δφ (linearly from the
+    origin when dp_lo = 0), or the geometric midpoint when ``interpolate`` is False (regula falsi
+    stalling) or the interpolation leaves the bracket."""
+    mid = math.sqrt(dp_lo * dp_hi) if dp_lo > 0 else 0.5 * dp_hi
+    if not (interpolate and lo.pressure > 0 and hi.pressure > lo.pressure):
+        return mid
+    if dp_lo > 0:
+        slope = math.log(hi.pressure / lo.pressure) / math.log(dp_hi / dp_lo)
+        guess = dp_lo * (p_target / lo.pressure) ** (1.0 / slope)
+    else:
+        guess = dp_hi * p_target / hi.pressure
+    return guess if dp_lo < guess < dp_hi else mid

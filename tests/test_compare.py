@@ -61,7 +61,7 @@ def synthetic_net_state(n: int, seed: int, rng: np.random.Generator) -> tuple[di
 
 
 def write_synthetic_network(path: Path, seeds=NET_SEEDS, depth: int = 2) -> Path:
-    """A synthetic network file (DESIGN.md contract) with the known answers of the docstring."""
+    """A synthetic network file (the HDF5 contract of packing.io) with the known answers of the docstring."""
     with atomic_h5(path, command="synthetic network file (tests/test_compare.py)") as f:
         runs = f.require_group("runs")
         for seed in seeds:
