@@ -41,7 +41,7 @@ from scipy import stats
 
 from packing.analysis import PowerLawFit, count_constraints, fit_gamma, fit_theta
 from packing.errors import ParameterError, require
-from packing.hessian import count_zero_modes
+from packing.analysis import count_zero_modes
 from packing.io import SCHEMA, iter_states
 
 SCHEMA_FAMILY = SCHEMA.split("/")[0]          # "jamming-bridge"; any version 1.x is read
@@ -437,11 +437,11 @@ def nearest_state(states: Sequence[State]) -> State | None:
 
 def stiffness_zero_modes(state: State) -> int | None:
     """Zero modes of the stiffness part minus the trivial ones (|λ| ≤ 1e-10 max|λ|,
-    :func:`packing.hessian.count_zero_modes`); None without stored eigenvalues."""
+    :func:`packing.analysis.count_zero_modes`); None without stored eigenvalues."""
     if state.stiffness_eigenvalues is None:
         return None
-    zm = count_zero_modes(state.stiffness_eigenvalues, n_translations=state.n_trivial)
-    return zm.n_floppy_modes
+    zm = count_zero_modes(state.stiffness_eigenvalues, n_trivial=state.n_trivial)
+    return zm.n_floppy
 
 
 def pooled_gaps(states: Sequence[State]) -> np.ndarray:

@@ -27,7 +27,7 @@ from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 from packing.analysis import log_histogram
 from packing.errors import require
-from packing.hessian import ZERO_MODE_RTOL
+from packing.analysis import ZERO_MODE_RTOL
 
 from .compare import (State, SystemSummary, fit_error, format_pm, is_round_packing,
                       pooled_gaps)

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from packing.errors import require
-from packing.hessian import ZERO_MODE_RTOL, count_zero_modes
+from packing.analysis import ZERO_MODE_RTOL, count_zero_modes
 from packing.io import cpu_name, write_state
 
 from .data import DATASETS, Dataset, load_dataset
@@ -166,7 +166,7 @@ def hessian_part(r: NetResult, data: Dataset, spec: NetRunSpec) -> tuple[dict, d
     res = analyze(prob, fit_exponents=False)
     h = res.hessian_spectrum
     attrs = {"n_negative_modes": res.negative.n_negative,
-             "n_zero_modes": count_zero_modes(h, n_translations=0).n_zero_modes,
+             "n_zero_modes": count_zero_modes(h, n_trivial=0).n_zero_modes,
              "mode_tol": ZERO_MODE_RTOL, "spectrum_complete": h.complete}
     if res.modes is not None:
         attrs.update(jacobian_rank=res.modes.rank, n_floppy_modes=res.modes.n_floppy)

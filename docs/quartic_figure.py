@@ -19,7 +19,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from packing.contacts import contact_network  # noqa: E402
-from packing.hessian import count_zero_modes, hessian, spectrum  # noqa: E402
+from packing.analysis import count_zero_modes, spectrum  # noqa: E402
+from packing.hessian import hessian  # noqa: E402
 from packing.protocol import find_jamming, states_above_jamming  # noqa: E402
 from packing.system import random_packing  # noqa: E402
 
@@ -36,7 +37,7 @@ def quartic_data(key: tuple[float, int]) -> list[dict]:
     for dphi, r in zip(DPHIS, states_above_jamming(jam, DPHIS)):
         net = contact_network(r.packing)
         parts = hessian(r.packing, network=net)
-        nq = count_zero_modes(spectrum(parts.stiffness), n_translations=2).n_floppy_modes
+        nq = count_zero_modes(spectrum(parts.stiffness), n_trivial=2).n_floppy
         ev = spectrum(parts.total).eigenvalues
         rows.append(dict(dphi=dphi, n_c=net.n_constraints, n_dof=net.n_dof, nq=nq,
                          quartic=ev[2:2 + nq], other=ev[2 + nq]))

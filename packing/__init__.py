@@ -18,15 +18,26 @@ from .contacts import ContactNetwork, contact_network  # noqa: E402
 from .errors import ParameterError
 # the Hessian function stays in its module (`from packing.hessian import hessian`): exporting it here
 # would shadow the submodule `packing.hessian` as an attribute of the package
-from .hessian import HessianParts, count_zero_modes, spectrum
+from .analysis import (ConstraintAnalysis, ConstraintCount, ConstraintProblem, HessianSplit,
+                       ModeCount, Spectrum, analyze, count_constraints, count_zero_modes, spectrum)
+from .hessian import HessianParts, constraint_problem
 from .minimize import MinimizeResult, energy_and_forces, minimize, virial_pressure
 from .protocol import (JammingResult, MinimizerSettings, find_jamming, is_jammed, state_at_pressure,
                        states_above_jamming)
 from .system import Packing, random_packing
 
 __all__ = [
-    "ContactNetwork", "HessianParts", "JammingResult", "MinimizeResult", "MinimizerSettings",
-    "Packing", "ParameterError", "contact_network", "count_zero_modes", "energy_and_forces",
-    "find_jamming", "is_jammed", "minimize", "random_packing", "spectrum",
-    "state_at_pressure", "states_above_jamming", "virial_pressure",
+    # particles and minimisation
+    "Packing", "random_packing", "MinimizeResult", "minimize", "energy_and_forces",
+    "virial_pressure",
+    # the φ_J protocol
+    "JammingResult", "MinimizerSettings", "find_jamming", "is_jammed", "state_at_pressure",
+    "states_above_jamming",
+    # contacts and the particle adapter to the shared analysis
+    "ContactNetwork", "contact_network", "HessianParts", "constraint_problem",
+    # the shared analysis (packing.analysis)
+    "ConstraintProblem", "ConstraintAnalysis", "ConstraintCount", "HessianSplit", "ModeCount",
+    "Spectrum", "analyze", "count_constraints", "count_zero_modes", "spectrum",
+    # errors
+    "ParameterError",
 ]

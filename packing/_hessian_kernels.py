@@ -7,7 +7,8 @@ so ∇_w Δ = Tᵀ g and ∇²_w Δ = Tᵀ H T (u is affine in w: no second-deri
 n_rot is the number of rotational coordinates per particle (dof_r.shape[1]), which for ellipsoids
 (2: exponential-map coordinates ε of the axis, see `_ellipsoid`) differs from the stored rot (N, 3);
 the kernel's Hessian is then already in (dr, ε_i, ε_j), s = ℓε.
-Pair contributions: stiffness V''(Δ) ∇Δ∇Δᵀ, stress V'(Δ) ∇²Δ, with V = Δ^α/α.
+Pair contributions: stiffness V''(Δ) ∇Δ∇Δᵀ, stress V'(Δ) ∇²Δ, with V = Δ^α/α; the gap Jacobian's
+row of a pair is √V''(Δ) ∇_w Δ, so that its JᵀJ is the stiffness part.
 """
 from __future__ import annotations
 
@@ -49,6 +50,65 @@ def _pair_map(d, nr, li, lj):
 
 
 @nb.njit(cache=True)
+def _pair_rows(i, j, d, nr, dof_x, dof_r, glob):
+    """Global rows of the pair coordinates w = (x_i, x_j, s_i, s_j) into glob (P,)."""
+    for a in range(d):
+        glob[a] = dof_x[i, a]
+        glob[d + a] = dof_x[j, a]
+    for b in range(nr):
+        glob[2 * d + b] = dof_r[i, b]
+        glob[2 * d + nr + b] = dof_r[j, b]
+
+
+@nb.njit(cache=True)
+def _pull_back_gradient(T, g, k, P, gw):
+    """∇_w Δ = Tᵀ g into gw (P,)."""
+    for r in range(P):
+        s = 0.0
+        for a in range(k):
+            s += T[a, r] * g[a]
+        gw[r] = s
+
+
+@nb.njit(cache=True)
+def assemble_jacobian(kind, x, rot, shp, rot_len, box, alpha, pairs, dof_x, dof_r):
+    """COO triplets of the gap Jacobian: row p holds √V''(Δ_p) ∇_w Δ_p of pair p (zeros for a
+    pair with Δ ≤ 0); the arguments are those of :func:`assemble_triplets`.
+
+    Returns (rows, cols, vals): (M·P,) arrays, P = 2d + 2 n_rot.
+    """
+    n, d = x.shape
+    nr = dof_r.shape[1]
+    k = d + 2 * nr
+    P = 2 * d + 2 * nr
+    m = pairs.shape[0]
+    rows = np.empty(m * P, np.int64)
+    cols = np.empty(m * P, np.int64)
+    vals = np.zeros(m * P)
+    dr = np.empty(d)
+    g = np.zeros(k)
+    H = np.zeros((k, k))
+    gw = np.zeros(P)
+    glob = np.empty(P, np.int64)
+    for p in range(m):
+        i = pairs[p, 0]
+        j = pairs[p, 1]
+        _pair_rows(i, j, d, nr, dof_x, dof_r, glob)
+        for r in range(P):
+            rows[p * P + r] = p
+            cols[p * P + r] = glob[r]
+        minimum_image(x, i, j, box, dr)
+        delta = pair_gap_hess(kind, dr, rot, shp, i, j, g, H)
+        if not delta > 0.0:
+            continue
+        _pull_back_gradient(_pair_map(d, nr, rot_len[i], rot_len[j]), g, k, P, gw)
+        w = np.sqrt(d2V(delta, alpha))
+        for r in range(P):
+            vals[p * P + r] = w * gw[r]
+    return rows, cols, vals
+
+
+@nb.njit(cache=True)
 def assemble_triplets(kind, x, rot, shp, rot_len, box, alpha, pairs, dof_x, dof_r):
     """Triplets of the stiffness and stress parts over the given pairs.
 
@@ -78,12 +138,7 @@ def assemble_triplets(kind, x, rot, shp, rot_len, box, alpha, pairs, dof_x, dof_
     for p in range(m):
         i = pairs[p, 0]
         j = pairs[p, 1]
-        for a in range(d):
-            glob[a] = dof_x[i, a]
-            glob[d + a] = dof_x[j, a]
-        for b in range(nr):
-            glob[2 * d + b] = dof_r[i, b]
-            glob[2 * d + nr + b] = dof_r[j, b]
+        _pair_rows(i, j, d, nr, dof_x, dof_r, glob)
         off = p * P * P
         for r in range(P):
             for c in range(P):
@@ -94,12 +149,7 @@ def assemble_triplets(kind, x, rot, shp, rot_len, box, alpha, pairs, dof_x, dof_
         if not delta > 0.0:
             continue
         T = _pair_map(d, nr, rot_len[i], rot_len[j])
-        # ∇_w Δ = Tᵀ g ;  ∇²_w Δ = Tᵀ sym(H) T
-        for r in range(P):
-            s = 0.0
-            for a in range(k):
-                s += T[a, r] * g[a]
-            gw[r] = s
+        _pull_back_gradient(T, g, k, P, gw)  # ∇_w Δ = Tᵀ g ;  ∇²_w Δ = Tᵀ sym(H) T below
         for r in range(P):
             for c in range(r, P):
                 s = 0.0

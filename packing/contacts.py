@@ -21,6 +21,7 @@ import math
 import numpy as np
 
 from . import _engine
+from .analysis import ConstraintCount
 from .errors import ParameterError, require
 from .minimize import default_skin
 from .system import Packing
@@ -39,9 +40,8 @@ class ContactNetwork:
     min_contacts : the rattler threshold used (a particle needs at least this many contacts).
     n_rattlers : number of rattlers; n_particles N; dim d; n_rot rotational coordinates per particle.
     z : mean contact number of the non-rattlers, 2 N_Δ / N′ (0 when N′ = 0).
-    n_constraints : N_Δ, contacts between two non-rattlers.
-    n_dof : (d + n_rot) N′ − d, clamped at 0 when N′ = 0.
-    isostatic_count : n_dof + 1.
+    counts : the `packing.analysis.ConstraintCount` of the rigid cluster: N_Δ (contacts between
+        two non-rattlers), N_dof = (d + n_rot) N′ − d (0 when N′ = 0) and isostatic offset 1.
     """
 
     pairs: np.ndarray
@@ -54,19 +54,32 @@ class ContactNetwork:
     dim: int
     n_rot: int
     z: float
-    n_constraints: int
-    n_dof: int
-    isostatic_count: int
+    counts: ConstraintCount
+
+    @property
+    def n_constraints(self) -> int:
+        """N_Δ, contacts between two non-rattlers."""
+        return self.counts.n_constraints
+
+    @property
+    def n_dof(self) -> int:
+        """N_dof = (d + n_rot) N′ − d, 0 when N′ = 0."""
+        return self.counts.n_dof
+
+    @property
+    def isostatic_count(self) -> int:
+        """N_dof + 1."""
+        return self.counts.isostatic_count
 
     @property
     def excess(self) -> int:
         """N_Δ − (N_dof + 1): 0 at isostaticity, > 0 above jamming, < 0 hypostatic."""
-        return self.n_constraints - self.isostatic_count
+        return self.counts.excess
 
     @property
     def is_isostatic(self) -> bool:
         """True when N_Δ = N_dof + 1 exactly."""
-        return self.excess == 0
+        return self.counts.is_isostatic
 
     @property
     def n_contacts(self) -> int:
@@ -85,6 +98,7 @@ class ContactNetwork:
         return self.contacts[keep]
 
 
+PERIODIC_ISOSTATIC_OFFSET = 1   # N_Δ = N_dof + 1 at jamming in a periodic box (Goodrich et al. 2012)
 ELLIPSE_MIN_CONTACTS = 3
 ELLIPSOID_MIN_CONTACTS = 4
 
@@ -145,11 +159,19 @@ def iterative_rattlers(n: int, contacts: np.ndarray, min_contacts: int) -> np.nd
         rattler |= new
 
 
-def _count(n_nonrattlers: int, n_constraints: int, dim: int, n_rot: int) -> tuple[float, int]:
-    """(z, n_dof) from N′ and N_Δ: z = 2 N_Δ / N′, n_dof = (d + n_rot) N′ − d (≥ 0)."""
-    z = 2.0 * n_constraints / n_nonrattlers if n_nonrattlers > 0 else 0.0
-    n_dof = max(0, (dim + n_rot) * n_nonrattlers - dim)
-    return z, n_dof
+def _rigid_cluster_count(gaps: np.ndarray, pairs: np.ndarray, rattler: np.ndarray, dim: int,
+                         n_rot: int) -> tuple[float, ConstraintCount]:
+    """(z, counts) of the pairs between non-rattlers: z = 2 N_Δ / N′ and the ConstraintCount with
+    N_dof = (d + n_rot) N′ − d (≥ 0) and isostatic offset 1 (periodic box)."""
+    live = ~rattler[pairs[:, 0]] & ~rattler[pairs[:, 1]]
+    g = gaps[live]
+    n_live = int(rattler.size - rattler.sum())
+    n_constraints = int(np.count_nonzero(g > 0.0))
+    z = 2.0 * n_constraints / n_live if n_live > 0 else 0.0
+    n_dof = max(0, (dim + n_rot) * n_live - dim)
+    counts = ConstraintCount.from_counts(n_constraints, int(np.count_nonzero(g < 0.0)), g.size,
+                                         n_dof, PERIODIC_ISOSTATIC_OFFSET)
+    return z, counts
 
 
 def contact_network(packing: Packing, rattler_min_contacts: int | None = None,
@@ -170,7 +192,7 @@ def contact_network(packing: Packing, rattler_min_contacts: int | None = None,
     :class:`ContactNetwork`.
     """
     require(isinstance(packing, Packing), "packing", "a packing.system.Packing", type(packing).__name__)
-    kind, x, rot, shp, bound, _ = packing.kernel_arrays()
+    arr = packing.kernel_arrays()
     if rattler_min_contacts is None:
         min_contacts = default_min_contacts(packing)
     else:
@@ -181,23 +203,20 @@ def contact_network(packing: Packing, rattler_min_contacts: int | None = None,
         skin = default_skin(packing)
     else:
         skin = float(skin)
-        require(math.isfinite(skin) and 0.0 <= skin <= float(bound.max()), "skin",
+        require(math.isfinite(skin) and 0.0 <= skin <= float(arr.bound.max()), "skin",
                 "in [0, largest bounding radius]", skin)
-    pairs, gaps = _engine.pair_table(kind, x, rot, shp, bound, packing.box, skin)
+    pairs, gaps = _engine.pair_table(arr.kind, arr.x, arr.rot, arr.shp, arr.bound, packing.box, skin)
     if not np.all(np.isfinite(gaps)):
-        raise ParameterError(f"packing must have a pair kernel for its particle kind {kind} "
+        raise ParameterError(f"packing must have a pair kernel for its particle kind {arr.kind} "
                              f"(got non-finite gaps)")
     order = np.lexsort((pairs[:, 1], pairs[:, 0]))
     pairs, gaps = pairs[order], gaps[order]
     contacts = pairs[gaps > 0.0]
     rattler = iterative_rattlers(packing.n, contacts, min_contacts)
-    n_rattlers = int(rattler.sum())
-    n_live = packing.n - n_rattlers
-    n_constraints = int(np.count_nonzero(~rattler[contacts[:, 0]] & ~rattler[contacts[:, 1]]))
-    z, n_dof = _count(n_live, n_constraints, packing.dim, packing.n_rot)
+    z, counts = _rigid_cluster_count(gaps, pairs, rattler, packing.dim, packing.n_rot)
     for a in (pairs, gaps, contacts, rattler):
         a.setflags(write=False)
     return ContactNetwork(pairs=pairs, gaps=gaps, contacts=contacts, rattler=rattler,
-                          min_contacts=min_contacts, n_rattlers=n_rattlers, n_particles=packing.n,
-                          dim=packing.dim, n_rot=packing.n_rot, z=z, n_constraints=n_constraints,
-                          n_dof=n_dof, isostatic_count=n_dof + 1)
+                          min_contacts=min_contacts, n_rattlers=int(rattler.sum()),
+                          n_particles=packing.n, dim=packing.dim, n_rot=packing.n_rot, z=z,
+                          counts=counts)

@@ -15,36 +15,32 @@ which for the harmonic potential (V'' = 1, V' = Δ) is the split Σ ∇Δ∇Δ�
 the shape's kernel (`packing._pairs.pair_gap_hess`), so every particle kind shares this module.
 
 Zero modes: in a periodic box the d uniform translations are exact zero modes of H. They are
-identified (:func:`count_zero_modes`) and not counted as floppy (or quartic) modes.
+identified (`packing.analysis.count_zero_modes` with n_trivial = d) and not counted as floppy (or
+quartic) modes.
+
+:func:`constraint_problem` is the packing's adapter to the shared analysis: the gaps of the pairs
+between non-rattlers, their Jacobian J (rows √V''(Δ) ∇Δ, so that JᵀJ is the stiffness part) and the
+stress part, as a `packing.analysis.ConstraintProblem`.
 """
 from __future__ import annotations
 
 import dataclasses
-import math
 
 import numpy as np
-import scipy.linalg
 import scipy.sparse as sp
-import scipy.sparse.linalg as spla
 
 from . import _hessian_kernels
-from .contacts import ContactNetwork, contact_network
+from .analysis import ConstraintProblem, HessianSplit
+from .analysis.spectra import inf_norm
+from .contacts import PERIODIC_ISOSTATIC_OFFSET, ContactNetwork, contact_network
 from .errors import ParameterError, require
 from .system import Packing
 
-DENSE_MAX = 3000          # spectrum(): dense eigvalsh up to this size
-DEFAULT_K = 64            # spectrum(): lowest modes computed with eigsh beyond DENSE_MAX
-ZERO_MODE_RTOL = 1e-10    # count_zero_modes(): |λ| ≤ rtol · scale counts as zero
-EIGSH_SHIFT = 1e-6        # spectrum(): shift-invert around σ = −EIGSH_SHIFT · scale
-
-
-class SpectrumError(RuntimeError):
-    """The sparse eigensolver failed (no convergence or a singular shifted matrix)."""
-
 
 @dataclasses.dataclass(frozen=True)
-class HessianParts:
-    """Hessian of a packing in generalized coordinates (see module docstring).
+class HessianParts(HessianSplit):
+    """Hessian of a packing in generalized coordinates (see module docstring): the
+    `packing.analysis.HessianSplit` of the rigid cluster, with its coordinates.
 
     Attributes
     ----------
@@ -76,35 +72,6 @@ class HessianParts:
     def translations(self) -> np.ndarray:
         """(n, d) orthonormal global translation vectors (columns)."""
         return _translation_vectors(self.dof_index, self.n_translations)
-
-
-@dataclasses.dataclass(frozen=True)
-class Spectrum:
-    """Eigenvalues of a symmetric matrix.
-
-    eigenvalues : ascending; all n of them when ``complete``, else the k lowest.
-    n : matrix size. method : "dense" (numpy.linalg.eigvalsh) or "eigsh" (ARPACK, shift-invert).
-    scale : an upper bound of max|λ| (exact max|λ| when complete, else the ∞-norm of the matrix),
-        the reference of the relative zero-mode tolerance.
-    """
-
-    eigenvalues: np.ndarray
-    n: int
-    complete: bool
-    method: str
-    scale: float
-
-
-@dataclasses.dataclass(frozen=True)
-class ZeroModes:
-    """Zero-mode count: n_zero_modes = #{|λ| ≤ threshold}, of which n_translation_modes are the
-    global translations and n_floppy_modes = n_zero_modes − n_translation_modes the rest
-    (floppy or quartic modes, rattlers when they were kept)."""
-
-    n_zero_modes: int
-    n_translation_modes: int
-    n_floppy_modes: int
-    threshold: float
 
 
 # ------------------------------------------------------------------------------------- assembly
@@ -144,11 +111,23 @@ def _symmetric_csr(rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, size: i
     return a
 
 
-def _inf_norm(m: sp.spmatrix) -> float:
-    """max row sum of |m| (≥ max|λ| for a symmetric matrix)."""
-    if m.shape[0] == 0:
-        return 0.0
-    return float(np.abs(m).sum(axis=1).max())
+def _checked_network(packing: Packing, network: ContactNetwork | None) -> ContactNetwork:
+    """``network`` (computed when None) after checking it belongs to ``packing``."""
+    require(isinstance(packing, Packing), "packing", "a packing.system.Packing",
+            type(packing).__name__)
+    if network is None:
+        network = contact_network(packing)
+    require(isinstance(network, ContactNetwork) and network.n_particles == packing.n
+            and network.dim == packing.dim, "network",
+            f"a ContactNetwork of this packing (N = {packing.n}, d = {packing.dim})",
+            type(network).__name__)
+    return network
+
+
+def _kept_contacts(network: ContactNetwork, keep: np.ndarray) -> np.ndarray:
+    """(M, 2) int64 contacts between kept particles, in the network's order."""
+    pairs = network.contacts
+    return np.ascontiguousarray(pairs[keep[pairs[:, 0]] & keep[pairs[:, 1]]], dtype=np.int64)
 
 
 def hessian(packing: Packing, remove_rattlers: bool = True,
@@ -167,24 +146,17 @@ def hessian(packing: Packing, remove_rattlers: bool = True,
     -------
     :class:`HessianParts`, matrices of size (d + n_rot) N′ (N when rattlers are kept).
     """
-    require(isinstance(packing, Packing), "packing", "a packing.system.Packing", type(packing).__name__)
     require(isinstance(remove_rattlers, (bool, np.bool_)), "remove_rattlers", "True or False",
             remove_rattlers)
-    if network is None:
-        network = contact_network(packing)
-    require(isinstance(network, ContactNetwork) and network.n_particles == packing.n
-            and network.dim == packing.dim, "network",
-            f"a ContactNetwork of this packing (N = {packing.n}, d = {packing.dim})",
-            type(network).__name__)
-    kind, x, rot, shp, _, rot_len = packing.kernel_arrays()
-    n, d = x.shape
-    nr = packing.n_rot
+    network = _checked_network(packing, network)
+    arr = packing.kernel_arrays()
+    n, d = arr.x.shape
     keep = ~network.rattler if remove_rattlers else np.ones(n, bool)
-    pairs = network.contacts
-    pairs = np.ascontiguousarray(pairs[keep[pairs[:, 0]] & keep[pairs[:, 1]]], dtype=np.int64)
-    dof_x, dof_r, dof_index = _dof_maps(n, d, nr, keep)
+    pairs = _kept_contacts(network, keep)
+    dof_x, dof_r, dof_index = _dof_maps(n, d, packing.n_rot, keep)
     rows, cols, kv, sv = _hessian_kernels.assemble_triplets(
-        kind, x, rot, shp, rot_len, packing.box, float(packing.alpha), pairs, dof_x, dof_r)
+        arr.kind, arr.x, arr.rot, arr.shp, arr.rot_len, packing.box, float(packing.alpha), pairs,
+        dof_x, dof_r)
     if not (np.all(np.isfinite(kv)) and np.all(np.isfinite(sv))):
         raise ParameterError("packing must have finite pair derivatives at every contact "
                              "(got non-finite Hessian entries: coincident particle centres?)")
@@ -194,7 +166,7 @@ def hessian(packing: Packing, remove_rattlers: bool = True,
     total = (stiffness + stress).tocsr()
     total.sort_indices()
     t = _translation_vectors(dof_index, d)
-    norm = _inf_norm(total)
+    norm = inf_norm(total)
     resid = float(np.abs(total @ t).max() / norm) if norm > 0 and size > 0 else 0.0
     keep.setflags(write=False)
     dof_index.setflags(write=False)
@@ -203,104 +175,45 @@ def hessian(packing: Packing, remove_rattlers: bool = True,
                         translation_residual=resid)
 
 
-# ------------------------------------------------------------------------------------- spectra
-def _as_square(matrix) -> sp.csr_matrix:
-    """CSR view of a square, finite, symmetric matrix (ndarray or scipy.sparse), else
-    ParameterError."""
-    if sp.issparse(matrix):
-        m = sp.csr_matrix(matrix, dtype=np.float64)
-    else:
-        a = np.asarray(matrix, dtype=np.float64)
-        require(a.ndim == 2, "matrix", "a square 2-d array or scipy.sparse matrix", a.shape)
-        m = sp.csr_matrix(a)
-    require(m.shape[0] == m.shape[1] and m.shape[0] >= 1, "matrix", "square with n >= 1", m.shape)
-    require(bool(np.all(np.isfinite(m.data))), "matrix", "finite", "non-finite entries")
-    scale = _inf_norm(m)
-    asym = abs(m - m.T).max() if m.nnz else 0.0
-    require(asym <= 1e-12 * max(scale, 1e-300), "matrix", "symmetric (|H − Hᵀ| ≤ 1e-12 |H|)",
-            f"asymmetry {asym:.3g}")
-    return m
+def gap_jacobian(packing: Packing, network: ContactNetwork | None = None) -> sp.csr_matrix:
+    """(N_Δ, (d + n_rot) N′) CSR Jacobian of the rigid cluster's contacts: row c is
+    √V''(Δ_c) ∂Δ_c/∂q on the coordinates of :func:`hessian` (rattlers removed), in the order of
+    ``network.active_contacts``, so that JᵀJ equals ``hessian(packing).stiffness`` (V'' = 1 for
+    the harmonic potential: the rows are the gap gradients themselves)."""
+    network = _checked_network(packing, network)
+    arr = packing.kernel_arrays()
+    n, d = arr.x.shape
+    keep = ~network.rattler
+    pairs = _kept_contacts(network, keep)
+    dof_x, dof_r, dof_index = _dof_maps(n, d, packing.n_rot, keep)
+    rows, cols, vals = _hessian_kernels.assemble_jacobian(
+        arr.kind, arr.x, arr.rot, arr.shp, arr.rot_len, packing.box, float(packing.alpha), pairs,
+        dof_x, dof_r)
+    if not np.all(np.isfinite(vals)):
+        raise ParameterError("packing must have finite pair derivatives at every contact "
+                             "(got non-finite gap gradients: coincident particle centres?)")
+    jac = sp.csr_matrix((vals, (rows, cols)), shape=(pairs.shape[0], dof_index.shape[0]))
+    jac.sort_indices()
+    return jac
 
 
-def spectrum(matrix, k: int | None = None, method: str = "auto") -> Spectrum:
-    """Eigenvalues of a symmetric matrix (e.g. ``hessian(p).total``).
+def constraint_problem(packing: Packing, network: ContactNetwork | None = None
+                       ) -> ConstraintProblem:
+    """The packing in the shared analysis' form (`packing.analysis.ConstraintProblem`).
 
-    Parameters
-    ----------
-    matrix : (n, n) scipy.sparse or ndarray, symmetric.
-    k : number of lowest eigenvalues wanted; None = all of them (dense) when n ≤ DENSE_MAX,
-        DEFAULT_K lowest beyond.
-    method : "auto" (dense numpy.linalg.eigvalsh up to DENSE_MAX = 3000, else eigsh), "dense" or
-        "eigsh" (scipy.sparse.linalg.eigsh in shift-invert mode around σ = −1e-6·|H|_∞, which
-        returns the k eigenvalues nearest σ, i.e. the lowest of a positive semi-definite H).
-
-    Raises
-    ------
-    ParameterError on bad input; SpectrumError when eigsh fails.
+    gaps : Δ of the candidate pairs between non-rattlers (so that #{Δ > 0} = N_Δ of the network);
+    jacobian : :func:`gap_jacobian`; stiffness, stress : the parts of :func:`hessian` (rattlers
+    removed); n_dof = (d + n_rot) N′ − d with the d global translations as trivial zero modes;
+    isostatic_offset 1 (N_Δ = N_dof + 1 at jamming in a periodic box). ParameterError when every
+    particle is a rattler (no rigid cluster to analyse).
     """
-    require(method in ("auto", "dense", "eigsh"), "method", "'auto', 'dense' or 'eigsh'", method)
-    m = _as_square(matrix)
-    n = m.shape[0]
-    if k is not None:
-        require(isinstance(k, (int, np.integer)) and 1 <= k <= n, "k", f"an integer in [1, {n}]", k)
-        k = int(k)
-    if method == "auto":
-        method = "dense" if n <= DENSE_MAX else "eigsh"
-    if method == "dense":
-        ev = np.linalg.eigvalsh(m.toarray())
-        scale = float(np.abs(ev).max())
-        if k is not None:
-            ev = ev[:k]
-        return Spectrum(ev, n, k is None or k == n, "dense", scale)
-    k = DEFAULT_K if k is None else k
-    require(k < n - 1, "k", f"an integer in [1, {n - 2}] for eigsh on an n = {n} matrix", k)
-    return _eigsh_lowest(m, k)
-
-
-def _eigsh_lowest(m: sp.csr_matrix, k: int) -> Spectrum:
-    """k lowest eigenvalues by ARPACK shift-invert around a small negative σ."""
-    scale = _inf_norm(m)
-    sigma = -EIGSH_SHIFT * scale if scale > 0 else -1.0
-    try:
-        ev = spla.eigsh(m.tocsc(), k=k, sigma=sigma, which="LM", return_eigenvectors=False)
-    except (spla.ArpackNoConvergence, spla.ArpackError, RuntimeError,
-            scipy.linalg.LinAlgError) as exc:
-        raise SpectrumError(
-            f"eigsh (shift-invert, sigma = {sigma:.3g}, k = {k}) failed on an n = {m.shape[0]} "
-            f"matrix: {exc}; try method='dense' or a smaller k") from exc
-    return Spectrum(np.sort(ev), m.shape[0], False, "eigsh", scale)
-
-
-def count_zero_modes(eigs, tol: float = ZERO_MODE_RTOL, *, n_translations: int,
-                     scale: float | None = None) -> ZeroModes:
-    """Count zero modes and set apart the global translations.
-
-    An eigenvalue is zero when |λ| ≤ tol · scale (relative tolerance; ``scale`` defaults to the
-    Spectrum's scale, or max|λ| of an array). The d global translations of a periodic packing
-    are exact zero modes of H (see ``HessianParts.translation_residual``), so
-    min(n_translations, n_zero) of the zero modes are attributed to them and the rest are floppy
-    (or quartic) modes.
-
-    Parameters
-    ----------
-    eigs : a :class:`Spectrum` or an array of eigenvalues (pass ``scale`` for a partial spectrum).
-    tol : relative tolerance (default 1e-10; dense eigenvalues carry absolute errors ~ n·1e-16·scale).
-    n_translations : number of global translations (``HessianParts.n_translations``, i.e. d).
-    """
-    if isinstance(eigs, Spectrum):
-        ev = np.asarray(eigs.eigenvalues, dtype=np.float64)
-        if scale is None:
-            scale = eigs.scale
-    else:
-        ev = np.asarray(eigs, dtype=np.float64).ravel()
-    require(bool(np.all(np.isfinite(ev))), "eigs", "finite", "non-finite values")
-    require(math.isfinite(tol) and 0.0 < tol < 1.0, "tol", "a finite number in (0, 1)", tol)
-    require(isinstance(n_translations, (int, np.integer)) and 0 <= n_translations <= 3,
-            "n_translations", "an integer in [0, 3]", n_translations)
-    if scale is None:
-        scale = float(np.abs(ev).max()) if ev.size else 0.0
-    require(math.isfinite(scale) and scale >= 0.0, "scale", "a finite number >= 0", scale)
-    threshold = tol * scale
-    n_zero = int(np.count_nonzero(np.abs(ev) <= threshold))
-    n_tr = min(int(n_translations), n_zero)
-    return ZeroModes(n_zero, n_tr, n_zero - n_tr, threshold)
+    network = _checked_network(packing, network)
+    require(network.n_dof >= 1, "packing", "a packing with a rigid cluster (N_dof >= 1)",
+            f"{network.n_rattlers} rattlers out of {network.n_particles}")
+    h = hessian(packing, remove_rattlers=True, network=network)
+    pairs, rattler = network.pairs, network.rattler
+    live = ~rattler[pairs[:, 0]] & ~rattler[pairs[:, 1]]
+    return ConstraintProblem(gaps=np.asarray(network.gaps[live]),
+                             jacobian=gap_jacobian(packing, network), stress=h.stress,
+                             stiffness=h.stiffness, n_dof=network.n_dof, n_trivial=packing.dim,
+                             isostatic_offset=PERIODIC_ISOSTATIC_OFFSET)

@@ -149,17 +149,20 @@ def state_record(spec: JamSpec, run: SeedRun, result: MinimizeResult,
 
 
 def hessian_spectra(packing) -> dict[str, np.ndarray]:
-    """Eigenvalues of H and of its stiffness and stress parts (rattlers removed); empty arrays
+    """Eigenvalues of H and of its stiffness and stress parts (rattlers removed), by the shared
+    analysis (`packing.analysis.analyze` of `packing.hessian.constraint_problem`); empty arrays
     when every particle is a rattler (an unjammed state has no rigid cluster)."""
-    from .hessian import hessian, spectrum
+    from .analysis import analyze
+    from .hessian import constraint_problem
 
-    h = hessian(packing)
-    if h.n == 0:
+    net = contact_network(packing)
+    if net.n_dof == 0:
         empty = np.empty(0)
         return {"hessian_eigenvalues": empty, "stiffness_eigenvalues": empty, "stress_eigenvalues": empty}
-    return {"hessian_eigenvalues": spectrum(h.total).eigenvalues,
-            "stiffness_eigenvalues": spectrum(h.stiffness).eigenvalues,
-            "stress_eigenvalues": spectrum(h.stress).eigenvalues}
+    res = analyze(constraint_problem(packing, net), compute_rank=False, fit_exponents=False)
+    return {"hessian_eigenvalues": res.hessian_spectrum.eigenvalues,
+            "stiffness_eigenvalues": res.stiffness_spectrum.eigenvalues,
+            "stress_eigenvalues": res.stress_spectrum.eigenvalues}
 
 
 def write_seed(runs_group: h5py.Group, spec: JamSpec, run: SeedRun) -> None:

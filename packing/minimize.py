@@ -45,7 +45,7 @@ class MinimizeResult:
 
 def default_skin(packing: Packing) -> float:
     """Verlet skin: 0.3 × the smallest bounding diameter (rebuilds are rare near jamming)."""
-    _, _, _, _, bound, _ = packing.kernel_arrays()
+    bound = packing.kernel_arrays().bound
     return 0.3 * 2.0 * float(bound.min())
 
 

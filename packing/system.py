@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Literal
+from typing import Literal, NamedTuple
 
 import numpy as np
 
@@ -20,6 +20,22 @@ POTENTIALS = {"harmonic": 2.0, "hertz": 2.5}
 ROUND_SHAPES = ("disk", "sphere")
 SHAPES = ("disk", "sphere", "ellipse", "ellipsoid")
 ELLIPSOID_ASPECT_RANGE = (0.1, 10.0)  # a/b: oblate (< 1) and prolate (> 1) ellipsoids of revolution
+
+
+class KernelArrays(NamedTuple):
+    """A packing as the numba kernels take it (:meth:`Packing.kernel_arrays`).
+
+    kind : pair-kernel code (`packing._pairs`). x : (N, d) positions (a copy). rot : (N,
+    n_rot_stored) orientations (a copy). shp : (N, n_s) per-particle sizes. bound : (N,) bounding
+    radii. rot_len : (N,) rotational lengths ℓ.
+    """
+
+    kind: int
+    x: np.ndarray
+    rot: np.ndarray
+    shp: np.ndarray
+    bound: np.ndarray
+    rot_len: np.ndarray
 
 
 @dataclasses.dataclass(frozen=True)
@@ -217,8 +233,9 @@ class Packing:
         return dataclasses.replace(self, positions=positions, orientations=rot[:, 0])
 
     # ------------------------------------------------------------------ kernel view
-    def kernel_arrays(self):
-        """(kind, x, rot, shp, bound, rot_len) as the numba engine takes them (copies of x, rot).
+    def kernel_arrays(self) -> KernelArrays:
+        """:class:`KernelArrays` (kind, x, rot, shp, bound, rot_len) as the numba engine takes them
+        (copies of x, rot).
 
         Round: shp = [diameter] (N, 1), rot (N, 0). Ellipses: shp = [a, b] (N, 2), rot = [θ] (N, 1).
         Ellipsoids: shp = [a, b] (N, 2), rot = û (N, 3).
@@ -227,14 +244,14 @@ class Packing:
         n = self.n
         bound = np.ascontiguousarray(self.bounding_radii, dtype=np.float64)
         if self.is_round:
-            return (_pairs.KIND_SPHERE, np.array(self.positions), np.zeros((n, 0)),
+            return KernelArrays(_pairs.KIND_SPHERE, np.array(self.positions), np.zeros((n, 0)),
                     np.ascontiguousarray(self.diameters.reshape(n, 1)), bound, np.ones(n))
         if self.shape == "ellipsoid":
-            return (_pairs.KIND_ELLIPSOID, np.array(self.positions),
+            return KernelArrays(_pairs.KIND_ELLIPSOID, np.array(self.positions),
                     np.array(self.orientations, dtype=np.float64, order="C"),
                     np.ascontiguousarray(self.semi_axes[:, :2]), bound,
                     np.ascontiguousarray(self.rotational_lengths))
-        return (_pairs.KIND_ELLIPSE, np.array(self.positions),
+        return KernelArrays(_pairs.KIND_ELLIPSE, np.array(self.positions),
                 np.array(self.orientations, dtype=np.float64).reshape(n, 1),
                 np.ascontiguousarray(self.semi_axes), bound,
                 np.ascontiguousarray(self.rotational_lengths))

@@ -14,7 +14,8 @@ import scipy.stats
 from packing import analysis as an
 from packing.contacts import contact_network
 from packing.errors import ParameterError
-from packing.hessian import count_zero_modes, hessian, spectrum
+from packing.analysis import count_zero_modes, spectrum
+from packing.hessian import constraint_problem, gap_jacobian, hessian
 from packing.minimize import minimize
 from packing.system import random_packing
 
@@ -77,6 +78,46 @@ def test_jacobian_reproduces_gaps_and_analytic_hessian(jammed):
     np.testing.assert_allclose(total.toarray(), h.total.toarray(), rtol=0, atol=1e-12)
 
 
+def test_packing_gap_jacobian_equals_the_independent_reference(jammed):
+    """packing.hessian.gap_jacobian of discs equals the numpy reference row for row."""
+    p, net, _ = jammed
+    keep = ~net.rattler
+    _, ref = disc_jacobian(p, net.active_contacts, keep)
+    jac = gap_jacobian(p, net)
+    np.testing.assert_allclose(jac.toarray(), ref.toarray(), rtol=0, atol=1e-14)
+
+
+@pytest.mark.parametrize("shape, dim, potential", [("ellipse", 2, "harmonic"),
+                                                   ("ellipsoid", 3, "harmonic"),
+                                                   (None, 2, "hertz")])
+def test_packing_gap_jacobian_squares_to_the_assembled_stiffness(shape, dim, potential):
+    """JᵀJ = hessian(p).stiffness for every shape kernel and for Hertz (rows √V'' ∇Δ)."""
+    p = minimize(random_packing(48 if dim == 2 else 128, 0.95 if dim == 2 else 0.75, dim,
+                                potential=potential,
+                                seed=1, shape=shape, aspect=1.4 if shape else 1.0)).packing
+    net = contact_network(p)
+    h = hessian(p, network=net)
+    jac = gap_jacobian(p, net)
+    assert jac.shape == (net.n_constraints, h.n)
+    scale = abs(h.stiffness).max()
+    np.testing.assert_allclose((jac.T @ jac).toarray(), h.stiffness.toarray(), rtol=0,
+                               atol=1e-12 * scale)
+
+
+def test_packing_adapter_feeds_the_shared_analysis(jammed):
+    """analyze(constraint_problem(p)) counts what the contact network counts and its spectra are
+    those of the assembled Hessian parts."""
+    p, net, _ = jammed
+    res = an.analyze(constraint_problem(p, net), fit_exponents=False)
+    hr = hessian(p, network=net)
+    assert res.counts == net.counts
+    assert res.modes.n_trivial == p.dim and res.modes.rank == hr.n - res.modes.n_zero_modes
+    for part, name in ((hr.total, "hessian_spectrum"), (hr.stiffness, "stiffness_spectrum"),
+                       (hr.stress, "stress_spectrum")):
+        np.testing.assert_array_equal(getattr(res, name).eigenvalues,
+                                      spectrum(part).eigenvalues)
+
+
 def _fields(res):
     """Flat dict of every number in a ConstraintAnalysis (spectra as arrays)."""
     out = {"counts": np.array(list(dataclass_values(res.counts)), float),
@@ -126,8 +167,8 @@ def test_counting_modes_and_spectrum_match_the_packing_modules(jammed):
     assert res.counts.n_dof == net.n_dof
     assert res.counts.excess == net.excess
     assert res.isostaticity_index == pytest.approx(net.n_constraints / net.n_dof, rel=1e-15)
-    zm = count_zero_modes(spectrum(hr.stiffness), n_translations=p.dim)
-    assert res.modes.n_floppy == zm.n_floppy_modes
+    zm = count_zero_modes(spectrum(hr.stiffness), n_trivial=p.dim)
+    assert res.modes.n_floppy == zm.n_floppy
     assert res.modes.rank == hr.n - zm.n_zero_modes
     ev = np.linalg.eigvalsh(hr.total.toarray())
     np.testing.assert_allclose(res.hessian_spectrum.eigenvalues, ev, rtol=0, atol=1e-10)

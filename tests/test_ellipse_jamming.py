@@ -25,7 +25,8 @@ import numpy as np
 import pytest
 
 from packing.contacts import contact_network
-from packing.hessian import count_zero_modes, hessian, spectrum
+from packing.analysis import count_zero_modes, spectrum
+from packing.hessian import hessian
 from packing.literature import load_reference
 from packing.protocol import find_jamming, states_above_jamming
 from packing.system import random_packing
@@ -48,13 +49,13 @@ def _analyse(args):
     for dphi, r in zip(DPHIS, states_above_jamming(jam, DPHIS)):
         net = contact_network(r.packing)
         parts = hessian(r.packing, network=net)
-        zk = count_zero_modes(spectrum(parts.stiffness), n_translations=2)
+        zk = count_zero_modes(spectrum(parts.stiffness), n_trivial=2)
         ev = spectrum(parts.total)
-        zh = count_zero_modes(ev, n_translations=2)
-        nq = zk.n_floppy_modes
+        zh = count_zero_modes(ev, n_trivial=2)
+        nq = zk.n_floppy
         out["states"].append(dict(
             dphi=dphi, converged=r.converged, n_c=net.n_constraints, n_dof=net.n_dof, z=net.z,
-            n_rattlers=net.n_rattlers, n_quartic=nq, h_floppy=zh.n_floppy_modes,
+            n_rattlers=net.n_rattlers, n_quartic=nq, h_floppy=zh.n_floppy,
             quartic_eigs=ev.eigenvalues[2:2 + nq].copy()))
     return out
 

@@ -30,7 +30,8 @@ import numpy as np
 import pytest
 
 from packing.contacts import contact_network
-from packing.hessian import count_zero_modes, hessian, spectrum
+from packing.analysis import count_zero_modes, spectrum
+from packing.hessian import hessian
 from packing.literature import load_reference
 from packing.protocol import find_jamming, states_above_jamming
 from packing.system import random_packing
@@ -52,11 +53,11 @@ def _run(aspect):
     for dphi, r in zip(DPHIS, states_above_jamming(jam, DPHIS)):
         net = contact_network(r.packing)
         parts = hessian(r.packing, network=net)
-        zk = count_zero_modes(spectrum(parts.stiffness), n_translations=3)
-        zh = count_zero_modes(spectrum(parts.total), n_translations=3)
+        zk = count_zero_modes(spectrum(parts.stiffness), n_trivial=3)
+        zh = count_zero_modes(spectrum(parts.total), n_trivial=3)
         out["states"].append(dict(dphi=dphi, converged=r.converged, n_c=net.n_constraints,
                                   n_dof=net.n_dof, z=net.z, n_rattlers=net.n_rattlers,
-                                  n_quartic=zk.n_floppy_modes, h_floppy=zh.n_floppy_modes))
+                                  n_quartic=zk.n_floppy, h_floppy=zh.n_floppy))
     return out
 
 

@@ -9,9 +9,11 @@ import scipy.sparse.linalg as spla
 
 from packing import _pairs
 from packing import hessian as hmod
+from packing.analysis import spectra as spectra_mod
 from packing.contacts import contact_network
 from packing.errors import ParameterError
-from packing.hessian import count_zero_modes, hessian, spectrum
+from packing.analysis import count_zero_modes, spectrum
+from packing.hessian import hessian
 from packing.minimize import energy_and_forces, minimize
 from packing.system import Packing, random_packing
 
@@ -162,8 +164,8 @@ def test_exactly_d_zero_modes_well_above_jamming(jammed64):
     parts = hessian(jammed64)
     spec = spectrum(parts.total)
     assert spec.method == "dense" and spec.complete and spec.n == parts.n
-    zm = count_zero_modes(spec, n_translations=parts.n_translations)
-    assert (zm.n_zero_modes, zm.n_translation_modes, zm.n_floppy_modes) == (2, 2, 0)
+    zm = count_zero_modes(spec, n_trivial=parts.n_translations)
+    assert (zm.n_zero_modes, zm.n_trivial, zm.n_floppy) == (2, 2, 0)
     # the two zero modes are far below the first vibrational mode
     assert np.abs(spec.eigenvalues[:2]).max() < 1e-13 * spec.scale
     assert spec.eigenvalues[2] > 1e-4 * spec.scale
@@ -176,8 +178,8 @@ def test_floppy_modes_are_not_translations():
     pos = np.array([[5.0, 5.0], [5.6, 5.0], [5.0, 5.6], [5.6, 5.6], [8.5, 8.5]])
     p = Packing(pos, np.array([10.0, 10.0]), np.ones(5))
     spec = spectrum(hessian(p, remove_rattlers=False).total)
-    zm = count_zero_modes(spec, n_translations=2)
-    assert (zm.n_zero_modes, zm.n_translation_modes, zm.n_floppy_modes) == (4, 2, 2)
+    zm = count_zero_modes(spec, n_trivial=2)
+    assert (zm.n_zero_modes, zm.n_trivial, zm.n_floppy) == (4, 2, 2)
     K, S = naive_hessian(pos, p.box, p.diameters, 2.0)
     ev = np.linalg.eigvalsh(K + S)
     assert zm.n_zero_modes == np.count_nonzero(np.abs(ev) <= 1e-10 * np.abs(ev).max())
@@ -191,8 +193,8 @@ def test_eigsh_low_modes_equal_dense(jammed64):
     np.testing.assert_allclose(low.eigenvalues, dense.eigenvalues[:12], rtol=0,
                                atol=1e-11 * dense.scale)
     assert low.scale >= dense.scale  # the ∞-norm bounds max|λ|
-    zm = count_zero_modes(low, n_translations=2)
-    assert (zm.n_zero_modes, zm.n_translation_modes) == (2, 2)
+    zm = count_zero_modes(low, n_trivial=2)
+    assert (zm.n_zero_modes, zm.n_trivial) == (2, 2)
     # k lowest through the dense path
     np.testing.assert_array_equal(spectrum(H, k=5).eigenvalues, dense.eigenvalues[:5])
 
@@ -204,8 +206,8 @@ def test_eigsh_failure_is_reported(jammed64, monkeypatch):
     def fail(*args, **kwargs):
         raise spla.ArpackNoConvergence("no convergence", np.array([]), np.array([]))
 
-    monkeypatch.setattr(hmod.spla, "eigsh", fail)
-    with pytest.raises(hmod.SpectrumError, match="eigsh"):
+    monkeypatch.setattr(spectra_mod.spla, "eigsh", fail)
+    with pytest.raises(spectra_mod.SpectrumError, match="eigsh"):
         spectrum(H, k=4, method="eigsh")
 
 
@@ -222,9 +224,9 @@ def test_bad_input(jammed64):
     with pytest.raises(ParameterError, match="method"):
         spectrum(H, method="lanczos")
     with pytest.raises(ParameterError, match="tol"):
-        count_zero_modes(np.zeros(3), tol=0.0, n_translations=2)
-    with pytest.raises(ParameterError, match="n_translations"):
-        count_zero_modes(np.zeros(3), n_translations=5)
+        count_zero_modes(np.zeros(3), tol=0.0, n_trivial=2)
+    with pytest.raises(ParameterError, match="n_trivial"):
+        count_zero_modes(np.zeros(3), n_trivial=5)
     with pytest.raises(ParameterError, match="network"):
         hessian(jammed64, network=contact_network(random_packing(50, 0.5, 2, seed=0)))
     with pytest.raises(ParameterError, match="packing"):
@@ -281,11 +283,11 @@ def test_auto_spectrum_beyond_dense_limit_uses_eigsh():
     """n > DENSE_MAX: spectrum() switches to eigsh; its low modes equal the dense ones."""
     p = _minimised(1700, 0.86, 2, "harmonic", 0)
     parts = hessian(p)
-    assert parts.n > hmod.DENSE_MAX
+    assert parts.n > spectra_mod.DENSE_MAX
     low = spectrum(parts.total)
-    assert low.method == "eigsh" and len(low.eigenvalues) == hmod.DEFAULT_K
+    assert low.method == "eigsh" and len(low.eigenvalues) == spectra_mod.DEFAULT_K
     dense = spectrum(parts.total, method="dense")
-    np.testing.assert_allclose(low.eigenvalues, dense.eigenvalues[:hmod.DEFAULT_K], rtol=0,
+    np.testing.assert_allclose(low.eigenvalues, dense.eigenvalues[:spectra_mod.DEFAULT_K], rtol=0,
                                atol=1e-11 * dense.scale)
-    zm = count_zero_modes(low, n_translations=2)
-    assert (zm.n_zero_modes, zm.n_translation_modes, zm.n_floppy_modes) == (2, 2, 0)
+    zm = count_zero_modes(low, n_trivial=2)
+    assert (zm.n_zero_modes, zm.n_trivial, zm.n_floppy) == (2, 2, 0)
