@@ -14,9 +14,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from dlbridge.data import mnist_parity
-from dlbridge.models import make_spec
-from dlbridge.train import TrainConfig, train_ensemble
+from dlbridge.nets.data import mnist_parity
+from dlbridge.nets.models import make_spec
+from dlbridge.nets.train import TrainConfig, train_ensemble
 
 ap = argparse.ArgumentParser()
 ap.add_argument("--mnist", default=str(Path(__file__).resolve().parents[1] / ".." / "shared"

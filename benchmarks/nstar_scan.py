@@ -1,10 +1,10 @@
 """Scan widths at fixed P: fraction fitted, N_Δ/N, stop reasons. Usage: see argparse."""
 import argparse, time, collections, json, sys
 import numpy as np, torch
-from dlbridge.data import random_sphere
-from dlbridge.diagnostics import dead_inputs
-from dlbridge.models import make_spec
-from dlbridge.train import TrainConfig, train_ensemble
+from dlbridge.nets.data import random_sphere
+from dlbridge.nets.diagnostics import dead_inputs
+from dlbridge.nets.models import make_spec
+from dlbridge.nets.train import TrainConfig, train_ensemble
 
 ap = argparse.ArgumentParser()
 ap.add_argument("--p", type=int, default=1000); ap.add_argument("--d", type=int, default=10)

@@ -3,10 +3,10 @@ nstar_scan.py --json and mnist_cusp.py --json): docs/figures/nstar_cusp.png.
 
 (a) fraction of seeds reaching N_Δ = 0 against N_eff/P for the random-data scans (d = 12:
 P = 500, 1000, 2000, depth 2, 3, 5; d = 20: P = 3000, L = 3); (b) share of the unsatisfied data
-that are dead inputs (dlbridge.diagnostics) at the end of the L = 3 and L = 5 scans at P = 500;
+that are dead inputs (dlbridge.nets.diagnostics) at the end of the L = 3 and L = 5 scans at P = 500;
 (c) MNIST-parity test error against N.
 It also prints N*_eff and P/N*_eff of every stored random-data scan (the bracket rule of
-dlbridge.transition: smallest width with ≥ ½ of the seeds fitted, and the largest width below it),
+dlbridge.nets.transition: smallest width with ≥ ½ of the seeds fitted, and the largest width below it),
 and, over the scans with dead-input counts, the share of the unsatisfied data that are dead inputs
 by depth and stop reason.
 Usage: python benchmarks/plot_nstar.py [--out FILE]
@@ -21,8 +21,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from dlbridge.models import make_spec  # noqa: E402
-from dlbridge.transition import _bracket  # noqa: E402  (the bracket rule of find_transition)
+from dlbridge.nets.models import make_spec  # noqa: E402
+from dlbridge.nstar import half_fitted_bracket  # noqa: E402  (the N* rule of find_transition)
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results" / "nstar"
@@ -70,7 +70,7 @@ def _n_star_row(name, files=None):
     """'name  h_lo h_hi  N*_eff ± half-bracket  P/N*_eff ±' of one stored scan (or of the widths
     of ``files`` taken together), or None when the widths do not bracket N*."""
     a, rows = _runs(files or (name,))
-    lo, hi = _bracket(rows, lambda r: r["fit"])
+    lo, hi = half_fitted_bracket({h: r["fit"] for h, r in rows.items()})
     if lo is None or hi is None:
         return None
     n_lo, n_hi = (make_spec(a["d"], a["L"], h, activation=a.get("activation", "relu")).n_eff

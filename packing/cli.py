@@ -99,14 +99,10 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def run_jam(args: argparse.Namespace, command: str) -> int:
-    """Jam ``--seeds`` packings and write their states (see ``packing jam --help``)."""
-    from tqdm import tqdm
+def jam_spec(args: argparse.Namespace):
+    """The :class:`~packing.jamming_runs.JamSpec` of parsed ``packing jam`` arguments."""
+    from .jamming_runs import JamSpec
 
-    from .io import atomic_h5, check_output_path
-    from .jamming_runs import JamSpec, jam_one_seed, write_seed
-
-    check_output_path(args.out, args.overwrite)
     aspherical = args.shape in ("ellipse", "ellipsoid")
     if args.shape == "ellipse":
         require(args.dim == 2, "--dim", "2 for --shape ellipse", args.dim)
@@ -115,23 +111,23 @@ def run_jam(args: argparse.Namespace, command: str) -> int:
     else:
         require(args.aspect is None, "--aspect", "given only with --shape ellipse or ellipsoid", args.aspect)
     aspect = (1.5 if args.aspect is None else args.aspect) if aspherical else 1.0
-    spec = JamSpec(dim=args.dim, n=args.n, shape=args.shape if aspherical else None, aspect=aspect,
+    return JamSpec(dim=args.dim, n=args.n, shape=args.shape if aspherical else None, aspect=aspect,
                    potential=args.potential, dispersity=args.dispersity,
                    phi_start=args.phi_start, rtol=args.rtol, ftol=args.ftol, max_steps=args.max_steps,
                    method="fire2" if args.fire2 else "fire", search=args.search,
                    delta_phis=tuple(args.delta_phi), pressures=tuple(args.pressure), hessian=args.hessian)
-    spec.validate()
+
+
+def run_jam(args: argparse.Namespace, command: str) -> int:
+    """Jam ``--seeds`` packings and write their states (see ``packing jam --help``)."""
+    from .io import check_output_path
+    from .jamming_runs import jam_to_file
+
+    check_output_path(args.out, args.overwrite)
+    spec = jam_spec(args)
     seeds = range(args.seed_offset, args.seed_offset + args.seeds)
-    runs = []
-    with tqdm(total=len(seeds), unit="seed", disable=args.no_progress, file=sys.stderr) as bar:
-        for seed in seeds:
-            def progress(phi: float, jammed: bool, _bar=bar, _seed=seed) -> None:
-                _bar.set_postfix_str(f"seed {_seed} φ={phi:.9f} {'jammed' if jammed else 'free'}", refresh=False)
-            runs.append(jam_one_seed(spec, seed, progress))
-            bar.update(1)
-    with atomic_h5(args.out, overwrite=args.overwrite, command=command) as f:
-        for run in runs:
-            write_seed(f.require_group("runs"), spec, run)
+    runs = jam_to_file(spec, seeds, args.out, args.overwrite, command,
+                       progress=not args.no_progress)
     for run in runs:
         print(f"seed {run.seed}: φ_J = {run.jam.phi_j:.8f}  ({run.jam.n_minimizations} minimisations, "
               f"{run.jam.total_steps} FIRE steps)")

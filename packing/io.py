@@ -3,7 +3,7 @@
 File attributes: ``schema``, ``package_version``, ``created``, ``command``, ``git_commit`` (when
 available). One group per state under ``/runs/<run-id>``, with at least the attributes ``side``,
 ``control_name`` and ``control``, and the attributes and datasets its writer adds (packings:
-`packing.jamming_runs.state_record`; nets: `dlbridge.runs.net_state_record`). Writes are atomic:
+`packing.jamming_runs.state_record`; nets: `dlbridge.nets.runs.net_state_record`). Writes are atomic:
 the file is written under a temporary name in the destination folder and renamed into place only
 when complete, so a killed run never leaves a half-written file and an
 existing file is never modified unless ``overwrite`` is given.
@@ -11,7 +11,9 @@ existing file is never modified unless ``overwrite`` is given.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as _dt
+import math
 import os
 import platform
 import subprocess
@@ -26,6 +28,42 @@ import numpy as np
 from .errors import ParameterError
 
 SCHEMA = "jamming-bridge/1"
+SIDES = ("packing", "network")
+SYSTEM_KEYS = {"packing": ("shape", "dim", "aspect_ratio", "potential", "n_particles"),
+               "network": ("dataset", "depth", "n_train", "alpha")}
+"""Per side, the attributes that make two states the same system."""
+
+
+@dataclasses.dataclass(frozen=True)
+class CommonAttributes:
+    """The attributes every state group carries, whichever side wrote it (writers build one, the
+    reader of `dlbridge.compare` parses one).
+
+    side : "packing" or "network". control_name, control : the control parameter ("phi" and φ;
+    "n_params" and N). transition : φ_J or N* (NaN: not known, stored as "none"). energy : U or the
+    training loss. n_dof : N_dof (packing: (d + n_rot) N′ − d; net: N). n_constraints : N_Δ.
+    seed : the realisation's seed.
+    """
+
+    side: str
+    control_name: str
+    control: float
+    transition: float
+    energy: float
+    n_dof: int
+    n_constraints: int
+    seed: int
+
+    def to_attrs(self) -> dict[str, Any]:
+        """The attribute dict (a non-finite transition stored as "none")."""
+        attrs = dataclasses.asdict(self)
+        if not math.isfinite(self.transition):
+            attrs["transition"] = "none"
+        return attrs
+
+
+READ_ATTRS = ("side", "control", "n_dof", "n_constraints", "energy", "seed")
+"""The common attributes a reader requires (control_name and transition are optional)."""
 
 
 def package_version() -> str:

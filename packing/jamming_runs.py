@@ -7,14 +7,15 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Callable
+import sys
+from typing import Callable, Sequence
 
 import h5py
 import numpy as np
 
 from .contacts import ContactNetwork, contact_network
 from .errors import require
-from .io import write_state
+from .io import CommonAttributes, atomic_h5, check_output_path, write_state
 from .minimize import MinimizeResult
 from .protocol import (SEARCHES, JammingResult, MinimizerSettings, find_jamming, is_jammed,
                        state_at_pressure, states_above_jamming)
@@ -119,10 +120,11 @@ def state_record(spec: JamSpec, run: SeedRun, result: MinimizeResult,
     """(attributes, datasets) of one state group, under the HDF5 contract of `packing.io`."""
     p = result.packing
     net = contact_network(p) if net is None else net
+    common = CommonAttributes(side="packing", control_name="phi", control=p.phi,
+                              transition=run.jam.phi_j, energy=result.energy, n_dof=net.n_dof,
+                              n_constraints=net.n_constraints, seed=run.seed)
     attrs = {
-        "side": "packing", "control_name": "phi", "control": p.phi, "transition": run.jam.phi_j,
-        "energy": result.energy, "n_dof": net.n_dof, "n_constraints": net.n_constraints,
-        "seed": run.seed, "shape": p.shape, "dim": p.dim, "n_particles": p.n, "aspect_ratio": p.aspect_ratio,
+        **common.to_attrs(), "shape": p.shape, "dim": p.dim, "n_particles": p.n, "aspect_ratio": p.aspect_ratio,
         "potential": p.potential, "phi": p.phi, "phi_j": run.jam.phi_j, "pressure": result.pressure,
         "n_rattlers": net.n_rattlers,
         # beyond the contract
@@ -171,3 +173,26 @@ def write_seed(runs_group: h5py.Group, spec: JamSpec, run: SeedRun) -> None:
     for label, result in run.states:
         attrs, data = state_record(spec, run, result)
         write_state(seed_group, label, attrs, data)
+
+
+def jam_to_file(spec: JamSpec, seeds: Sequence[int], out: str, overwrite: bool, command: str,
+                progress: bool = True) -> list[SeedRun]:
+    """Jam every seed (:func:`jam_one_seed`), then write all their states to ``out`` atomically
+    (:func:`write_seed`); a progress bar on stderr unless ``progress`` is False. The output path
+    and the spec are checked before any work."""
+    from tqdm import tqdm
+
+    check_output_path(out, overwrite)
+    spec.validate()
+    runs = []
+    with tqdm(total=len(seeds), unit="seed", disable=not progress, file=sys.stderr) as bar:
+        for seed in seeds:
+            def report(phi: float, jammed: bool, _bar=bar, _seed=seed) -> None:
+                _bar.set_postfix_str(f"seed {_seed} φ={phi:.9f} {'jammed' if jammed else 'free'}",
+                                     refresh=False)
+            runs.append(jam_one_seed(spec, seed, report))
+            bar.update(1)
+    with atomic_h5(out, overwrite=overwrite, command=command) as f:
+        for run in runs:
+            write_seed(f.require_group("runs"), spec, run)
+    return runs

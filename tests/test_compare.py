@@ -265,7 +265,7 @@ def test_tables_and_figures_written(result, files):
 
 
 def test_packings_only_skips_figure_5(files):
-    from dlbridge.plots import figure_test_error
+    from dlbridge.compare.plots import figure_test_error
 
     out = files["tmp"] / "out_packings"
     res = cmp.compare([files["disks"]], out, n_bootstrap=0, figures=False)

@@ -1,4 +1,4 @@
-"""Loaders of dlbridge.data: random sphere, IDX/npz MNIST parity, CIFAR-10 parity formats."""
+"""Loaders of dlbridge.nets.data: random sphere, IDX/npz MNIST parity, CIFAR-10 parity formats."""
 from __future__ import annotations
 
 import gzip
@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dlbridge.data import (cifar10_parity, load_dataset, load_mnist_raw, mnist_parity, pca_whiten, random_sphere,
+from dlbridge.nets.data import (cifar10_parity, load_dataset, load_mnist_raw, mnist_parity, pca_whiten, random_sphere,
                            read_idx)
 from packing.errors import ParameterError
 

@@ -1,4 +1,4 @@
-"""dlbridge.diagnostics: dead inputs of ReLU nets against a plain loop, and their probability at
+"""dlbridge.nets.diagnostics: dead inputs of ReLU nets against a plain loop, and their probability at
 initialisation against the exact formula 1 − Π(1 − 2^{−n_ℓ})."""
 from __future__ import annotations
 
@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from dlbridge.data import random_sphere
-from dlbridge.diagnostics import dead_fraction_at_init, dead_inputs
-from dlbridge.models import NetSpec, init_params, make_spec
-from dlbridge.train import TrainConfig, train_ensemble
+from dlbridge.nets.data import random_sphere
+from dlbridge.nets.diagnostics import dead_fraction_at_init, dead_inputs
+from dlbridge.nets.models import NetSpec, init_params, make_spec
+from dlbridge.nets.train import TrainConfig, train_ensemble
 from packing.errors import ParameterError
 
 

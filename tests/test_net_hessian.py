@@ -5,11 +5,11 @@ import numpy as np
 import pytest
 import torch
 
-from dlbridge.hessian import (analyze, extreme_eigenvalues, gap_jacobian, hessian_split,
+from dlbridge.nets.hessian import (analyze, extreme_eigenvalues, gap_jacobian, hessian_split,
                               problem_from_arrays)
 from packing.errors import ParameterError
-from dlbridge.losses import HingeLoss
-from dlbridge.models import NetSpec, init_params, net_forward
+from dlbridge.nets.losses import HingeLoss
+from dlbridge.nets.models import NetSpec, init_params, net_forward
 
 
 def _problem(act, bias, loss, alpha=0.7, widths=(5, 3, 4), p=30, seed=0, scale=0.3):
@@ -27,7 +27,8 @@ def _problem(act, bias, loss, alpha=0.7, widths=(5, 3, 4), p=30, seed=0, scale=0
 @pytest.mark.parametrize("loss", ["quadratic", "softhinge"])
 def test_hessian_equals_autodiff(act, bias, loss):
     prob = _problem(act, bias, loss)
-    h0, hp = hessian_split(prob)
+    split = hessian_split(prob)
+    h0, hp = split.stiffness, split.stress
     ref = torch.func.hessian(prob.loss)(prob.theta)
     assert float((h0 + hp - ref).abs().max()) < 1e-10 * max(1.0, float(ref.abs().max()))
 
@@ -35,7 +36,8 @@ def test_hessian_equals_autodiff(act, bias, loss):
 def test_stiffness_part_from_jacobian_and_stress_remainder():
     """H0 = 1/(α²P) Σ_{Δ>0} ∇Δ∇Δᵀ with ∇Δ from torch.func.jacrev; Hp = H_autodiff − H0."""
     prob = _problem("relu", True, "quadratic", alpha=1.3, scale=3.0)
-    h0, hp = hessian_split(prob)
+    split = hessian_split(prob)
+    h0, hp = split.stiffness, split.stress
     jac = torch.func.jacrev(prob.deltas)(prob.theta)             # (P, N)
     act = (prob.deltas() > 0)
     ref0 = jac[act].T @ jac[act] / (prob.spec.alpha**2 * len(prob.x))
@@ -52,7 +54,7 @@ def test_gap_jacobian_gives_h0():
     act = (prob.deltas() > 0)
     ref = torch.func.jacrev(prob.deltas)(prob.theta)[act] / (1.7 * len(prob.x) ** 0.5)
     np.testing.assert_allclose(jac, ref.numpy(), rtol=0, atol=1e-13)
-    h0, _ = hessian_split(prob)
+    h0 = hessian_split(prob).stiffness
     np.testing.assert_allclose(jac.T @ jac, h0.numpy(), rtol=0, atol=1e-13)
 
 

@@ -1,4 +1,4 @@
-"""dlbridge.models: parameter counts, widths, initialisation, forward pass, ensembles."""
+"""dlbridge.nets.models: parameter counts, widths, initialisation, forward pass, ensembles."""
 from __future__ import annotations
 
 import math
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from dlbridge.models import (EnsembleModel, NetSpec, init_params, layer_widths, make_spec,
+from dlbridge.nets.models import (EnsembleModel, NetSpec, init_params, layer_widths, make_spec,
                              net_forward, width_for_params)
 from packing.errors import ParameterError
 

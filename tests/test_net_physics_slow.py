@@ -21,9 +21,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dlbridge.data import mnist_parity, random_sphere
-from dlbridge.train import TrainConfig
-from dlbridge.transition import Transition, ensemble_evaluator, transition_of_scan
+from dlbridge.nets.data import mnist_parity, random_sphere
+from dlbridge.nets.train import TrainConfig
+from dlbridge.nets.transition import Transition, ensemble_evaluator, transition_of_scan
 
 pytestmark = pytest.mark.long
 CFG = TrainConfig(max_steps=30_000, lr=1e-2, decay_factor=1.0, check_every=1_000)

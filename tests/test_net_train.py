@@ -5,11 +5,11 @@ import numpy as np
 import pytest
 import torch
 
-from dlbridge.data import random_sphere
-from dlbridge.losses import HingeLoss
-from dlbridge.models import make_spec, net_forward
-from dlbridge.optim import lr_schedule
-from dlbridge.train import TrainConfig, measure_steps, train_ensemble, train_reference
+from dlbridge.nets.data import random_sphere
+from dlbridge.nets.losses import HingeLoss
+from dlbridge.nets.models import make_spec, net_forward
+from dlbridge.nets.optim import lr_schedule
+from dlbridge.nets.train import TrainConfig, measure_steps, train_ensemble, train_reference
 from packing.errors import ParameterError
 
 DATA = random_sphere(5, 60, 40, seed=0)

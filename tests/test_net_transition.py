@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from dlbridge.data import random_sphere
-from dlbridge.models import make_spec
-from dlbridge.train import History, NetResult, TrainConfig
-from dlbridge.transition import ScanPoint, ensemble_evaluator, find_transition, transition_of_scan
+from dlbridge.nets.data import random_sphere
+from dlbridge.nets.models import make_spec
+from dlbridge.nets.train import History, NetResult, TrainConfig
+from dlbridge.nets.transition import ScanPoint, ensemble_evaluator, find_transition, transition_of_scan
 
 
 def _result(spec, n_delta, reason=None):

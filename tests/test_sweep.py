@@ -1,4 +1,4 @@
-"""Sweeps (dlbridge.sweep): grids, atomic resumable run files, executors, merge, failures."""
+"""Sweeps (dlbridge.workflow.sweep): grids, atomic resumable run files, executors, merge, failures."""
 from __future__ import annotations
 
 import hashlib
@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from dlbridge.cli import main
-from dlbridge.sweep import Grid, load_grid, merge_runs, run_sweep
+from dlbridge.workflow.sweep import Grid, load_grid, merge_runs, run_sweep
 from packing.errors import ParameterError
 from packing.io import iter_states
 
@@ -222,7 +222,7 @@ def test_run_lock_excludes_a_second_writer_and_breaks_stale_locks(tmp_path):
     import json
     import socket
 
-    from dlbridge.sweep import execute_run, run_lock
+    from dlbridge.workflow.sweep import execute_run, run_lock
 
     (run,) = Grid("packing", dict(PACK), {"seed": [0]}).runs()
     path = tmp_path / run.file_name

@@ -1,6 +1,6 @@
 """One network run (a width, several seeds trained as one ensemble) and its HDF5 state groups.
 
-Shared by ``dlbridge train`` and by sweeps (:mod:`dlbridge.sweep`), so that a net is trained and
+Shared by ``dlbridge train`` and by sweeps (:mod:`dlbridge.workflow.sweep`), so that a net is trained and
 stored the same way whichever way it was launched — the network twin of
 :mod:`packing.jamming_runs`.
 
@@ -19,7 +19,7 @@ import torch
 
 from packing.errors import require
 from packing.analysis import ZERO_MODE_RTOL, count_zero_modes
-from packing.io import cpu_name, write_state
+from packing.io import CommonAttributes, cpu_name, write_state
 
 from .data import DATASETS, Dataset, load_dataset
 from .hessian import analyze, problem_from_arrays
@@ -94,7 +94,7 @@ class NetRunSpec:
                             self.data_dir)
 
     def net_kwargs(self) -> dict:
-        """Keyword arguments of :func:`dlbridge.models.make_spec` besides d, L and h."""
+        """Keyword arguments of :func:`dlbridge.nets.models.make_spec` besides d, L and h."""
         return dict(activation=self.activation, bias=self.bias, alpha=self.alpha, init=self.init)
 
 
@@ -135,11 +135,11 @@ def net_state_record(spec: NetRunSpec, r: NetResult, n_star: float = math.nan
                      ) -> tuple[dict, dict]:
     """(attributes, datasets) of one net's state group, under the HDF5 contract of `packing.io`."""
     s = r.spec
+    common = CommonAttributes(side="network", control_name="n_params", control=s.n_params,
+                              transition=n_star, energy=r.loss, n_dof=s.n_params,
+                              n_constraints=r.n_delta, seed=r.seed)
     attrs = {
-        "side": "network", "control_name": "n_params", "control": s.n_params,
-        "transition": n_star if math.isfinite(n_star) else "none",
-        "energy": r.loss, "n_dof": s.n_params, "n_constraints": r.n_delta, "seed": r.seed,
-        "n_params": s.n_params, "width": s.h, "widths": np.asarray(s.widths),
+        **common.to_attrs(), "n_params": s.n_params, "width": s.h, "widths": np.asarray(s.widths),
         "depth": s.depth, "n_train": len(r.deltas), "dataset": spec.dataset, "alpha": s.alpha,
         "train_loss": r.loss, "test_error": r.test_error, "train_error": r.train_error,
         "steps": r.steps, "converged": r.converged, "stop_reason": r.stop_reason,
@@ -155,7 +155,7 @@ def net_state_record(spec: NetRunSpec, r: NetResult, n_star: float = math.nan
 
 
 def hessian_part(r: NetResult, data: Dataset, spec: NetRunSpec) -> tuple[dict, dict]:
-    """Mode counts and spectra of one net by the shared analysis (:func:`dlbridge.hessian.analyze`).
+    """Mode counts and spectra of one net by the shared analysis (:func:`dlbridge.nets.hessian.analyze`).
 
     Zero modes of H are |λ| ≤ ZERO_MODE_RTOL·max|λ|; ``jacobian_rank`` is the rank of the
     N_Δ × N Jacobian (= rank H0), ``n_floppy_modes`` = N − rank.

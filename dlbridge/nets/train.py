@@ -20,9 +20,11 @@ the step where each net stops; the final gap vector Δ (P,) is returned.
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
 from dataclasses import dataclass, field
+from typing import Iterator
 
 import numpy as np
 import torch
@@ -282,6 +284,28 @@ def _check_inputs(specs, seeds, data: Dataset) -> None:
             f"nets with d_in equal to the data dimension {data.dim}", [s.d_in for s in specs])
 
 
+@contextlib.contextmanager
+def flush_denormals() -> Iterator[None]:
+    """Subnormal floats flushed to zero while training (decaying Adam moments reach subnormals:
+    100× slower on CPU), then the flag set back to torch's default, off (torch has no getter)."""
+    torch.set_flush_denormal(True)
+    try:
+        yield
+    finally:
+        torch.set_flush_denormal(False)
+
+
+@contextlib.contextmanager
+def torch_threads(n: int) -> Iterator[None]:
+    """torch's intra-op thread count set to n, restored afterwards."""
+    old = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old)
+
+
 def train_ensemble(specs: list[NetSpec], seeds: list[int], data: Dataset,
                    config: TrainConfig = TrainConfig(), device: str = "auto",
                    dtype: torch.dtype = torch.float64, progress: bool = False,
@@ -294,8 +318,13 @@ def train_ensemble(specs: list[NetSpec], seeds: list[int], data: Dataset,
     Returns one :class:`NetResult` per net.
     """
     _check_inputs(specs, seeds, data)
-    dev = resolve_device(device)
-    torch.set_flush_denormal(True)   # decaying Adam moments reach subnormals: 100x slower on CPU
+    with flush_denormals():
+        return _train_ensemble(specs, seeds, data, config, resolve_device(device), dtype,
+                               progress, compact)
+
+
+def _train_ensemble(specs, seeds, data, config, dev, dtype, progress, compact):
+    """The loop of :func:`train_ensemble` on validated inputs."""
     model = EnsembleModel(specs, dev, dtype)
     x, y, xt, yt = _tensors(data, dev, dtype)
     theta0 = model.pack([init_params(s, sd, dtype, dev) for s, sd in zip(specs, seeds)])

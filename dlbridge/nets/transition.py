@@ -23,6 +23,7 @@ import numpy as np
 
 from packing.errors import require
 
+from ..nstar import half_fitted_bracket
 from .data import Dataset
 from .models import make_spec, width_for_params
 from .train import NetResult, TrainConfig, train_ensemble
@@ -134,14 +135,9 @@ def _snap(h: float, depth: int) -> float:
 
 def _bracket(points: dict[float, ScanPoint], fraction=lambda p: p.fraction_fitted
              ) -> tuple[float | None, float | None]:
-    """(h_lo, h_hi): smallest width with ``fraction`` ≥ 1/2 (default: the fitted fraction), and
-    the largest width below it."""
-    fits = sorted(h for h, p in points.items() if fraction(p) >= 0.5)
-    if not fits:
-        return max(points), None
-    hi = fits[0]
-    below = [h for h in points if h < hi]
-    return (max(below) if below else None), hi
+    """(h_lo, h_hi) of :func:`dlbridge.nstar.half_fitted_bracket` on ``fraction`` (default: the
+    fitted fraction) of each width."""
+    return half_fitted_bracket({h: fraction(p) for h, p in points.items()})
 
 
 def _interior(lo: float, hi: float, depth: int, k: int) -> list[float]:

@@ -14,7 +14,7 @@ The grid (a TOML file, or ``--fixed``/``--grid`` on the command line)::
     seed = [0, 1, 2, 3]
 
 Packing parameters are the fields of :class:`packing.jamming_runs.JamSpec` plus ``seed``; network
-parameters those of :class:`dlbridge.runs.NetRunSpec` plus ``seeds`` (a list trained as ONE
+parameters those of :class:`dlbridge.nets.runs.NetRunSpec` plus ``seeds`` (a list trained as ONE
 batched ensemble, the cheap way to run seeds of a net) or ``seed``.
 
 Every run is identified by a hash of its canonical parameters (the validated spec, so 1 and 1.0
@@ -73,13 +73,13 @@ def _packing_fields() -> tuple[str, ...]:
 
 
 def _network_fields() -> tuple[str, ...]:
-    from .runs import NetRunSpec
+    from ..nets.runs import NetRunSpec
 
     return tuple(f.name for f in dataclasses.fields(NetRunSpec)) + ("seed", "seeds")
 
 
 def _allowed(side: str) -> tuple[str, ...]:
-    return _packing_fields() if side == "packing" else _network_fields()
+    return SWEEP_SIDES[side].fields()
 
 
 def _int_list(value, name: str) -> list[int]:
@@ -132,7 +132,7 @@ def packing_spec(params: Mapping[str, Any]) -> tuple[JamSpec, int]:
 
 def network_spec(params: Mapping[str, Any]):
     """(validated NetRunSpec, seeds) of one network run's parameters."""
-    from .runs import NetRunSpec
+    from ..nets.runs import NetRunSpec
 
     p = dict(params)
     require(not ("seed" in p and "seeds" in p), "seed/seeds", "one of the two, not both",
@@ -143,10 +143,10 @@ def network_spec(params: Mapping[str, Any]):
 
 def _canonical(side: str, params: Mapping[str, Any]) -> dict:
     """The run's parameters as its validated spec spells them (the identity of a run)."""
-    build, seed_key = (packing_spec, "seed") if side == "packing" else (network_spec, "seeds")
-    spec, seeds = build(params)
+    entry = SWEEP_SIDES[side]
+    spec, seeds = entry.build(params)
     out = dataclasses.asdict(spec)
-    out[seed_key] = seeds
+    out[entry.seed_key] = seeds
     return {k: (list(v) if isinstance(v, tuple) else v) for k, v in out.items()}
 
 
@@ -344,10 +344,60 @@ def _remove_orphans(path: Path) -> None:
             tmp.unlink()
 
 
-def _device_name(params: Mapping[str, Any], side: str) -> str:
-    from .runs import device_name
+def _packing_compute(params: Mapping[str, Any], runs_group: h5py.Group) -> tuple[int, int]:
+    """One packing seed: (states, states whose FIRE stopped by its step budget)."""
+    from packing.jamming_runs import jam_one_seed, write_seed
 
-    return device_name(params.get("device", "cpu") if side == "network" else "cpu")
+    spec, seed = packing_spec(params)
+    result = jam_one_seed(spec, seed)
+    write_seed(runs_group, spec, result)
+    return len(result.states), sum(not r.converged for _, r in result.states)
+
+
+def _network_compute(params: Mapping[str, Any], runs_group: h5py.Group) -> tuple[int, int]:
+    """One width of nets: (states, nets stopped by the budget or stalled); RunFailure when a
+    net diverged."""
+    from ..nets.runs import describe_diverged, split_diverged, train_width, write_nets
+
+    spec, seeds = network_spec(params)
+    data = spec.load_data()
+    good, bad = split_diverged(train_width(spec, seeds, data))
+    if bad:
+        raise RunFailure(describe_diverged(bad))
+    write_nets(runs_group, spec, good, data)
+    return len(good), sum(not r.converged for r in good)
+
+
+def _network_device(params: Mapping[str, Any]) -> str:
+    from ..nets.runs import device_name
+
+    return device_name(params.get("device", "cpu"))
+
+
+def _cpu_device(params: Mapping[str, Any]) -> str:
+    from packing.io import cpu_name
+
+    return f"cpu: {cpu_name()}"
+
+
+@dataclasses.dataclass(frozen=True)
+class SweepSide:
+    """What a sweep does with one side's runs: its parameter names, how parameters become a
+    validated (spec, seeds), the key its seeds are stored under, the computation and the
+    device it names."""
+
+    fields: Callable[[], tuple[str, ...]]
+    build: Callable[[Mapping[str, Any]], tuple[Any, Any]]
+    seed_key: str
+    compute: Callable[[Mapping[str, Any], h5py.Group], tuple[int, int]]
+    device: Callable[[Mapping[str, Any]], str]
+
+
+SWEEP_SIDES = {
+    "packing": SweepSide(_packing_fields, packing_spec, "seed", _packing_compute, _cpu_device),
+    "network": SweepSide(_network_fields, network_spec, "seeds", _network_compute,
+                         _network_device),
+}
 
 
 def _compute(run: Run, runs_group: h5py.Group) -> tuple[int, int]:
@@ -357,40 +407,13 @@ def _compute(run: Run, runs_group: h5py.Group) -> tuple[int, int]:
     ``converged`` False), or nets stopped by theirs or stalled (``stop_reason`` "budget" or
     "stalled": neither fitted nor at a converged minimum).
     """
-    if run.side == "packing":
-        from packing.jamming_runs import jam_one_seed, write_seed
-
-        spec, seed = packing_spec(run.params)
-        result = jam_one_seed(spec, seed)
-        write_seed(runs_group, spec, result)
-        return len(result.states), sum(not r.converged for _, r in result.states)
-    from .runs import describe_diverged, split_diverged, train_width, write_nets
-
-    spec, seeds = network_spec(run.params)
-    data = spec.load_data()
-    good, bad = split_diverged(train_width(spec, seeds, data))
-    if bad:
-        raise RunFailure(describe_diverged(bad))
-    write_nets(runs_group, spec, good, data)
-    return len(good), sum(not r.converged for r in good)
+    return SWEEP_SIDES[run.side].compute(run.params, runs_group)
 
 
 def _header(f: h5py.File, run: Run, grid_json: str, status: str) -> None:
     f.attrs.update({"run_key": run.key, "side": run.side, "params": run.params_json,
                     "grid": grid_json, "status": status, "host": socket.gethostname(),
-                    "device": _device_name(run.params, run.side)})
-
-
-@contextlib.contextmanager
-def _torch_threads(n: int) -> Iterator[None]:
-    import torch
-
-    old = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(old)
+                    "device": SWEEP_SIDES[run.side].device(run.params)})
 
 
 def execute_run(run: Run, out_dir: str, command: str, grid_json: str,
@@ -412,8 +435,10 @@ def execute_run(run: Run, out_dir: str, command: str, grid_json: str,
             return out
         _remove_orphans(path)
         t0 = time.perf_counter()
+        from ..nets.train import torch_threads
+
         try:
-            with _torch_threads(threads), atomic_h5(path, True, command) as f:
+            with torch_threads(threads), atomic_h5(path, True, command) as f:
                 _header(f, run, grid_json, "running")
                 n, n_unconv = _compute(run, f.require_group("runs"))
                 f.attrs.update(status="done", seconds=time.perf_counter() - t0,

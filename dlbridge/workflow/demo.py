@@ -1,7 +1,7 @@
 """``dlbridge demo``: the embedded default — both jamming transitions measured in a few minutes.
 
-Four stages, each run through the SAME parser and function as its own command (nothing is
-re-implemented here; the demo only chooses the arguments):
+Four stages, each a call of the SAME library function as its own command (nothing is
+re-implemented here; the demo only chooses the specs, and shows the equivalent command lines):
 
 1. ``packing jam --shape disk``: bidisperse harmonic discs (O'Hern et al., PRE 68, 011306, 2003),
    states at φ_J + Δφ for Δφ = 1e-6 … 1e-2, with Hessian spectra → ``discs.h5``;
@@ -20,16 +20,18 @@ the comparison table. Existing demo files in ``--out`` are never replaced withou
 from __future__ import annotations
 
 import argparse
-import contextlib
 import dataclasses
-import io
+import functools
 import shlex
 import sys
 import time
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 from packing.errors import ParameterError, require
+from packing.jamming_runs import JamSpec, jam_to_file
+
+from ..compare import compare, prepare_out_dir
 
 DEFAULT_OUT = "demo-out"
 FILES = {"discs": "discs.h5", "ellipses": "ellipses.h5", "nets": "nets.h5"}
@@ -79,11 +81,13 @@ SIZES = {
 
 @dataclasses.dataclass(frozen=True)
 class Stage:
-    """One command of the demo: its title, program name and argument list."""
+    """One step of the demo: its title, the equivalent command line (program and arguments,
+    shown and stored as the files' provenance) and the library call that does the work."""
 
     title: str
     program: str
     argv: tuple[str, ...]
+    run: Callable[[], Any]
 
     @property
     def command(self) -> str:
@@ -94,29 +98,47 @@ class Stage:
 def net_widths(size: DemoSize) -> list[float]:
     """Widths h (on the 1/depth grid) of the smallest nets with N ≥ (N/P)·P for each N/P of the
     preset's grid, deduplicated and sorted."""
-    from .models import width_for_params
+    from ..nets.models import width_for_params
 
     return sorted({width_for_params(size.net_dim, size.net_depth, max(1.0, r * size.n_train))
                    for r in size.n_over_p})
 
 
+def jam_spec(shape: str, n: int, size: DemoSize) -> JamSpec:
+    """The packing run of one shape ("disk" or "ellipse"): the command's defaults otherwise."""
+    ellipse = shape == "ellipse"
+    return JamSpec(dim=2, n=n, shape="ellipse" if ellipse else None,
+                   aspect=size.aspect if ellipse else 1.0, delta_phis=tuple(size.delta_phis),
+                   hessian=True)
+
+
+def net_spec(size: DemoSize):
+    """The :class:`~dlbridge.nets.runs.NetRunSpec` of the width sweep (random data, CPU)."""
+    from ..nets.runs import NetRunSpec
+
+    return NetRunSpec(dataset="random", dim=size.net_dim, n_train=size.n_train,
+                      n_test=size.n_test, depth=size.net_depth, steps=size.net_steps,
+                      hessian=True, device="cpu")
+
+
 def _flags(quiet: bool, overwrite: bool, quiet_flag: str) -> list[str]:
-    """The progress and overwrite flags passed on to a sub-command."""
+    """The progress and overwrite flags of the equivalent command line."""
     return ([quiet_flag] if quiet else []) + (["--overwrite"] if overwrite else [])
 
 
-def _jam_argv(shape: str, n: int, seeds: int, size: DemoSize, out: Path, quiet: bool,
+def _jam_argv(spec: JamSpec, seeds: int, out: Path, quiet: bool,
               overwrite: bool) -> tuple[str, ...]:
-    """Arguments of ``packing jam`` for one shape."""
-    argv = ["jam", "--shape", shape, "--n", str(n), "--seeds", str(seeds)]
-    if shape == "ellipse":
-        argv += ["--aspect", f"{size.aspect:g}"]
-    argv += ["--delta-phi", *(f"{d:g}" for d in size.delta_phis), "--hessian", "--out", str(out)]
+    """``packing jam`` arguments equivalent to one packing stage."""
+    shape = spec.shape or "disk"
+    argv = ["jam", "--shape", shape, "--n", str(spec.n), "--seeds", str(seeds)]
+    if spec.shape is not None:
+        argv += ["--aspect", f"{spec.aspect:g}"]
+    argv += ["--delta-phi", *(f"{d:g}" for d in spec.delta_phis), "--hessian", "--out", str(out)]
     return tuple(argv + _flags(quiet, overwrite, "--no-progress"))
 
 
 def _train_argv(size: DemoSize, out: Path, quiet: bool, overwrite: bool) -> tuple[str, ...]:
-    """Arguments of ``dlbridge train`` for the width sweep."""
+    """``dlbridge train`` arguments equivalent to the network stage."""
     argv = ["train", "--dataset", "random", "--dim", str(size.net_dim),
             "--n-train", str(size.n_train), "--n-test", str(size.n_test),
             "--depth", str(size.net_depth), "--seeds", str(size.net_seeds),
@@ -125,17 +147,42 @@ def _train_argv(size: DemoSize, out: Path, quiet: bool, overwrite: bool) -> tupl
     return tuple(argv + _flags(quiet, overwrite, "--quiet"))
 
 
+def _packing_stage(title: str, shape: str, n: int, seeds: int, size: DemoSize, out: Path,
+                   quiet: bool, overwrite: bool) -> Stage:
+    """One packing stage: :func:`packing.jamming_runs.jam_to_file` of the demo's spec."""
+    spec = jam_spec(shape, n, size)
+    argv = _jam_argv(spec, seeds, out, quiet, overwrite)
+    command = f"packing {shlex.join(argv)}"
+    run = functools.partial(jam_to_file, spec, range(seeds), str(out), overwrite, command,
+                            progress=not quiet)
+    return Stage(title, "packing", argv, run)
+
+
+def _network_stage(size: DemoSize, out: Path, quiet: bool, overwrite: bool) -> Stage:
+    """The network stage: :func:`dlbridge.nets.command.train_to_file` of the width sweep."""
+    from ..nets.command import train_to_file
+
+    argv = _train_argv(size, out, quiet, overwrite)
+    run = functools.partial(train_to_file, net_spec(size), net_widths(size),
+                            range(size.net_seeds), str(out), overwrite,
+                            "dlbridge " + shlex.join(argv), progress=not quiet)
+    return Stage("networks", "dlbridge", argv, run)
+
+
 def stages(size: DemoSize, out_dir: Path, quiet: bool, overwrite: bool) -> list[Stage]:
-    """The four commands of the demo, in order (module docstring)."""
+    """The four steps of the demo, in order (module docstring)."""
     files = {k: out_dir / v for k, v in FILES.items()}
+    compare_argv = ("compare", *(str(p) for p in files.values()), "--out", str(out_dir),
+                    "--bootstrap", str(size.bootstrap))
     return [
-        Stage("discs", "packing", _jam_argv("disk", size.n_discs, size.disc_seeds, size,
-                                            files["discs"], quiet, overwrite)),
-        Stage("ellipses", "packing", _jam_argv("ellipse", size.n_ellipses, size.ellipse_seeds,
-                                               size, files["ellipses"], quiet, overwrite)),
-        Stage("networks", "dlbridge", _train_argv(size, files["nets"], quiet, overwrite)),
-        Stage("compare", "dlbridge", ("compare", *(str(p) for p in files.values()),
-                                      "--out", str(out_dir), "--bootstrap", str(size.bootstrap))),
+        _packing_stage("discs", "disk", size.n_discs, size.disc_seeds, size, files["discs"],
+                       quiet, overwrite),
+        _packing_stage("ellipses", "ellipse", size.n_ellipses, size.ellipse_seeds, size,
+                       files["ellipses"], quiet, overwrite),
+        _network_stage(size, files["nets"], quiet, overwrite),
+        Stage("compare", "dlbridge", compare_argv,
+              functools.partial(compare, list(files.values()), out_dir,
+                                n_bootstrap=size.bootstrap)),
     ]
 
 
@@ -159,31 +206,23 @@ def check_out_dir(out_dir: Path, overwrite: bool) -> None:
                              f"pass --overwrite to replace them (got {str(out_dir)!r})")
 
 
-def _entry(program: str) -> Callable[[argparse.Namespace, Stage], int]:
-    """How a stage's parsed arguments are handed to its command's function."""
-    if program == "packing":
-        return lambda args, st: args.func(args, st.command)
-    return lambda args, st: args.func(args, list(st.argv))
+def _check_outcome(stage: Stage, outcome: Any) -> None:
+    """ParameterError when a stage stored less than it ran (diverged nets); the comparison's
+    warnings go to stderr."""
+    failed = getattr(outcome, "failed", ())
+    if failed:
+        raise ParameterError(f"demo stage {stage.title!r} must succeed (got {len(failed)} "
+                             "diverged net(s), not stored)")
+    for summary in getattr(outcome, "summaries", ()):
+        for w in summary.warnings:
+            print(f"warning: {w}", file=sys.stderr)
 
 
-def _parser(program: str) -> argparse.ArgumentParser:
-    """The command's own argument parser."""
-    if program == "packing":
-        from packing.cli import build_parser
-    else:
-        from .cli import build_parser
-    return build_parser()
-
-
-def run_stage(stage: Stage, stdout: io.TextIOBase) -> tuple[float, float]:
-    """Parse and run one stage with its command's parser and function, its stdout sent to
-    ``stdout``; returns (wall s, CPU s). A failing command raises ParameterError."""
-    args = _parser(stage.program).parse_args(list(stage.argv))
+def run_stage(stage: Stage) -> tuple[float, float]:
+    """Run one stage's library call; returns (wall s, CPU s). A failing stage raises
+    ParameterError."""
     t0, c0 = time.perf_counter(), time.process_time()
-    with contextlib.redirect_stdout(stdout):
-        code = _entry(stage.program)(args, stage)
-    if code != 0:
-        raise ParameterError(f"demo stage {stage.title!r} must succeed (got exit status {code})")
+    _check_outcome(stage, stage.run())
     return time.perf_counter() - t0, time.process_time() - c0
 
 
@@ -205,33 +244,29 @@ def add_demo_parser(subparsers) -> argparse.ArgumentParser:
     return p
 
 
-def _set_threads() -> None:
-    """One torch thread: the demo's nets are tiny (≤ 10⁴ multiply-adds per step), where
-    intra-op threads only add synchronisation (measured: 2 threads ran 14× slower on a loaded
-    2-core machine)."""
-    import torch
+def _one_torch_thread():
+    """One torch thread while the demo runs, restored after: the demo's nets are tiny (≤ 10⁴
+    multiply-adds per step), where intra-op threads only add synchronisation (measured: 2
+    threads ran 14× slower on a loaded 2-core machine)."""
+    from ..nets.train import torch_threads
 
-    torch.set_num_threads(1)
+    return torch_threads(1)
 
 
 def run_demo(args: argparse.Namespace, argv: Sequence[str] | None = None) -> int:
     """Run the four stages, then print the files written and the comparison table; returns 0."""
     out_dir = Path(args.out)
     check_out_dir(out_dir, args.overwrite)
-    from .compare import prepare_out_dir
-
     prepare_out_dir(out_dir)
     size = SIZES["small" if args.small else "default"]
-    _set_threads()
     plan = stages(size, out_dir, args.quiet, args.overwrite)
     t_start, c_start = time.perf_counter(), time.process_time()
-    captured = io.StringIO()
-    for i, st in enumerate(plan, 1):
-        print(f"[demo {i}/{len(plan)}] {st.title}: {st.command}", file=sys.stderr, flush=True)
-        sink = captured if st.title == "compare" else sys.stderr
-        wall, cpu = run_stage(st, sink)
-        print(f"[demo {i}/{len(plan)}] {st.title} done: {wall:.1f} s wall, {cpu:.1f} s CPU",
-              file=sys.stderr, flush=True)
+    with _one_torch_thread():
+        for i, st in enumerate(plan, 1):
+            print(f"[demo {i}/{len(plan)}] {st.title}: {st.command}", file=sys.stderr, flush=True)
+            wall, cpu = run_stage(st)
+            print(f"[demo {i}/{len(plan)}] {st.title} done: {wall:.1f} s wall, {cpu:.1f} s CPU",
+                  file=sys.stderr, flush=True)
     wall, cpu = time.perf_counter() - t_start, time.process_time() - c_start
     print_report(out_dir, wall, cpu)
     return 0

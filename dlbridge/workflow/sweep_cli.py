@@ -1,4 +1,4 @@
-"""``dlbridge sweep`` and ``dlbridge merge``: the command line of :mod:`dlbridge.sweep`.
+"""``dlbridge sweep`` and ``dlbridge merge``: the command line of :mod:`dlbridge.workflow.sweep`.
 
 Exit status: 0 when every run is done, 3 when some failed (their errors are listed, and kept in
 their files), 2 on bad input (one line, nothing written).

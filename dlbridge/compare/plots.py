@@ -25,19 +25,18 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
-from packing.analysis import log_histogram
+from packing.analysis import ZERO_MODE_RTOL, log_histogram
 from packing.errors import require
-from packing.analysis import ZERO_MODE_RTOL
 
-from .compare import (State, SystemSummary, fit_error, format_pm, is_round_packing,
-                      pooled_gaps)
+from .sides import PACKING, SIDES, of_side
+from .states import State
+from .summary import SystemSummary, fit_error, is_round_packing, pooled_gaps
+from .tables import format_pm
 
 FORMATS = ("png", "pdf")
 DPI = 150
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "<", ">")
 N_BINS = 20
-PACKING_COLOURS = ("#1f77b4", "#2ca02c", "#17becf", "#9467bd", "#8c564b")
-NETWORK_COLOURS = ("#d62728", "#ff7f0e", "#e377c2", "#bcbd22", "#7f7f7f")
 
 
 # ------------------------------------------------------------------------------------ helpers
@@ -47,7 +46,7 @@ def styles(summaries: Sequence[SystemSummary]) -> list[dict]:
     for s in summaries:
         k = counts[s.side]
         counts[s.side] += 1
-        palette = PACKING_COLOURS if s.side == "packing" else NETWORK_COLOURS
+        palette = s.key.description.colours
         out.append({"color": palette[k % len(palette)], "marker": MARKERS[k % len(MARKERS)]})
     return out
 
@@ -92,12 +91,9 @@ def binned_by_distance(states: Sequence[State], value) -> tuple[np.ndarray, np.n
 
 def _distance_label(summaries: Sequence[SystemSummary]) -> str:
     """x-axis label naming the distance of each side present."""
-    sides = {s.side for s in summaries}
-    parts = []
-    if "packing" in sides:
-        parts.append(r"packings: $\Delta\varphi = \varphi - \varphi_J$")
-    if "network" in sides:
-        parts.append(r"nets: $1 - N/N^*$")
+    present = {s.side for s in summaries}
+    parts = [f"{side.plural}: ${side.distance_tex}$" for side in SIDES.values()
+             if side.name in present]
     return "distance to the transition  (" + ";  ".join(parts) + ")"
 
 
@@ -136,11 +132,11 @@ def _n_bins(n: int) -> int:
 
 
 # ----------------------------------------------------------------------------- figure 1
-def _plot_index(ax, summaries: Sequence[SystemSummary], side: str | None = None) -> None:
-    """N_Δ/N_dof (mean ± sd over seeds) against the distance, for the systems of ``side``
-    (all when None), with the isostatic level 1."""
+def _plot_index(ax, summaries: Sequence[SystemSummary], shown: Sequence[SystemSummary]) -> None:
+    """N_Δ/N_dof (mean ± sd over seeds) against the distance for the ``shown`` systems (styled
+    by their place in ``summaries``), with the isostatic level 1."""
     for s, st in zip(summaries, styles(summaries)):
-        if side is not None and s.side != side:
+        if s not in shown:
             continue
         x, y, e = binned_by_distance(s.states, lambda t: t.index)
         if x.size:
@@ -165,13 +161,13 @@ def figure_isostaticity(summaries: Sequence[SystemSummary], out_dir: Path) -> li
     """N_Δ/N_dof against the distance to the transition (log x), mean ± sd over seeds: all
     systems on one plot; with networks present, a second panel zooms on the packings, whose
     indices differ from 1 by far less than the networks' range."""
-    packings = [s for s in summaries if s.side == "packing"]
+    packings = of_side(summaries, PACKING)
     zoom = bool(packings) and len(packings) < len(summaries)
     fig, axes = _new_figure(2 if zoom else 1, width=6.0, height=4.6)
-    _plot_index(axes[0], summaries)
+    _plot_index(axes[0], summaries, summaries)
     axes[0].set_xlabel(_distance_label(summaries))
     if zoom:
-        _plot_index(axes[1], summaries, side="packing")
+        _plot_index(axes[1], summaries, packings)
         _plot_periodic_levels(axes[1], summaries)
         axes[1].set_xlabel(_distance_label(packings))
         axes[1].set_title("packings only (zoom)", fontsize=10)
@@ -308,7 +304,7 @@ def figure_spectra(summaries: Sequence[SystemSummary], out_dir: Path) -> list[Pa
 # ----------------------------------------------------------------------------- figure 4
 def _energy_value(state: State) -> float:
     """Energy per particle U/N for a packing, the training loss L for a net."""
-    return state.energy / state.n_particles if state.side == "packing" else state.energy
+    return state.energy / state.n_particles if state.description.energy_per_particle else state.energy
 
 
 def _plot_single_states(ax, states: Sequence[State], style: dict) -> None:
@@ -321,39 +317,40 @@ def _plot_single_states(ax, states: Sequence[State], style: dict) -> None:
         ax.plot(x, y, ls="none", ms=3, alpha=0.45, color=style["color"], marker=style["marker"])
 
 
+def _plot_energy_system(ax, s: SystemSummary, st: dict) -> list:
+    """Seed-averaged energies, single seeds and the fitted law of one system; its legend handles."""
+    x, y, _ = binned_by_distance(s.states, _energy_value)
+    ok = y > 0
+    if not np.any(ok):
+        return []
+    handles = [ax.plot(x[ok], y[ok], ls="none", ms=7, label=s.label, **st)[0]]
+    _plot_single_states(ax, s.states, st)
+    f = s.energy_scaling
+    if f is not None:
+        xx = np.geomspace(f.x_min, f.x_max, 30)
+        norm = s.states[0].n_particles if s.key.description.energy_per_particle else 1.0
+        handles += ax.plot(xx, f(xx) / norm, color=st["color"], lw=1,
+                           label=r"  fit $\propto d^{\,b}$, $b$ = "
+                           + format_pm(f.exponent, f.stderr))
+    return handles
+
+
 def figure_energy(summaries: Sequence[SystemSummary], out_dir: Path) -> list[Path]:
     """Energy per particle (packings) and training loss (nets) against the distance, log-log,
     with the power law fitted to the total energy / loss (same exponent)."""
-    sides = [side for side in ("packing", "network") if any(s.side == side for s in summaries)]
+    sides = [side for side in SIDES.values() if of_side(summaries, side)]
     fig, axes = _new_figure(len(sides), width=5.0, height=4.2)
     for ax, side in zip(axes, sides):
         handles = []
         for s, st in zip(summaries, styles(summaries)):
-            if s.side != side:
+            if s.side != side.name:
                 continue
-            x, y, _ = binned_by_distance(s.states, _energy_value)
-            ok = y > 0
-            if not np.any(ok):
-                continue
-            handles.append(ax.plot(x[ok], y[ok], ls="none", ms=7, label=s.label, **st)[0])
-            _plot_single_states(ax, s.states, st)
-            f = s.energy_scaling
-            if f is not None:
-                xx = np.geomspace(f.x_min, f.x_max, 30)
-                norm = s.states[0].n_particles if side == "packing" else 1.0
-                handles += ax.plot(xx, f(xx) / norm, color=st["color"], lw=1,
-                                   label=r"  fit $\propto d^{\,b}$, $b$ = "
-                                   + format_pm(f.exponent, f.stderr))
+            handles += _plot_energy_system(ax, s, st)
         _loglog(ax)
-        if side == "packing":
-            ax.set_xlabel(r"$d = \Delta\varphi = \varphi - \varphi_J$")
-            ax.set_ylabel(r"energy per particle  $U/N$  (units of $\varepsilon$)")
-            ax.set_title(r"packings (harmonic: $U \propto \Delta\varphi^2$, Hertz: "
-                         r"$\Delta\varphi^{5/2}$)", fontsize=10)
-        else:
-            ax.set_xlabel(r"$d = 1 - N/N^*$")
-            ax.set_ylabel(r"training loss  $L$  (quadratic hinge)")
-            ax.set_title(r"networks below the transition ($N < N^*$)", fontsize=10)
+        xlabel, ylabel, title = side.energy_axes
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(ylabel)
+        ax.set_title(title, fontsize=10)
         if handles:
             handles.append(Line2D([], [], ls="none", marker="o", ms=3, alpha=0.45, color="0.3",
                                   label="single seeds (E = 0 not shown)"))
@@ -380,7 +377,7 @@ def _test_error_points(states: Sequence[State]) -> tuple[np.ndarray, np.ndarray,
 def figure_test_error(summaries: Sequence[SystemSummary], out_dir: Path) -> list[Path]:
     """Test error against N/N* for every network system; writes nothing (returns []) when there
     is no network state with a test error."""
-    nets = [(s, st) for s, st in zip(summaries, styles(summaries)) if s.side == "network"]
+    nets = [(s, st) for s, st in zip(summaries, styles(summaries)) if s.test_error_peak is not None]
     data = [(s, st, _test_error_points(s.states)) for s, st in nets]
     data = [d for d in data if d[2][0].size]
     if not data:

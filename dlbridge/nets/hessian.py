@@ -19,9 +19,10 @@ from σ''. With δ^ℓ = ∂f/∂a^ℓ and c_μ = −ℓ'(Δ_μ) y_μ/(α P),
 (the output layer is ℓ = L+1 with δ = 1 and 1/n_L instead of 1/√n_L). σ'' = 0 for ReLU. The
 Jacobians ∇a^ℓ_μ are propagated forward layer by layer, over data in memory-bounded chunks.
 
-Mode counting, ranks and spectra are not computed here: :func:`analyze` hands the net to the
-shared :func:`packing.analysis.analyze_constraints` in the packing form (gaps, the Jacobian of
-the unsatisfied gaps with JᵀJ = H0, and Hp), the same code that measures packings.
+Mode counting, ranks and spectra are not computed here: :func:`constraint_problem` is the net's
+adapter to the shared analysis (gaps, the Jacobian of the unsatisfied gaps with JᵀJ = H0, and Hp,
+the same form `packing.hessian.constraint_problem` gives a packing), and :func:`analyze` hands it
+to `packing.analysis.analyze`, the same code that measures packings.
 
 For N too large for dense matrices, :func:`extreme_eigenvalues` runs
 ``scipy.sparse.linalg.eigsh`` on a LinearOperator of exact Hessian-vector products.
@@ -35,7 +36,8 @@ import numpy as np
 import torch
 from scipy.sparse.linalg import LinearOperator, eigsh
 
-from packing.analysis import ConstraintAnalysis, analyze_constraints
+from packing.analysis import ConstraintAnalysis, ConstraintProblem, HessianSplit
+from packing.analysis import analyze as analyze_problem
 from packing.errors import require
 
 from .losses import HingeLoss
@@ -172,8 +174,9 @@ def _chunk_size(spec: NetSpec) -> int:
     return max(1, _CHUNK_BYTES // per_datum)
 
 
-def hessian_split(prob: HessianProblem) -> tuple[torch.Tensor, torch.Tensor]:
-    """Exact (H0, Hp), each (N, N) float64, of the loss at ``prob.theta`` (module docstring)."""
+def hessian_split(prob: HessianProblem) -> HessianSplit:
+    """Exact H = H0 + Hp of the loss at ``prob.theta`` (module docstring), as a
+    `packing.analysis.HessianSplit` of (N, N) float64 tensors (stiffness H0, stress Hp)."""
     spec, theta = prob.spec, prob.theta.detach()
     n, p, alpha = spec.n_params, len(prob.x), spec.alpha
     h0 = torch.zeros(n, n, dtype=theta.dtype, device=theta.device)
@@ -190,7 +193,7 @@ def hessian_split(prob: HessianProblem) -> tuple[torch.Tensor, torch.Tensor]:
         jz = [d1(a)[:, :, None] * j for a, j in zip(pre, ja)]
         _add_bilinear(hp, spec, c, deltas, jz)
         _add_curvature(hp, spec, c, pre, dzs, ja)
-    return h0, hp
+    return HessianSplit(total=h0 + hp, stiffness=h0, stress=hp)
 
 
 def gap_jacobian(prob: HessianProblem) -> np.ndarray:
@@ -212,22 +215,26 @@ def gap_jacobian(prob: HessianProblem) -> np.ndarray:
     return np.concatenate(rows)
 
 
-def analyze(prob: HessianProblem, **options) -> ConstraintAnalysis:
-    """The shared constraint analysis (:func:`packing.analysis.analyze_constraints`) of one net.
-
-    The net enters in the packing form: gaps Δ_μ (P,), the Jacobian of the unsatisfied gaps
-    (:func:`gap_jacobian`, so that JᵀJ = H0) and the stress part Hp of :func:`hessian_split`;
-    N_dof = N (all weights and biases; n_trivial = 0 and isostatic_offset = 0, as in Geiger et al.
-    2019, where N_Δ = N marks isostaticity). ``options`` are passed on (``k``, ``method``,
-    ``fit_exponents``, ``n_bootstrap``, ...). Only the quadratic hinge has this form.
-    """
+def constraint_problem(prob: HessianProblem) -> ConstraintProblem:
+    """The net in the shared analysis' form (`packing.analysis.ConstraintProblem`): gaps Δ_μ (P,),
+    the Jacobian of the unsatisfied gaps (:func:`gap_jacobian`, so that JᵀJ = H0) and the stress
+    part Hp of :func:`hessian_split`; N_dof = N (all weights and biases; n_trivial = 0 and
+    isostatic_offset = 0, as in Geiger et al. 2019, where N_Δ = N marks isostaticity). Only the
+    quadratic hinge has this form."""
     require(prob.hinge.name == "quadratic", "loss",
             "quadratic (the constraint form ½Δ²θ(Δ) of the analysis)", prob.hinge.name)
-    _, hp = hessian_split(prob)
+    hp = hessian_split(prob).stress
     with torch.no_grad():
         gaps = prob.deltas().cpu().numpy()
-    return analyze_constraints(gaps, gap_jacobian(prob), hp.cpu().numpy(), n_trivial=0,
-                               isostatic_offset=0, **options)
+    return ConstraintProblem(gaps=gaps, jacobian=gap_jacobian(prob), stress=hp.cpu().numpy(),
+                             n_trivial=0, isostatic_offset=0)
+
+
+def analyze(prob: HessianProblem, **options) -> ConstraintAnalysis:
+    """The shared constraint analysis (`packing.analysis.analyze`) of one net's
+    :func:`constraint_problem`; ``options`` are passed on (``k``, ``method``, ``fit_exponents``,
+    ``n_bootstrap``, ...)."""
+    return analyze_problem(constraint_problem(prob), **options)
 
 
 def hvp_operator(prob: HessianProblem) -> LinearOperator:

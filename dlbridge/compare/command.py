@@ -1,0 +1,113 @@
+"""``dlbridge compare``: read the states, summarise every system, write the tables and figures.
+
+:func:`compare` is the library call (the demo calls it); :func:`add_compare_parser` and
+:func:`run_compare` are the command line; errors are one-line
+:class:`~packing.errors.ParameterError`.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from packing.errors import ParameterError, require
+
+from .plots import plot_all
+from .states import group_systems, load_states
+from .summary import DEFAULT_BOOTSTRAP, SystemSummary, summarize_system
+from .tables import markdown_table, write_tables
+
+
+@dataclasses.dataclass(frozen=True)
+class CompareResult:
+    """What :func:`compare` produced: the rows, the Markdown table and every file written."""
+
+    summaries: tuple[SystemSummary, ...]
+    markdown: str
+    files: tuple[Path, ...]
+
+
+# ------------------------------------------------------------------------------- entry points
+def prepare_out_dir(out: str | os.PathLike) -> Path:
+    """The output folder, created if needed; ParameterError if it is a file or not writable."""
+    p = Path(out)
+    require(not p.exists() or p.is_dir(), "--out", "a directory (not an existing file)", str(p))
+    try:
+        p.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ParameterError(f"--out must be a directory that can be created (got {str(p)!r}: "
+                             f"{exc.strerror})") from None
+    require(os.access(p, os.W_OK | os.X_OK), "--out", "a writable directory", str(p))
+    return p
+
+
+def compare(paths: Sequence[str | os.PathLike], out_dir: str | os.PathLike,
+            n_bootstrap: int = DEFAULT_BOOTSTRAP, figures: bool = True) -> CompareResult:
+    """Read ``paths``, summarise every system, write the tables (and the figures) into out_dir.
+
+    Everything is validated before anything is written.
+    """
+    require(isinstance(n_bootstrap, int) and 0 <= n_bootstrap <= 100_000, "n_bootstrap",
+            "an integer in [0, 100000]", n_bootstrap)
+    out = Path(out_dir)
+    require(not out.exists() or out.is_dir(), "--out", "a directory (not an existing file)",
+            str(out))
+    groups = group_systems(load_states(paths))
+    summaries = tuple(summarize_system(k, v, n_bootstrap) for k, v in groups.items())
+    out = prepare_out_dir(out)
+    files = list(write_tables(summaries, out))
+    if figures:
+        files += plot_all(summaries, out)
+    return CompareResult(summaries, markdown_table(summaries), tuple(files))
+
+
+def add_compare_parser(subparsers) -> argparse.ArgumentParser:
+    """Add ``compare FILE.h5 ... --out DIR`` to an argparse subparsers object; the parser's
+    default ``func`` is :func:`run_compare`."""
+    p = subparsers.add_parser(
+        "compare", help="compare packings and networks: table (CSV, Markdown) and figures",
+        description="Read packing and network HDF5 files, group the states by system, and write "
+                    "comparison.csv, comparison.md and figures (PNG, PDF) into --out.")
+    p.add_argument("files", nargs="+", metavar="FILE.h5", help="HDF5 files (packing jam, "
+                   "dlbridge train)")
+    p.add_argument("--out", required=True, metavar="DIR", help="output directory (created)")
+    p.add_argument("--bootstrap", type=int, default=DEFAULT_BOOTSTRAP,
+                   help="bootstrap resamples for the θ, γ error bars "
+                        f"(default {DEFAULT_BOOTSTRAP})")
+    p.add_argument("--no-figures", action="store_true", help="write the tables only")
+    p.set_defaults(func=run_compare)
+    return p
+
+
+def run_compare(args: argparse.Namespace, argv: Sequence[str] | None = None) -> int:
+    """Run ``compare`` from parsed arguments: write everything, print the Markdown table and the
+    written files; returns 0. Bad input raises :class:`ParameterError` (one line)."""
+    res = compare(args.files, args.out, n_bootstrap=getattr(args, "bootstrap", DEFAULT_BOOTSTRAP),
+                  figures=not getattr(args, "no_figures", False))
+    print(res.markdown)
+    for s in res.summaries:
+        for w in s.warnings:
+            print(f"warning: {w}", file=sys.stderr)
+    if not any(s.test_error_peak is not None for s in res.summaries):
+        print("note: no network states; figure 5 (test error against N/N*) skipped",
+              file=sys.stderr)
+    print("wrote: " + ", ".join(str(f) for f in res.files), file=sys.stderr)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Stand-alone entry (``python -m dlbridge.compare FILE.h5 ... --out DIR``): exit status 0,
+    or 2 with one line ``compare: error: ...`` on stderr."""
+    parser = argparse.ArgumentParser(prog="dlbridge")
+    sub = parser.add_subparsers(dest="command", required=True)
+    add_compare_parser(sub)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = parser.parse_args(["compare", *argv])
+    try:
+        return run_compare(args)
+    except ParameterError as exc:
+        print(f"compare: error: {exc}", file=sys.stderr)
+        return 2

@@ -1,0 +1,246 @@
+"""The states ``dlbridge compare`` reads: one :class:`State` per HDF5 state group, validated
+against the contract of `packing.io` (:data:`~packing.io.READ_ATTRS`, the side's system keys, a
+``gaps`` dataset), grouped by :class:`SystemKey`.
+
+Errors are one-line :class:`~packing.errors.ParameterError` naming the file and the attribute.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+from typing import Any, Iterable, Sequence
+
+import h5py
+import numpy as np
+
+from packing.errors import ParameterError, require
+from packing.io import READ_ATTRS, SCHEMA, iter_states
+
+from .sides import SIDES, Side
+
+SCHEMA_FAMILY = SCHEMA.split("/")[0]          # "jamming-bridge"; any version 1.x is read
+SCHEMA_MAJOR = SCHEMA.split("/")[1].split(".")[0]
+EIGENVALUE_SETS = ("hessian_eigenvalues", "stiffness_eigenvalues", "stress_eigenvalues")
+POTENTIAL_EXPONENT = {"harmonic": 2.0, "hertz": 2.5}   # V ∝ Δ^α: force f ∝ Δ^(α−1)
+
+
+@dataclasses.dataclass(frozen=True, order=True)
+class SystemKey:
+    """What makes two states the same system: the side and the attributes of its side's
+    ``system_keys``."""
+
+    side: str
+    fields: tuple[tuple[str, Any], ...]
+
+    def get(self, name: str) -> Any:
+        """Value of one key field (KeyError when absent)."""
+        return dict(self.fields)[name]
+
+    @property
+    def label(self) -> str:
+        """Short human-readable name, e.g. ``disk 2D N=64 harmonic`` or ``net random L=2 P=500``."""
+        return self.description.label(dict(self.fields))
+
+    @property
+    def description(self) -> Side:
+        """The side's :class:`~.sides.Side`."""
+        return SIDES[self.side]
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class State:
+    """One state group, with the contract attributes compare needs.
+
+    source : ``file:group``. realisation : (file, seed), one independent run of a system.
+    transition : φ_J or N* (NaN when the file says "none"). gaps : every candidate Δ_c.
+    test_error : networks only (NaN otherwise). *_eigenvalues : None when not stored.
+    dim : space dimension of a packing (its d global translations), 0 for a net.
+    n_particles : packings (NaN for nets).
+    """
+
+    source: str
+    side: str
+    system: SystemKey
+    realisation: tuple[str, int]
+    seed: int
+    control: float
+    transition: float
+    n_constraints: int
+    n_dof: int
+    energy: float
+    gaps: np.ndarray
+    test_error: float
+    dim: int
+    n_particles: float
+    potential: str
+    hessian_eigenvalues: np.ndarray | None
+    stiffness_eigenvalues: np.ndarray | None
+    stress_eigenvalues: np.ndarray | None
+    unjammed: bool = False
+
+    @property
+    def description(self) -> Side:
+        """The side's :class:`~.sides.Side`."""
+        return SIDES[self.side]
+
+    @property
+    def isostatic_offset(self) -> int:
+        """N_Δ − N_dof of an isostatic state: 1 in a periodic box, 0 for a net."""
+        return self.description.isostatic_offset
+
+    @property
+    def n_iso(self) -> int:
+        """N_Δ of an isostatic state, N_dof + isostatic_offset."""
+        return self.n_dof + self.isostatic_offset
+
+    @property
+    def index(self) -> float:
+        """Isostaticity index N_Δ/N_dof (NaN for N_dof = 0: an unjammed packing, all rattlers)."""
+        return self.n_constraints / self.n_dof if self.n_dof > 0 else math.nan
+
+    @property
+    def distance(self) -> float:
+        """Distance to the transition, > 0 on the jammed side (module docstring); NaN if unknown."""
+        return self.description.distance(self.control, self.transition)
+
+    @property
+    def n_trivial(self) -> int:
+        """Exact symmetry zero modes of the stiffness part: d translations (packing), 0 (net)."""
+        return self.dim if self.description.translations_trivial else 0
+
+    def force_variable(self) -> np.ndarray:
+        """Δ > 0 mapped to a quantity ∝ the constraint force, f ∝ Δ^(α−1), normalised to ⟨f⟩ = 1.
+
+        α = 2 (harmonic packings, quadratic-hinge nets) leaves Δ/⟨Δ⟩; α = 5/2 (Hertz) gives Δ^1.5.
+        """
+        pos = self.gaps[self.gaps > 0.0]
+        if pos.size == 0:
+            return pos
+        f = pos ** (POTENTIAL_EXPONENT.get(self.potential, 2.0) - 1.0)
+        return f / f.mean()
+
+
+# ------------------------------------------------------------------------------------ reading
+def _plain(value: Any) -> Any:
+    """HDF5 attribute → plain Python (bytes → str, numpy scalar → int/float/bool/str)."""
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def _as_float(value: Any) -> float:
+    """Float of an attribute; "none" (the contract's None) and non-numbers give NaN."""
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def _check_schema(f: h5py.File, path: str) -> None:
+    """ParameterError unless the root ``schema`` attribute is jamming-bridge/<major>.x."""
+    if "schema" not in f.attrs:
+        raise ParameterError(f"FILE {path!r} must carry the root attribute 'schema' "
+                             f"({SCHEMA!r}); it is not a file of this package")
+    schema = str(_plain(f.attrs["schema"]))
+    family, _, version = schema.partition("/")
+    if family != SCHEMA_FAMILY or version.split(".")[0] != SCHEMA_MAJOR:
+        raise ParameterError(f"FILE {path!r} must have schema {SCHEMA_FAMILY}/{SCHEMA_MAJOR}.x "
+                             f"(got {schema!r})")
+
+
+def _eigenvalues(group: h5py.Group, name: str) -> np.ndarray | None:
+    """A stored eigenvalue set as float64, or None when absent or empty."""
+    if name not in group:
+        return None
+    ev = np.asarray(group[name][()], dtype=np.float64).ravel()
+    return ev if ev.size else None
+
+
+def _system_key(side: str, attrs: dict, where: str) -> SystemKey:
+    """The SystemKey of a state; ParameterError naming the missing attribute."""
+    fields = []
+    for name in SIDES[side].system_keys:
+        if name not in attrs:
+            raise ParameterError(f"{where} must have the {side} attribute {name!r} "
+                                 "(HDF5 contract, packing.io)")
+        value = attrs[name]
+        fields.append((name, round(value, 12) if isinstance(value, float) else value))
+    return SystemKey(side, tuple(fields))
+
+
+def _read_state(group: h5py.Group, path: str) -> State:
+    """One :class:`State` from a state group, validated against the contract."""
+    where = f"{path}:{group.name}"
+    attrs = {k: _plain(v) for k, v in group.attrs.items()}
+    for name in READ_ATTRS:
+        if name not in attrs:
+            raise ParameterError(f"{where} must have the attribute {name!r} (HDF5 contract, "
+                                 "packing.io)")
+    side = str(attrs["side"])
+    require(side in SIDES, f"{where} attribute 'side'", "'packing' or 'network'", side)
+    packing_side = SIDES[side].translations_trivial
+    if "gaps" not in group:
+        raise ParameterError(f"{where} must have the dataset 'gaps' (HDF5 contract, packing.io)")
+    gaps = np.asarray(group["gaps"][()], dtype=np.float64).ravel()
+    n_dof = int(attrs["n_dof"])
+    require(n_dof >= 0, f"{where} attribute 'n_dof'", "an integer >= 0", n_dof)
+    require(bool(np.all(np.isfinite(gaps))), f"{where} dataset 'gaps'", "an array of finite "
+            "numbers", "non-finite values")
+    seed = int(attrs["seed"])
+    return State(
+        source=where, side=side, system=_system_key(side, attrs, where),
+        realisation=(path, seed), seed=seed, control=_as_float(attrs["control"]),
+        transition=_as_float(attrs.get("transition", "none")),
+        n_constraints=int(attrs["n_constraints"]), n_dof=n_dof,
+        energy=_as_float(attrs["energy"]), gaps=gaps,
+        test_error=_as_float(attrs.get("test_error", "none")),
+        dim=int(attrs.get("dim", 0)) if packing_side else 0,
+        n_particles=_as_float(attrs.get("n_particles", "none")),
+        potential=str(attrs.get("potential", "harmonic")),
+        **{name: _eigenvalues(group, name) for name in EIGENVALUE_SETS},
+        unjammed=packing_side and not bool(attrs.get("jammed", True)))
+
+
+def read_states(path: str | os.PathLike) -> list[State]:
+    """Every state of one file, validated.
+
+    Raises :class:`ParameterError` (one line, naming the file) for a missing file, a file that is
+    not HDF5 or is truncated, a file without this package's ``schema`` attribute, a file with no
+    state group under /runs, and a state lacking an attribute or dataset compare needs.
+    """
+    p = str(path)
+    require(os.path.isfile(p), "FILE", "an existing HDF5 file", p)
+    try:
+        with h5py.File(p, "r") as f:
+            _check_schema(f, p)
+            states = [_read_state(g, p) for g in iter_states(f)]
+    except ParameterError:
+        raise
+    except (OSError, KeyError, RuntimeError, ValueError, TypeError) as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ParameterError(f"FILE {p!r} must be a complete HDF5 file of this package; it "
+                             f"could not be read (truncated or foreign format: {first})") from None
+    require(len(states) > 0, "FILE", "a file with at least one state group under /runs", p)
+    return states
+
+
+def load_states(paths: Iterable[str | os.PathLike]) -> list[State]:
+    """The states of all files, in file order (:func:`read_states` on each)."""
+    paths = list(paths)
+    require(len(paths) >= 1, "FILE", "at least one HDF5 file", paths)
+    out: list[State] = []
+    for p in paths:
+        out.extend(read_states(p))
+    return out
+
+
+def group_systems(states: Sequence[State]) -> dict[SystemKey, tuple[State, ...]]:
+    """States grouped by :class:`SystemKey`, packings first, then networks, each sorted by key."""
+    groups: dict[SystemKey, list[State]] = {}
+    for s in states:
+        groups.setdefault(s.system, []).append(s)
+    order = sorted(groups, key=lambda k: (list(SIDES).index(k.side), repr(k.fields)))
+    return {k: tuple(groups[k]) for k in order}

@@ -1,0 +1,263 @@
+"""What ``dlbridge compare`` measures per system, with the shared analysis of
+:mod:`packing.analysis` (no copy of it here):
+
+* the transition location (φ_J or N*) as mean ± sample standard deviation over seeds (nets: each
+  seed's own N* by the nets' rule, :mod:`dlbridge.nstar`);
+* N_Δ/N_dof at the transition and N_Δ/N_iso with N_iso = N_dof + 1 for a periodic packing (the
+  extra constraint of a jammed state in a periodic box, Goodrich, Liu, Nagel, PRL 109, 095704,
+  2012) and N_iso = N for a net; the verdict isostatic / hypostatic / hyperstatic;
+* θ and γ of P₊ ~ f^θ and P₋ ~ |Δ|^−γ from the pooled gaps of the states nearest the transition
+  (:func:`packing.analysis.fit_theta` / :func:`~packing.analysis.fit_gamma`, KS range rule);
+* the zero modes of the stiffness part (H0) at the transition (global translations excluded);
+* the scaling exponents of N_Δ/N_dof − (its value at the transition) and of the energy with the
+  distance to the transition (:func:`packing.analysis.fit_scaling`).
+
+Distance to the transition: packings Δφ = φ − φ_J (> 0 on the jammed side); networks
+1 − N/N* (> 0 on the jammed side N < N*, where N_Δ > 0), with N* the stored ensemble transition.
+
+Which states are "at the transition", per seed: packings, the state with the smallest Δφ > 0;
+networks, the largest N < N* with N_Δ > 0 (else the state nearest N* with N_Δ > 0).
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Iterable, Sequence
+
+import numpy as np
+
+from packing.analysis import (PowerLawFit, ScalingFit, count_constraints, count_zero_modes,
+                              fit_gamma, fit_scaling, fit_theta)
+from packing.errors import ParameterError, require
+
+from ..nstar import bracket_midpoint, half_fitted_bracket
+from .states import State, SystemKey
+
+DEFAULT_BOOTSTRAP = 200
+ROUND_SHAPES = ("disk", "sphere")
+
+
+@dataclasses.dataclass(frozen=True)
+class Estimate:
+    """mean ± sample standard deviation (ddof = 1; NaN for n = 1) of n values."""
+
+    mean: float
+    std: float
+    n: int
+
+
+@dataclasses.dataclass(frozen=True)
+class SystemSummary:
+    """One table row (see :data:`CSV_COLUMNS`) and the states behind it.
+
+    transition : over seeds (packings: φ_J; networks: per-seed N* from the width scan, the
+    midpoint of the seed's own bracket, else the stored N*). index, iso_index, excess : N_Δ/N_dof,
+    N_Δ/N_iso and N_Δ − N_iso over the states at the transition (``nearest``). index_reference :
+    what N_Δ/N_dof is compared with in the scaling fit (discs/spheres: N_iso/N_dof per state,
+    reported as its mean; ellipses and networks: each seed's own value at its transition, whose
+    mean is ``index.mean``; those nearest states are left out of the fit).
+    zero_modes : zero modes of the stiffness part minus the
+    trivial ones, over the nearest states with stored eigenvalues (None without).
+    theta, gamma : fits to the pooled gaps of ``nearest`` (None with too few values).
+    index_scaling : (N_Δ/N_dof − reference) against distance; energy_scaling : energy against
+    distance (None with fewer than 3 usable points). test_error_peak : (N/N*, error) of the largest
+    seed-averaged test error (networks).
+    """
+
+    key: SystemKey
+    states: tuple[State, ...]
+    nearest: tuple[State, ...]
+    transition: Estimate
+    nearest_distance: Estimate
+    index: Estimate
+    iso_index: Estimate
+    excess: Estimate
+    verdict: str
+    index_reference: float
+    zero_modes: Estimate | None
+    theta: PowerLawFit | None
+    gamma: PowerLawFit | None
+    index_scaling: ScalingFit | None
+    energy_scaling: ScalingFit | None
+    test_error_peak: tuple[float, float] | None
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def side(self) -> str:
+        """"packing" or "network"."""
+        return self.key.side
+
+    @property
+    def label(self) -> str:
+        """The system's name."""
+        return self.key.label
+
+
+# ----------------------------------------------------------------------------- measurements
+def estimate(values: Iterable[float]) -> Estimate:
+    """mean ± sample std (ddof = 1) of the finite values; NaN mean when there are none."""
+    v = np.asarray([x for x in values if math.isfinite(x)], dtype=np.float64)
+    if v.size == 0:
+        return Estimate(math.nan, math.nan, 0)
+    std = float(np.std(v, ddof=1)) if v.size > 1 else math.nan
+    return Estimate(float(v.mean()), std, int(v.size))
+
+
+def _by_realisation(states: Sequence[State]) -> dict[tuple[str, int], list[State]]:
+    """States grouped per (file, seed)."""
+    out: dict[tuple[str, int], list[State]] = {}
+    for s in states:
+        out.setdefault(s.realisation, []).append(s)
+    return out
+
+
+def network_seed_transition(states: Sequence[State]) -> float:
+    """N* of one seed's width scan by the nets' rule (:func:`dlbridge.nstar.half_fitted_bracket`
+    with the seed's fitted fraction 0 or 1 per width, N_Δ = 0 counted as fitted): the midpoint of
+    the smallest N with N_Δ = 0 and the largest N below it; NaN if not bracketed."""
+    fitted = {s.control: float(s.n_constraints == 0) for s in states}
+    return bracket_midpoint(*half_fitted_bracket(fitted))
+
+
+def realisation_transition(states: Sequence[State]) -> float:
+    """The transition of one realisation: the stored φ_J (packings) or the seed's own N*
+    (networks, :func:`network_seed_transition`, falling back to the stored N*)."""
+    stored = estimate(s.transition for s in states).mean
+    if not states[0].description.own_seed_transition:
+        return stored
+    own = network_seed_transition(states)
+    return own if math.isfinite(own) else stored
+
+
+def nearest_state(states: Sequence[State]) -> State | None:
+    """The state of one realisation taken as "at the transition" (module docstring)."""
+    jammed = [s for s in states if math.isfinite(s.distance) and s.distance > 0
+              and s.n_constraints > 0 and s.n_dof > 0]
+    if jammed:
+        return min(jammed, key=lambda s: s.distance)
+    if states[0].description.nearest_fallback:
+        active = [s for s in states if s.n_constraints > 0 and math.isfinite(s.distance)]
+        if active:
+            return min(active, key=lambda s: abs(s.distance))
+    return None
+
+
+def stiffness_zero_modes(state: State) -> int | None:
+    """Zero modes of the stiffness part minus the trivial ones (|λ| ≤ 1e-10 max|λ|,
+    :func:`packing.analysis.count_zero_modes`); None without stored eigenvalues."""
+    if state.stiffness_eigenvalues is None:
+        return None
+    zm = count_zero_modes(state.stiffness_eigenvalues, n_trivial=state.n_trivial)
+    return zm.n_floppy
+
+
+def pooled_gaps(states: Sequence[State]) -> np.ndarray:
+    """Gaps pooled over states for the θ/γ fits: Δ > 0 as the normalised force variable
+    (:meth:`State.force_variable`), Δ < 0 unchanged."""
+    parts = []
+    for s in states:
+        parts.append(s.force_variable())
+        parts.append(s.gaps[s.gaps < 0.0])
+    return np.concatenate(parts) if parts else np.zeros(0)
+
+
+def _fit_or_none(fit, gaps: np.ndarray, n_bootstrap: int) -> PowerLawFit | None:
+    """fit(gaps) (fit_theta / fit_gamma), or None when there are too few values of its sign."""
+    try:
+        return fit(gaps, n_bootstrap=n_bootstrap)
+    except ParameterError:
+        return None
+
+
+def fit_error(fit: PowerLawFit) -> float:
+    """The error bar reported for a fit: the bootstrap error when computed (it includes the choice
+    of range), never smaller than the Fisher error."""
+    boot = fit.stderr_bootstrap
+    return fit.stderr if boot is None or not math.isfinite(boot) else max(boot, fit.stderr)
+
+
+def _verdict(excess: Sequence[int]) -> str:
+    """isostatic / hypostatic / hyperstatic when all nearest states agree, else "mixed"."""
+    if not excess:
+        return "n/a"
+    if all(e == 0 for e in excess):
+        return "isostatic"
+    if all(e < 0 for e in excess):
+        return "hypostatic"
+    if all(e > 0 for e in excess):
+        return "hyperstatic"
+    return f"mixed ({sum(e == 0 for e in excess)}/{len(excess)} isostatic)"
+
+
+def _count_warnings(states: Sequence[State]) -> list[str]:
+    """Lines for packing states above φ_J that are unjammed (a small packing can rearrange on
+    compression; left out of the energy fit) and for network states whose n_constraints attribute
+    differs from #{Δ > 0} of their gaps (packings are skipped there: their N_Δ counts contacts
+    between non-rattlers only, while `gaps` holds every neighbour pair, rattlers' included)."""
+    out = [f"{s.source}: unjammed at distance {s.control - s.transition:.3g} above the transition "
+           "(rearranged on compression); left out of the energy fit" for s in states if s.unjammed]
+    for s in states:
+        if not s.description.every_gap_counted or s.n_dof < 1 or s.gaps.size == 0:
+            continue
+        c = count_constraints(s.gaps, s.n_dof, s.isostatic_offset)
+        if c.n_constraints != s.n_constraints:
+            out.append(f"{s.source}: n_constraints = {s.n_constraints} but #{{gaps > 0}} = "
+                       f"{c.n_constraints}; the attribute is used")
+    return out
+
+
+def _test_error_peak(states: Sequence[State]) -> tuple[float, float] | None:
+    """(N/N*, mean test error) at the N whose seed-averaged test error is largest (networks)."""
+    pts: dict[float, list[float]] = {}
+    for s in states:
+        if math.isfinite(s.test_error) and math.isfinite(s.transition):
+            pts.setdefault(s.control / s.transition, []).append(s.test_error)
+    if not pts:
+        return None
+    x = max(pts, key=lambda k: float(np.mean(pts[k])))
+    return x, float(np.mean(pts[x]))
+
+
+def is_round_packing(key: SystemKey) -> bool:
+    """Discs and spheres: their N_Δ at φ_J is known exactly (N_dof + 1), so the scaling of
+    N_Δ/N_dof is measured from that value; other systems use the measured value at the
+    transition."""
+    return key.description.translations_trivial and key.get("shape") in ROUND_SHAPES
+
+
+def summarize_system(key: SystemKey, states: Sequence[State],
+                     n_bootstrap: int = DEFAULT_BOOTSTRAP) -> SystemSummary:
+    """All measurements of one system (module docstring) as a :class:`SystemSummary`."""
+    require(len(states) >= 1, "states", "a non-empty sequence", len(states))
+    realisations = _by_realisation(states)
+    nearest = tuple(s for s in (nearest_state(r) for r in realisations.values()) if s is not None)
+    index = estimate(s.index for s in nearest)
+    isostatic_reference = is_round_packing(key)
+    if isostatic_reference:
+        reference = [s.n_iso / s.n_dof if s.n_dof else math.nan for s in states]
+        index_y = [s.index - r for s, r in zip(states, reference)]
+        index_reference = estimate(reference).mean
+    else:
+        index_reference = index.mean
+        own = {s.realisation: s.index for s in nearest}
+        index_y = [s.index - own.get(s.realisation, math.nan) for s in states]
+    dist = [s.distance for s in states]
+    zeros = [z for z in (stiffness_zero_modes(s) for s in nearest) if z is not None]
+    gaps = pooled_gaps(nearest)
+    scaling_ok = [i for i, s in enumerate(states) if isostatic_reference or s not in nearest]
+    return SystemSummary(
+        key=key, states=tuple(states), nearest=nearest,
+        transition=estimate(realisation_transition(r) for r in realisations.values()),
+        nearest_distance=estimate(s.distance for s in nearest), index=index,
+        iso_index=estimate(s.n_constraints / s.n_iso for s in nearest),
+        excess=estimate(s.n_constraints - s.n_iso for s in nearest),
+        verdict=_verdict([s.n_constraints - s.n_iso for s in nearest]),
+        index_reference=index_reference,
+        zero_modes=estimate(zeros) if zeros else None,
+        theta=_fit_or_none(fit_theta, gaps, n_bootstrap) if gaps.size else None,
+        gamma=_fit_or_none(fit_gamma, gaps, n_bootstrap) if gaps.size else None,
+        index_scaling=fit_scaling([dist[i] for i in scaling_ok], [index_y[i] for i in scaling_ok]),
+        energy_scaling=fit_scaling([d for d, s in zip(dist, states) if not s.unjammed],
+                                   [s.energy for s in states if not s.unjammed]),
+        test_error_peak=_test_error_peak(states),
+        warnings=tuple(_count_warnings(states)))

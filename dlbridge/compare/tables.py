@@ -1,0 +1,152 @@
+"""The comparison table of ``dlbridge compare``: one row per system, as CSV (every number, see
+:data:`CSV_COLUMNS`) and as Markdown (value ± error, with the definitions and the literature's
+reference values from data/literature.json)."""
+from __future__ import annotations
+
+import csv
+import math
+from pathlib import Path
+from typing import Any, Sequence
+
+from packing.analysis import PowerLawFit, ScalingFit
+from packing.literature import load_reference
+
+from .summary import SystemSummary, estimate, fit_error
+
+LITERATURE_NOTES = (
+    ("N_Delta_isostatic_periodic", "periodic packings at jamming"),
+    ("exponent_Z_excess", "Z − Z_iso ∝ Δφ^b"),
+    ("theta_force_meanfield", "θ (mean field, extended forces)"),
+    ("gamma_gap_meanfield", "γ (mean field)"),
+    ("net_theta_gamma_geiger", "nets at N* (θ, γ)"),
+    ("hypostatic_no_powerlaw", "ellipses/ellipsoids (hypostatic)"),
+)
+
+
+
+# ------------------------------------------------------------------------------------ table
+CSV_COLUMNS = (
+    "system", "side", "n_states", "n_seeds", "transition_name", "transition_mean",
+    "transition_std", "transition_n", "distance_definition", "distance_at_transition",
+    "n_delta_at_transition", "n_dof_at_transition", "n_delta_over_n_dof", "n_delta_over_n_dof_std",
+    "isostatic_offset", "n_delta_over_n_iso", "n_delta_over_n_iso_std", "isostatic_excess",
+    "verdict", "stiffness_zero_modes", "stiffness_zero_modes_std", "stiffness_zero_modes_n",
+    "theta", "theta_err", "theta_n_used", "theta_x_max", "gamma", "gamma_err", "gamma_n_used",
+    "gamma_x_max", "index_reference", "n_delta_exponent", "n_delta_exponent_err",
+    "n_delta_exponent_points", "energy_exponent", "energy_exponent_err", "energy_exponent_points",
+    "test_error_peak_n_over_nstar", "test_error_peak",
+)
+
+
+def _fit_cells(fit: PowerLawFit | None) -> list[float]:
+    """[exponent, error, n_used, x_max] of a gap fit (NaN when absent)."""
+    if fit is None:
+        return [math.nan] * 4
+    return [fit.exponent, fit_error(fit), fit.n_used, fit.x_max]
+
+
+def _scaling_cells(fit: ScalingFit | None) -> list[float]:
+    """[exponent, stderr, points] of a scaling fit (NaN when absent)."""
+    return [math.nan] * 3 if fit is None else [fit.exponent, fit.stderr, fit.n_points]
+
+
+def table_row(s: SystemSummary) -> dict[str, Any]:
+    """The CSV row of one system, keyed by :data:`CSV_COLUMNS`."""
+    zm = s.zero_modes
+    peak = s.test_error_peak or (math.nan, math.nan)
+    cells = [s.label, s.side, len(s.states), len({st.realisation for st in s.states}),
+             s.key.description.transition_csv, s.transition.mean, s.transition.std,
+             s.transition.n, s.key.description.distance_csv, s.nearest_distance.mean,
+             estimate(st.n_constraints for st in s.nearest).mean,
+             estimate(st.n_dof for st in s.nearest).mean, s.index.mean, s.index.std,
+             s.key.description.isostatic_offset, s.iso_index.mean, s.iso_index.std, s.excess.mean,
+             s.verdict, *((math.nan, math.nan, 0) if zm is None else (zm.mean, zm.std, zm.n)),
+             *_fit_cells(s.theta), *_fit_cells(s.gamma), s.index_reference,
+             *_scaling_cells(s.index_scaling), *_scaling_cells(s.energy_scaling), *peak]
+    return dict(zip(CSV_COLUMNS, cells))
+
+
+def format_pm(value: float, error: float | None = None) -> str:
+    """``value ± error`` rounded to the error's second significant digit (4 significant digits
+    without an error); "—" for NaN."""
+    if value is None or not math.isfinite(value):
+        return "—"
+    if error is None or not math.isfinite(error) or error <= 0:
+        return f"{value:.4g}"
+    decimals = max(0, 1 - int(math.floor(math.log10(error))))
+    return f"{value:.{decimals}f} ± {error:.{decimals}f}"
+
+
+def _md_fit(fit: PowerLawFit | None) -> str:
+    """θ or γ cell: value ± error (n points used)."""
+    return "—" if fit is None else f"{format_pm(fit.exponent, fit_error(fit))} (n={fit.n_used})"
+
+
+def _md_scaling(fit: ScalingFit | None) -> str:
+    """Scaling exponent cell: b ± stderr (n points)."""
+    return "—" if fit is None else f"{format_pm(fit.exponent, fit.stderr)} (n={fit.n_points})"
+
+
+MD_HEADER = ("system", "seeds", "transition (mean ± sd over seeds)", "N_Δ/N_dof at transition",
+             "N_Δ/N_iso (N_iso = N_dof+1 packings, N nets)", "verdict",
+             "stiffness/H0 zero modes", "θ", "γ", "b: N_Δ/N_dof − ref ∝ d^b", "b: E ∝ d^b",
+             "distance d")
+
+
+def markdown_row(s: SystemSummary) -> list[str]:
+    """The Markdown cells of one system (:data:`MD_HEADER`)."""
+    zm, side = s.zero_modes, s.key.description
+    return [s.label, str(len({st.realisation for st in s.states})),
+            f"{side.transition_md} = {format_pm(s.transition.mean, s.transition.std)}",
+            format_pm(s.index.mean, s.index.std), format_pm(s.iso_index.mean, s.iso_index.std),
+            s.verdict, "—" if zm is None else format_pm(zm.mean, zm.std),
+            _md_fit(s.theta), _md_fit(s.gamma), _md_scaling(s.index_scaling),
+            _md_scaling(s.energy_scaling), side.distance_md]
+
+
+def _literature_lines() -> list[str]:
+    """One line per literature reference value (data/literature.json), skipped if unavailable."""
+    try:
+        refs = [(load_reference(k), what) for k, what in LITERATURE_NOTES]
+    except (OSError, KeyError, ValueError) as exc:  # the notes are optional: say why they are absent
+        return [f"- (reference values unavailable: {type(exc).__name__}: {exc})"]
+    return [f"- {what}: {r.get('value')} — {r.get('quantity')} ({r.get('source', '')})"
+            for r, what in refs]
+
+
+def markdown_table(summaries: Sequence[SystemSummary]) -> str:
+    """The comparison as a Markdown table followed by the definitions and reference values."""
+    lines = ["| " + " | ".join(MD_HEADER) + " |", "|" + "---|" * len(MD_HEADER)]
+    lines += ["| " + " | ".join(markdown_row(s)) + " |" for s in summaries]
+    lines += [
+        "", "Definitions:",
+        "- At the transition: per seed the state with the smallest Δφ > 0 (packings), the largest "
+        "N < N* with N_Δ > 0 (nets); values are mean ± sd over those states.",
+        "- N_iso = N_dof + 1 in a periodic box (Goodrich, Liu, Nagel, PRL 109, 095704, 2012), "
+        "N for nets. Zero modes exclude the d global translations.",
+        "- θ, γ: ML fits of P₊(f) ~ f^θ (f ∝ Δ^(α−1)/⟨·⟩) and P₋(|Δ|) ~ |Δ|^−γ to the pooled gaps "
+        "at the transition, KS-chosen range (packing.analysis); errors: bootstrap (≥ Fisher). "
+        "Hypostatic packings (ellipses, ellipsoids) are not expected to give power laws (Brito et al., PNAS "
+        "115, 11736, 2018): there θ, γ only summarise the fitted range.",
+        "- b: least squares on log-log axes (± stderr); ref = N_iso/N_dof (discs, spheres), the "
+        "seed's own value at its transition (ellipses, ellipsoids, nets; those states left out of "
+        "the fit). "
+        "Nets: d uses N* from the file; the transition column uses per-seed brackets.",
+    ]
+    lit = _literature_lines()
+    if lit:
+        lines += ["", "Reference values (data/literature.json):", *lit]
+    return "\n".join(lines) + "\n"
+
+
+def write_tables(summaries: Sequence[SystemSummary], out_dir: Path) -> tuple[Path, Path]:
+    """Write ``comparison.csv`` and ``comparison.md`` into out_dir; return their paths."""
+    csv_path, md_path = out_dir / "comparison.csv", out_dir / "comparison.md"
+    with open(csv_path, "w", newline="", encoding="utf-8") as fh:
+        w = csv.DictWriter(fh, fieldnames=CSV_COLUMNS)
+        w.writeheader()
+        for s in summaries:
+            w.writerow({k: (f"{v:.10g}" if isinstance(v, float) else v)
+                        for k, v in table_row(s).items()})
+    md_path.write_text(markdown_table(summaries), encoding="utf-8")
+    return csv_path, md_path

@@ -1,0 +1,167 @@
+"""``dlbridge train``: nets over widths and seeds at fixed P, N* bracketed, states in HDF5.
+
+:func:`train_to_file` is the library call (the demo and this command use it); :func:`add_train_parser`
+and :func:`cmd_train` are the command line.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import math
+import shlex
+import sys
+from typing import Sequence
+
+from packing.errors import ParameterError, require
+from packing.io import atomic_h5, check_output_path
+
+from .data import DATASETS
+from .losses import LOSSES
+from .models import ACTIVATIONS, INITS
+from .runs import NetRunSpec, describe_diverged, device_name, split_diverged, write_nets
+from .train import OPTIMIZERS, NetResult
+from .transition import (Transition, auto_start_width, ensemble_evaluator, find_transition,
+                         transition_of_scan)
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainOutcome:
+    """What :func:`train_to_file` did: the scan, the nets stored, the diverged nets (not
+    stored) and P."""
+
+    transition: Transition
+    n_stored: int
+    failed: tuple[NetResult, ...]
+    n_train: int
+
+
+def _widths(values: list[str]) -> list[float] | None:
+    if values == ["auto"]:
+        return None
+    out = []
+    for v in values:
+        try:
+            out.append(float(v))
+        except ValueError:
+            raise ParameterError(f"--widths must be 'auto' or numbers >= 1 (got {v!r})") from None
+    return out
+
+
+def add_train_parser(sub) -> None:
+    """Add ``train`` to an argparse subparsers object; its ``func`` is :func:`cmd_train`."""
+    p = sub.add_parser("train", help="train nets over widths and seeds at fixed P, write HDF5",
+                       description="Train nets over widths and seeds at fixed P, bracket N* "
+                                   "(--widths auto) and write every net's state (HDF5).")
+    a = p.add_argument
+    a("--dataset", default="random", help=f"one of {', '.join(DATASETS)} (default random)")
+    a("--data-dir", default=None, help="directory of IDX/npz (mnist) or CIFAR-10 batches")
+    a("--dim", type=int, default=10, help="input dimension d (PCA components for images)")
+    a("--n-train", type=int, default=1000, help="number of training points P")
+    a("--n-test", type=int, default=1000, help="number of test points")
+    a("--data-seed", type=int, default=0, help="seed of the data draw / split")
+    a("--depth", type=int, default=2, help="number of hidden layers L")
+    a("--widths", nargs="+", default=["auto"],
+      help="'auto' (bracket N* by bisection) or widths h (non-integer allowed)")
+    a("--seeds", type=int, default=4, help="number of initialisation seeds per width")
+    a("--alpha", type=float, default=1.0, help="output scale α of F = α(f − f0)")
+    a("--activation", default="relu", help=f"one of {', '.join(ACTIVATIONS)}")
+    a("--init", default="orthogonal", help=f"one of {', '.join(INITS)}")
+    a("--no-bias", action="store_true", help="nets without biases")
+    a("--loss", default="quadratic", help=f"one of {', '.join(LOSSES)}")
+    a("--optimizer", default="adam", help=f"one of {', '.join(OPTIMIZERS)}")
+    a("--steps", type=int, default=20_000, help="step budget per net")
+    a("--lr", type=float, default=None, help="initial learning rate / dt (per optimizer default)")
+    a("--rel-tol", type=float, default=0.02, help="relative width of the N* bracket (auto)")
+    a("--hessian", action="store_true", help="store H, H0, Hp eigenvalues of every net")
+    a("--device", default="auto", help="auto, cpu or cuda")
+    a("--out", required=True, help="output HDF5 file")
+    a("--overwrite", action="store_true", help="replace an existing output file")
+    a("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_train)
+
+
+def _validate_train(args: argparse.Namespace) -> list[float] | None:
+    require(args.dataset in DATASETS, "--dataset", f"one of {', '.join(DATASETS)}", args.dataset)
+    require(args.n_train >= 1, "--n-train", "an integer >= 1 (P >= 1)", args.n_train)
+    require(args.n_test >= 0, "--n-test", "an integer >= 0", args.n_test)
+    require(args.depth >= 1, "--depth", "an integer >= 1", args.depth)
+    require(args.seeds >= 1, "--seeds", "an integer >= 1", args.seeds)
+    require(args.steps >= 1, "--steps", "an integer >= 1", args.steps)
+    require(args.device in ("auto", "cpu", "cuda"), "--device", "one of auto, cpu, cuda",
+            args.device)
+    widths = _widths(args.widths)
+    if widths is not None:
+        require(all(math.isfinite(w) and w >= 1 for w in widths), "--widths",
+                "'auto' or numbers >= 1", args.widths)
+    if args.dataset != "random":
+        require(args.data_dir is not None, "--data-dir", f"given for dataset {args.dataset}",
+                args.data_dir)
+    return widths
+
+
+def _run_spec(args: argparse.Namespace) -> NetRunSpec:
+    """The :class:`NetRunSpec` of the command line (its width is set per scan point)."""
+    return NetRunSpec(dataset=args.dataset, dim=args.dim, n_train=args.n_train,
+                      n_test=args.n_test, data_seed=args.data_seed, data_dir=args.data_dir,
+                      depth=args.depth, alpha=args.alpha, activation=args.activation,
+                      init=args.init, bias=not args.no_bias, loss=args.loss,
+                      optimizer=args.optimizer, steps=args.steps, lr=args.lr,
+                      hessian=args.hessian, device=args.device)
+
+
+def _summary(tr: Transition, n_train: int) -> str:
+    """One line: N*, P/N*, and the bound with budget-stopped nets counted as fitted."""
+    if not tr.bracketed:
+        return "N* not bracketed"
+    text = f"N* = {tr.n_star:.1f}, P/N* = {n_train / tr.n_star:.3f}"
+    if tr.budget_limited:
+        text += (f" (budget-limited: {tr.n_star_lower:.1f} if the nets stopped by the step "
+                 "budget had fitted)")
+    return text
+
+
+def train_to_file(spec: NetRunSpec, widths: Sequence[float] | None, seeds: Sequence[int],
+                  out: str, overwrite: bool, command: str, progress: bool = True,
+                  rel_tol: float = 0.02) -> TrainOutcome:
+    """Train ``seeds`` at each of ``widths`` (None: bracket N* from the automatic start width),
+    write every finite net's state group to ``out`` atomically (diverged nets are not stored),
+    and return the scan with the counts. The output path is checked before any training."""
+    spec.validate()
+    check_output_path(out, overwrite)
+    data = spec.load_data()
+    evaluate = ensemble_evaluator(data, spec.depth, list(seeds), spec.config(), spec.device,
+                                  progress=progress, **spec.net_kwargs())
+    if widths is None:
+        tr = find_transition(evaluate, auto_start_width(data, spec.depth, spec.bias), spec.depth,
+                             rel_tol=rel_tol)
+    else:
+        tr = transition_of_scan(evaluate(widths))
+    n_good, failed = 0, []
+    with atomic_h5(out, overwrite, command) as f:
+        f.attrs["device"] = device_name(spec.device)
+        runs = f.require_group("runs")
+        f.attrs["n_star_lower"] = tr.n_star_lower
+        for point in tr.points:
+            good, bad = split_diverged(point.results)
+            write_nets(runs, dataclasses.replace(spec, width=point.h), good, data, tr.n_star)
+            n_good, failed = n_good + len(good), failed + bad
+    return TrainOutcome(tr, n_good, tuple(failed), data.n_train)
+
+
+def cmd_train(args: argparse.Namespace, argv: Sequence[str]) -> int:
+    """``dlbridge train``: train, bracket N* (``--widths auto``) and write the HDF5 states.
+
+    Diverged nets (non-finite loss) are reported on stderr and not stored; the exit status is
+    then 3 (the other nets are written).
+    """
+    widths = _validate_train(args)
+    res = train_to_file(_run_spec(args), widths, range(args.seeds), args.out, args.overwrite,
+                        "dlbridge " + shlex.join(argv), progress=not args.quiet,
+                        rel_tol=args.rel_tol)
+    print(f"dlbridge train: {res.n_stored} nets -> {args.out}; "
+          f"{_summary(res.transition, res.n_train)}", file=sys.stderr)
+    if res.failed:
+        print(f"dlbridge train: failed: {describe_diverged(res.failed)}; not stored",
+              file=sys.stderr)
+        return 3
+    return 0
