@@ -22,7 +22,6 @@ os.environ.setdefault("NUMBA_NUM_THREADS", "1")
 
 from packing import minimize, random_packing  # noqa: E402
 
-
 # Record of the issue-3 speed-up, copied into the results file as it stands: these numbers were
 # measured once while making the change (2026-11-23), not by this script.
 HISTORY = """\

@@ -84,6 +84,7 @@ def _git_commit():
 def run_package(positions, diameters, box, ftol, max_steps, fire_params):
     """This package's disc FIRE minimiser (packing.minimize) with the shared FIRE time steps."""
     import numpy as np
+
     from packing import Packing, minimize
 
     extra = dict(dt0=fire_params["dt_start"], dt_max_factor=fire_params["dt_max"] / fire_params["dt_start"])
@@ -142,7 +143,6 @@ def main(argv=None):
     args = ap.parse_args(argv)
 
     pinned = _pin(args.core)
-    import numpy as np
     import peers
     from start import make_start
 

@@ -16,7 +16,6 @@ import platform
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from dlbridge.nets.data import random_sphere
@@ -80,8 +79,8 @@ def _section(device: str, ens: dict, hes: dict, steps: int) -> str:
     return "\n".join([
         f"## {device}: {name} (torch {torch.__version__}, {torch.get_num_threads()} threads)",
         "",
-        f"| benchmark | dlbridge | reference | speed-up |",
-        f"|---|---|---|---|",
+        "| benchmark | dlbridge | reference | speed-up |",
+        "|---|---|---|---|",
         f"| 32 nets × {steps} Adam steps (d=10, P=1000, L=2, h=8…12) | batched "
         f"{ens['t_batch']:.2f} s | loop {ens['t_loop']:.2f} s | {ens['speedup']:.1f}× |",
         f"| exact Hessian N={hes['n_params']}, P=1000 (N_Δ={hes['n_active']}) | "

@@ -1,6 +1,13 @@
 """Scan widths at fixed P: fraction fitted, N_Δ/N, stop reasons. Usage: see argparse."""
-import argparse, time, collections, json, sys
-import numpy as np, torch
+import argparse
+import collections
+import json
+import sys
+import time
+
+import numpy as np
+import torch
+
 from dlbridge.nets.data import random_sphere
 from dlbridge.nets.diagnostics import dead_inputs
 from dlbridge.nets.models import make_spec

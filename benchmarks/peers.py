@@ -126,7 +126,8 @@ def run_jaxmd(positions, diameters, box, ftol=1e-12, max_steps=1_000_000, *,
     jax.config.update("jax_enable_x64", True)
     import jax.numpy as jnp
     from jax import lax
-    from jax_md import energy as jenergy, minimize, partition, space
+    from jax_md import energy as jenergy
+    from jax_md import minimize, partition, space
 
     # a second call in one process otherwise trips over jit caches keyed on the previous neighbour
     # list's pytree metadata (which holds arrays): TracerBoolConversionError

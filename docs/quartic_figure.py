@@ -18,8 +18,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from packing.contacts import contact_network  # noqa: E402
 from packing.analysis import count_zero_modes, spectrum  # noqa: E402
+from packing.contacts import contact_network  # noqa: E402
 from packing.hessian import hessian  # noqa: E402
 from packing.protocol import find_jamming, states_above_jamming  # noqa: E402
 from packing.system import random_packing  # noqa: E402

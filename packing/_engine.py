@@ -20,8 +20,8 @@ import math
 import numba as nb
 import numpy as np
 
-from ._ellipse import _frames, _pw_force, _pw_force_batch
 from . import _ellipsoid
+from ._ellipse import _frames, _pw_force, _pw_force_batch
 from ._neighbors import build_neighbors
 from ._pairs import KIND_ELLIPSE, KIND_ELLIPSOID, KIND_SPHERE, pair_gap_grad, pair_separated
 

@@ -4,7 +4,8 @@ Pairs i < j are kept when their minimum-image distance is below b_i + b_j + skin
 bounding radius of each particle (the radius of a disc, the major semi-axis of an ellipse). The
 list stays valid while no particle has moved more than skin/2 since it was built. Each pair also
 stores its periodic image shift, so that dr = x_j − x_i + shift needs no folding in the force loop
-while the list is valid (the box must exceed twice the cut-off plus the skin, checked by callers). Building is O(N)
+while the list is valid (the box must exceed twice the cut-off plus the skin, checked by callers).
+Building is O(N)
 with a cell list of side ≥ 2·max(b) + skin; boxes with fewer than 3 cells along a side fall back
 to the O(N²) double loop (the cell stencil would count pairs twice there).
 """

@@ -8,8 +8,6 @@ import shlex
 import sys
 from typing import Sequence
 
-import numpy as np
-
 from .errors import ParameterError, require
 
 
@@ -25,7 +23,8 @@ def _positive_int(name: str, minimum: int):
         try:
             v = int(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"{name} must be an integer >= {minimum} (got {text!r})")
+            raise argparse.ArgumentTypeError(
+                f"{name} must be an integer >= {minimum} (got {text!r})") from None
         if v < minimum:
             raise argparse.ArgumentTypeError(f"{name} must be an integer >= {minimum} (got {text!r})")
         return v
@@ -76,7 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
     jam.add_argument("--potential", choices=("harmonic", "hertz"), default="harmonic",
                      help="pair potential V = ε/α (1 − r/σ)^α: harmonic α = 2, Hertz α = 5/2")
     jam.add_argument("--dispersity", type=_float_in("--dispersity", 1.0, 100.0, lo_open=False),
-                     default=1.4, help="large/small diameter ratio of the 50:50 mixture (>= 1; 1 = monodisperse)")
+                     default=1.4,
+                     help="large/small diameter ratio of the 50:50 mixture (>= 1; 1 = monodisperse)")
     jam.add_argument("--phi-start", type=_float_in("--phi-start", 0.0, 1.5), default=None,
                      help="packing fraction of the random start (default 0.80 in 2D, 0.58 in 3D)")
     jam.add_argument("--rtol", type=_float_in("--rtol", 0.0, 0.1), default=1e-7,
@@ -89,7 +89,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="φ_J search: descent = secant on p(φ) down the decompression branch of the "
                           "first jammed state (default); bisection = bisection from below, always "
                           "compressing from the last unjammed state")
-    jam.add_argument("--fire2", action="store_true", help="use FIRE 2.0 (Guénolé et al. 2020) instead of FIRE")
+    jam.add_argument("--fire2", action="store_true",
+                     help="use FIRE 2.0 (Guénolé et al. 2020) instead of FIRE")
     jam.add_argument("--hessian", action="store_true",
                      help="store eigenvalues of the Hessian and of its stiffness and stress parts")
     jam.add_argument("--out", required=True, help="output HDF5 file")

@@ -17,8 +17,15 @@ from .contacts import ContactNetwork, contact_network
 from .errors import require
 from .io import CommonAttributes, atomic_h5, check_output_path, write_state
 from .minimize import MinimizeResult
-from .protocol import (SEARCHES, JammingResult, MinimizerSettings, find_jamming, is_jammed,
-                       state_at_pressure, states_above_jamming)
+from .protocol import (
+    SEARCHES,
+    JammingResult,
+    MinimizerSettings,
+    find_jamming,
+    is_jammed,
+    state_at_pressure,
+    states_above_jamming,
+)
 from .system import ELLIPSOID_ASPECT_RANGE, POTENTIALS, random_packing
 
 DEFAULT_PHI_START = {2: 0.80, 3: 0.58}
@@ -62,7 +69,8 @@ class JamSpec:
         else:
             require(self.aspect == 1.0, "aspect", "1 for round particles", self.aspect)
         require(self.potential in POTENTIALS, "potential", f"one of {tuple(POTENTIALS)}", self.potential)
-        require(math.isfinite(self.dispersity) and self.dispersity >= 1, "dispersity", ">= 1", self.dispersity)
+        require(math.isfinite(self.dispersity) and self.dispersity >= 1, "dispersity", ">= 1",
+                self.dispersity)
         if self.phi_start is not None:
             require(math.isfinite(self.phi_start) and 0 < self.phi_start < 1.5, "phi_start", "in (0, 1.5)",
                     self.phi_start)
@@ -124,7 +132,8 @@ def state_record(spec: JamSpec, run: SeedRun, result: MinimizeResult,
                               transition=run.jam.phi_j, energy=result.energy, n_dof=net.n_dof,
                               n_constraints=net.n_constraints, seed=run.seed)
     attrs = {
-        **common.to_attrs(), "shape": p.shape, "dim": p.dim, "n_particles": p.n, "aspect_ratio": p.aspect_ratio,
+        **common.to_attrs(), "shape": p.shape, "dim": p.dim, "n_particles": p.n,
+        "aspect_ratio": p.aspect_ratio,
         "potential": p.potential, "phi": p.phi, "phi_j": run.jam.phi_j, "pressure": result.pressure,
         "n_rattlers": net.n_rattlers,
         # beyond the contract

@@ -26,7 +26,8 @@ def _records() -> dict[str, dict[str, Any]]:
         text = LITERATURE_PATH.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise FileNotFoundError(
-            f"literature data file not found at {LITERATURE_PATH} (expected data/literature.json at the repository root)"
+            f"literature data file not found at {LITERATURE_PATH} "
+            "(expected data/literature.json at the repository root)"
         ) from None
     records = json.loads(text)
     if not isinstance(records, list):
@@ -35,7 +36,8 @@ def _records() -> dict[str, dict[str, Any]]:
     for rec in records:
         key = rec.get("key") if isinstance(rec, dict) else None
         if not isinstance(key, str) or not key:
-            raise ValueError(f"{LITERATURE_PATH}: every record needs a non-empty string 'key' (got {rec!r:.80})")
+            raise ValueError(f"{LITERATURE_PATH}: every record needs a non-empty string 'key' "
+                             f"(got {rec!r:.80})")
         if key in out:
             raise ValueError(f"{LITERATURE_PATH}: duplicate key {key!r}")
         out[key] = rec

@@ -6,15 +6,15 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import scipy.integrate
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
-import scipy.integrate
 import scipy.stats
 
 from packing import analysis as an
+from packing.analysis import count_zero_modes, spectrum
 from packing.contacts import contact_network
 from packing.errors import ParameterError
-from packing.analysis import count_zero_modes, spectrum
 from packing.hessian import constraint_problem, gap_jacobian, hessian
 from packing.minimize import minimize
 from packing.system import random_packing

@@ -33,7 +33,7 @@ def test_jam_writes_the_contract(tmp_path, capsys):
     assert rc == 0
     states = _states(out)
     assert len(states) == 4
-    for name, (attrs, data) in states.items():
+    for attrs, data in states.values():
         for key in CONTRACT_ATTRS:
             assert key in attrs, key
         assert attrs["side"] == "packing" and attrs["control_name"] == "phi"
@@ -57,7 +57,8 @@ def test_jam_writes_the_contract(tmp_path, capsys):
 @pytest.mark.parametrize("args,needle", [
     (["--n", "1"], "--n"), (["--n", "16", "--phi-start", "-0.1"], "--phi-start"),
     (["--n", "16", "--phi-start", "nan"], "--phi-start"), (["--dim", "4"], "--dim"),
-    (["--n", "16", "--dispersity", "-1.4"], "--dispersity"), (["--n", "16", "--delta-phi", "0"], "--delta-phi"),
+    (["--n", "16", "--dispersity", "-1.4"], "--dispersity"),
+    (["--n", "16", "--delta-phi", "0"], "--delta-phi"),
     (["--n", "16", "--potential", "lj"], "--potential"), (["--seeds", "0"], "--seeds")])
 def test_bad_input_is_one_line_and_names_the_parameter(tmp_path, args, needle):
     out = tmp_path / "x.h5"

@@ -2,6 +2,8 @@
 O(N²) numpy references; hand-built configurations where the iteration matters; relabelling."""
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -161,7 +163,7 @@ def test_bad_input():
 
 def test_result_is_frozen():
     net = contact_network(random_packing(50, 0.7, 2, seed=0))
-    with pytest.raises(Exception):
+    with pytest.raises(dataclasses.FrozenInstanceError):
         net.z = 0.0
     with pytest.raises(ValueError):
         net.rattler[0] = True

@@ -24,8 +24,8 @@ import functools
 import numpy as np
 import pytest
 
-from packing.contacts import contact_network
 from packing.analysis import count_zero_modes, spectrum
+from packing.contacts import contact_network
 from packing.hessian import hessian
 from packing.literature import load_reference
 from packing.protocol import find_jamming, states_above_jamming
@@ -142,7 +142,7 @@ def test_quartic_mode_count_equals_isostatic_deficit(aspect):
 def test_quartic_eigenvalues_scale_linearly_with_compression():
     ref = load_reference("quartic_modes_stress_eigenvalue_exponent")
     slopes = []
-    for (aspect, seed), r in _runs().items():
+    for (aspect, _seed), r in _runs().items():
         st = r["states"]
         if aspect == 1.0 or len({s["n_c"] for s in st}) != 1:
             continue  # discs have none; the fit needs one contact network over the Δφ range

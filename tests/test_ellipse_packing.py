@@ -11,10 +11,10 @@ import pytest
 
 from packing import _pairs
 from packing._ellipse import ellipse_gap, ellipse_gap_grad, ellipse_gap_hess
+from packing.analysis import count_zero_modes, spectrum
 from packing.cli import main as cli_main
 from packing.contacts import contact_network, default_min_contacts
 from packing.errors import ParameterError
-from packing.analysis import count_zero_modes, spectrum
 from packing.hessian import hessian
 from packing.minimize import energy_and_forces, minimize, virial_pressure
 from packing.protocol import find_jamming, states_above_jamming

@@ -29,8 +29,8 @@ import functools
 import numpy as np
 import pytest
 
-from packing.contacts import contact_network
 from packing.analysis import count_zero_modes, spectrum
+from packing.contacts import contact_network
 from packing.hessian import hessian
 from packing.literature import load_reference
 from packing.protocol import find_jamming, states_above_jamming

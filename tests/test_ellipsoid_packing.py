@@ -11,10 +11,10 @@ from sphere_chart import chart, chart_jacobian
 
 from packing import _pairs
 from packing._ellipsoid import ellipsoid_gap_hess, tangent_basis
+from packing.analysis import count_zero_modes, spectrum
 from packing.cli import main as cli_main
 from packing.contacts import contact_network, default_min_contacts
 from packing.errors import ParameterError
-from packing.analysis import count_zero_modes, spectrum
 from packing.hessian import hessian
 from packing.minimize import energy_and_forces, minimize, virial_pressure
 from packing.system import Packing, bidisperse_spheroid_semi_axes, random_packing
@@ -198,7 +198,8 @@ def test_hessian_equals_force_finite_differences(aspect):
     assert np.abs(H[3 * p.n:, 3 * p.n:]).max() > 1e-2 * np.abs(H).max()  # rotations matter
     np.testing.assert_allclose(H, ref, rtol=0, atol=2e-8 * np.abs(H).max())
     assert np.array_equal(H, H.T)
-    np.testing.assert_allclose((parts.stiffness + parts.stress).toarray(), H, rtol=0, atol=1e-15 * np.abs(H).max())
+    np.testing.assert_allclose((parts.stiffness + parts.stress).toarray(), H, rtol=0,
+                               atol=1e-15 * np.abs(H).max())
     assert parts.translation_residual < 1e-14
 
 

@@ -9,10 +9,10 @@ import scipy.sparse.linalg as spla
 
 from packing import _pairs
 from packing import hessian as hmod
+from packing.analysis import count_zero_modes, spectrum
 from packing.analysis import spectra as spectra_mod
 from packing.contacts import contact_network
 from packing.errors import ParameterError
-from packing.analysis import count_zero_modes, spectrum
 from packing.hessian import hessian
 from packing.minimize import energy_and_forces, minimize
 from packing.system import Packing, random_packing

@@ -9,8 +9,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dlbridge.nets.data import (cifar10_parity, load_dataset, load_mnist_raw, mnist_parity, pca_whiten, random_sphere,
-                           read_idx)
+from dlbridge.nets.data import (
+    cifar10_parity,
+    load_dataset,
+    load_mnist_raw,
+    mnist_parity,
+    pca_whiten,
+    random_sphere,
+    read_idx,
+)
 from packing.errors import ParameterError
 
 MNIST_DIR = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "mnist"

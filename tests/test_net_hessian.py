@@ -5,11 +5,16 @@ import numpy as np
 import pytest
 import torch
 
-from dlbridge.nets.hessian import (analyze, extreme_eigenvalues, gap_jacobian, hessian_split,
-                              problem_from_arrays)
-from packing.errors import ParameterError
+from dlbridge.nets.hessian import (
+    analyze,
+    extreme_eigenvalues,
+    gap_jacobian,
+    hessian_split,
+    problem_from_arrays,
+)
 from dlbridge.nets.losses import HingeLoss
-from dlbridge.nets.models import NetSpec, init_params, net_forward
+from dlbridge.nets.models import NetSpec, init_params
+from packing.errors import ParameterError
 
 
 def _problem(act, bias, loss, alpha=0.7, widths=(5, 3, 4), p=30, seed=0, scale=0.3):

@@ -1,14 +1,19 @@
 """dlbridge.nets.models: parameter counts, widths, initialisation, forward pass, ensembles."""
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pytest
 import torch
 
-from dlbridge.nets.models import (EnsembleModel, NetSpec, init_params, layer_widths, make_spec,
-                             net_forward, width_for_params)
+from dlbridge.nets.models import (
+    EnsembleModel,
+    NetSpec,
+    init_params,
+    layer_widths,
+    make_spec,
+    net_forward,
+    width_for_params,
+)
 from packing.errors import ParameterError
 
 

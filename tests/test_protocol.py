@@ -10,8 +10,14 @@ import pytest
 from packing.contacts import contact_network
 from packing.errors import ParameterError
 from packing.literature import load_reference
-from packing.protocol import (MinimizerSettings, find_jamming, is_jammed, state_at_pressure,
-                              state_settings, states_above_jamming)
+from packing.protocol import (
+    MinimizerSettings,
+    find_jamming,
+    is_jammed,
+    state_at_pressure,
+    state_settings,
+    states_above_jamming,
+)
 from packing.system import random_packing
 
 

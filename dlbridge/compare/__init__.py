@@ -11,12 +11,10 @@ from __future__ import annotations
 
 from packing.analysis import ScalingFit, fit_scaling
 
-from .command import (CompareResult, add_compare_parser, compare, main, prepare_out_dir,
-                      run_compare)
+from .command import CompareResult, add_compare_parser, compare, main, prepare_out_dir, run_compare
 from .sides import NETWORK, PACKING, SIDES, Side
 from .states import State, SystemKey, group_systems, load_states, read_states
-from .summary import (DEFAULT_BOOTSTRAP, Estimate, SystemSummary, estimate, fit_error,
-                      summarize_system)
+from .summary import DEFAULT_BOOTSTRAP, Estimate, SystemSummary, estimate, fit_error, summarize_system
 from .tables import CSV_COLUMNS, MD_HEADER, markdown_table, table_row, write_tables
 
 __all__ = [

@@ -36,7 +36,8 @@ class Side:
     of the transition (φ_J, N*); distance_csv/_md/_tex : the definition of the distance d > 0 on
     the jammed side; distance : d from (control, transition). isostatic_offset : N_Δ − N_dof of an
     isostatic state. every_gap_counted : N_Δ = #{gaps > 0} (nets; a packing's N_Δ counts the
-    contacts between non-rattlers only). translations_trivial : the d global translations are symmetry zero modes.
+    contacts between non-rattlers only). translations_trivial : the d global translations are
+    symmetry zero modes.
     own_seed_transition : the per-seed transition is re-derived from the seed's own scan (nets)
     instead of the stored value (packings). nearest_fallback : a realisation with no state on the
     jammed side may use its active state nearest the transition. energy_per_particle : figures

@@ -26,8 +26,15 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from packing.analysis import (PowerLawFit, ScalingFit, count_constraints, count_zero_modes,
-                              fit_gamma, fit_scaling, fit_theta)
+from packing.analysis import (
+    PowerLawFit,
+    ScalingFit,
+    count_constraints,
+    count_zero_modes,
+    fit_gamma,
+    fit_scaling,
+    fit_theta,
+)
 from packing.errors import ParameterError, require
 
 from ..nstar import bracket_midpoint, half_fitted_bracket

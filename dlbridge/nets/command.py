@@ -20,8 +20,7 @@ from .losses import LOSSES
 from .models import ACTIVATIONS, INITS
 from .runs import NetRunSpec, describe_diverged, device_name, split_diverged, write_nets
 from .train import OPTIMIZERS, NetResult
-from .transition import (Transition, auto_start_width, ensemble_evaluator, find_transition,
-                         transition_of_scan)
+from .transition import Transition, auto_start_width, ensemble_evaluator, find_transition, transition_of_scan
 
 
 @dataclasses.dataclass(frozen=True)

@@ -17,8 +17,8 @@ import h5py
 import numpy as np
 import torch
 
-from packing.errors import require
 from packing.analysis import ZERO_MODE_RTOL, count_zero_modes
+from packing.errors import require
 from packing.io import CommonAttributes, cpu_name, write_state
 
 from .data import DATASETS, Dataset, load_dataset

@@ -17,13 +17,39 @@ from __future__ import annotations
 from .constraints import ConstraintAnalysis, ConstraintProblem, analyze, analyze_constraints
 from .counting import ConstraintCount, count_constraints
 from .distributions import DEFAULT_BINS, LogHistogram, density_of_states, log_histogram
-from .fits import (DEFAULT_MIN_POINTS, DEFAULT_QUANTILE, FIT_RULES, KS_CANDIDATES, PowerLawFit,
-                   ScalingFit, fit_gamma, fit_scaling, fit_small_x_power_law, fit_theta)
-from .modes import (ModeCount, NegativeModes, count_negative_modes, count_zero_modes,
-                    jacobian_rank, modes_from_spectrum)
-from .spectra import (DEFAULT_K, DENSE_MAX, HessianSplit, Spectrum, SpectrumError,
-                      hessian_operator, operator_spectrum, spectrum, spectrum_matrix,
-                      stiffness_operator, sum_operators)
+from .fits import (
+                   DEFAULT_MIN_POINTS,
+                   DEFAULT_QUANTILE,
+                   FIT_RULES,
+                   KS_CANDIDATES,
+                   PowerLawFit,
+                   ScalingFit,
+                   fit_gamma,
+                   fit_scaling,
+                   fit_small_x_power_law,
+                   fit_theta,
+)
+from .modes import (
+                   ModeCount,
+                   NegativeModes,
+                   count_negative_modes,
+                   count_zero_modes,
+                   jacobian_rank,
+                   modes_from_spectrum,
+)
+from .spectra import (
+                   DEFAULT_K,
+                   DENSE_MAX,
+                   HessianSplit,
+                   Spectrum,
+                   SpectrumError,
+                   hessian_operator,
+                   operator_spectrum,
+                   spectrum,
+                   spectrum_matrix,
+                   stiffness_operator,
+                   sum_operators,
+)
 from .tolerances import EIGSH_SHIFT, SYMMETRY_RTOL, ZERO_MODE_RTOL, default_rank_rtol
 
 __all__ = [

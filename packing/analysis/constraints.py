@@ -27,12 +27,16 @@ from ..errors import require
 from ._checks import as_matrix_input, check_flag, check_gaps, check_int
 from .counting import ConstraintCount, count_constraints
 from .distributions import DEFAULT_BINS, LogHistogram, density_of_states, log_histogram
-from .fits import (DEFAULT_MIN_POINTS, DEFAULT_QUANTILE, FIT_RULES, PowerLawFit,
-                   fit_small_x_power_law)
-from .modes import (ModeCount, NegativeModes, count_negative_modes, jacobian_rank,
-                    modes_from_spectrum)
-from .spectra import (DENSE_MAX, Spectrum, hessian_operator, operator_spectrum,
-                      stiffness_operator, sum_operators)
+from .fits import DEFAULT_MIN_POINTS, DEFAULT_QUANTILE, FIT_RULES, PowerLawFit, fit_small_x_power_law
+from .modes import ModeCount, NegativeModes, count_negative_modes, jacobian_rank, modes_from_spectrum
+from .spectra import (
+    DENSE_MAX,
+    Spectrum,
+    hessian_operator,
+    operator_spectrum,
+    stiffness_operator,
+    sum_operators,
+)
 from .tolerances import ZERO_MODE_RTOL
 
 
