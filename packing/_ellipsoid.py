@@ -63,7 +63,7 @@ separating axis along r̂, :func:`_separated`) and evaluates λ*, μ and u for a
 branch-free loop that runs in SIMD lanes (:func:`pw_force_batch`: plain Newton steps from the
 sphere-exact λ0 with the acceptance test of `_solve_lambda`, the rare rejected lanes redone by the
 safeguarded solver, :func:`redo_rejected`), then assembles the gradients (:func:`gradient_from_u`).
-It equals the generic pair loop to round-off (tests) and is ~3.5× faster.
+It equals the generic pair loop to round-off (tests).
 
 References
 ----------

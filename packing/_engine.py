@@ -24,22 +24,7 @@ from . import _ellipsoid
 from ._ellipse import _frames, _pw_force, _pw_force_batch
 from ._neighbors import build_neighbors
 from ._pairs import KIND_ELLIPSE, KIND_ELLIPSOID, KIND_SPHERE, pair_gap_grad, pair_separated
-
-
-@nb.njit(cache=True, inline="always")
-def dV(delta, alpha):
-    """V'(Δ) = Δ^(α−1)."""
-    if alpha == 2.0:
-        return delta
-    return delta ** (alpha - 1.0)
-
-
-@nb.njit(cache=True, inline="always")
-def V(delta, alpha):
-    """V(Δ) = Δ^α/α."""
-    if alpha == 2.0:
-        return 0.5 * delta * delta
-    return delta ** alpha / alpha
+from ._potential import V, dV
 
 
 @nb.njit(cache=True)
@@ -48,9 +33,9 @@ def energy_forces(kind, x, rot, shp, bound, rot_len, alpha, start, idx, shift, F
     over the neighbour list (start, idx, shift) of `_neighbors.build_neighbors`.
 
     Returns (U, W) with W = Σ_pairs V'(Δ) dr·∂Δ/∂dr, so that the virial pressure is
-    p = −W/(d·volume). Round particles take a scalar fast path (2.5× faster than the generic
-    loop, whose small per-pair arrays defeat register allocation); 2D ellipses take
-    `_ellipse_energy_forces_2d` (pair kernel in SIMD lanes, ~7× faster); tests check both agree.
+    p = −W/(d·volume). Round particles take a scalar fast path (the generic loop's small
+    per-pair arrays defeat register allocation); 2D ellipses take `_ellipse_energy_forces_2d`
+    (the pair kernel in SIMD lanes); tests check both against the generic loop.
     """
     if kind == KIND_SPHERE and x.shape[1] == 2:
         return _sphere_energy_forces_2d(x, bound, alpha, start, idx, shift, F)

@@ -17,22 +17,7 @@ import numpy as np
 
 from ._neighbors import minimum_image
 from ._pairs import pair_gap_hess
-
-
-@nb.njit(cache=True, inline="always")
-def d2V(delta, alpha):
-    """V''(Δ) = (α − 1) Δ^(α−2) (1 for the harmonic potential)."""
-    if alpha == 2.0:
-        return 1.0
-    return (alpha - 1.0) * delta ** (alpha - 2.0)
-
-
-@nb.njit(cache=True, inline="always")
-def dV1(delta, alpha):
-    """V'(Δ) = Δ^(α−1)."""
-    if alpha == 2.0:
-        return delta
-    return delta ** (alpha - 1.0)
+from ._potential import d2V, dV
 
 
 @nb.njit(cache=True)
@@ -161,7 +146,7 @@ def assemble_triplets(kind, x, rot, shp, rot_len, box, alpha, pairs, dof_x, dof_
                 Hw[r, c] = s
                 Hw[c, r] = s  # exact symmetry
         v2 = d2V(delta, alpha)
-        v1 = dV1(delta, alpha)
+        v1 = dV(delta, alpha)
         for r in range(P):
             for c in range(P):
                 stiff[off + r * P + c] = v2 * gw[r] * gw[c]

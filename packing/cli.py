@@ -103,16 +103,16 @@ def build_parser() -> argparse.ArgumentParser:
 def jam_spec(args: argparse.Namespace):
     """The :class:`~packing.jamming_runs.JamSpec` of parsed ``packing jam`` arguments."""
     from .jamming_runs import JamSpec
+    from .shapes import resolve_shape
 
-    aspherical = args.shape in ("ellipse", "ellipsoid")
-    if args.shape == "ellipse":
-        require(args.dim == 2, "--dim", "2 for --shape ellipse", args.dim)
-    elif args.shape == "ellipsoid":
-        require(args.dim == 3, "--dim", "3 for --shape ellipsoid", args.dim)
+    kind = resolve_shape(args.shape, args.dim)
+    if kind.round:
+        require(args.aspect is None, "--aspect", "given only with --shape ellipse or ellipsoid",
+                args.aspect)
     else:
-        require(args.aspect is None, "--aspect", "given only with --shape ellipse or ellipsoid", args.aspect)
-    aspect = (1.5 if args.aspect is None else args.aspect) if aspherical else 1.0
-    return JamSpec(dim=args.dim, n=args.n, shape=args.shape if aspherical else None, aspect=aspect,
+        require(args.dim == kind.dim, "--dim", f"{kind.dim} for --shape {kind.name}", args.dim)
+    aspect = 1.0 if kind.round else (1.5 if args.aspect is None else args.aspect)
+    return JamSpec(dim=args.dim, n=args.n, shape=None if kind.round else kind.name, aspect=aspect,
                    potential=args.potential, dispersity=args.dispersity,
                    phi_start=args.phi_start, rtol=args.rtol, ftol=args.ftol, max_steps=args.max_steps,
                    method="fire2" if args.fire2 else "fire", search=args.search,

@@ -99,12 +99,12 @@ class ContactNetwork:
 
 
 PERIODIC_ISOSTATIC_OFFSET = 1   # N_Δ = N_dof + 1 at jamming in a periodic box (Goodrich et al. 2012)
-ELLIPSE_MIN_CONTACTS = 3
-ELLIPSOID_MIN_CONTACTS = 4
 
 
 def default_min_contacts(packing: Packing) -> int:
     """Rattler threshold: a particle with fewer contacts than this (among non-rattlers) is a rattler.
+
+    The threshold is the shape's (`packing.shapes.ParticleShape.rattler_threshold`):
 
     * Discs/spheres: d + 1 (Goodrich, Liu, Nagel, PRL 109, 095704, 2012).
     * 2D ellipses: 3 (= d + 1 as well). Reasoning: with ≤ 2 contacts an ellipse is never stable —
@@ -115,9 +115,8 @@ def default_min_contacts(packing: Packing) -> int:
       torque balance with 3 < d_f + 1 = 4 forces; second-order, curvature stabilisation: Donev,
       Connelly, Stillinger, Torquato, PRE 75, 051304, 2007), so the rigidity-counting threshold
       d_f + 1 = 4 would wrongly discard stable particles. At a = b the rule is the disc rule, so
-      ellipse and disc contact counts coincide there. (The threshold used by Mailman et al.,
-      PRL 102, 255501, 2009 and Schreck et al., PRE 85, 061305, 2012 could not be read from a
-      stored copy of those papers; this rule is derived, not copied.)
+      ellipse and disc contact counts coincide there. This rule is derived here, not taken from
+      Mailman et al., PRL 102, 255501, 2009 or Schreck et al., PRE 85, 061305, 2012.
     * 3D ellipsoids of revolution: 4 (= d + 1, the sphere rule). Reasoning: a frictionless body in
       equilibrium under three contact forces has them coplanar and concurrent; the translation
       normal to their plane changes no gap at first order, and at second order it opens every gap,
@@ -130,15 +129,7 @@ def default_min_contacts(packing: Packing) -> int:
       Stillinger, Torquato, PRE 75, 051304, 2007). Counting d_f + 1 = 6 contacts would wrongly
       discard such particles. At a = b the rule is the sphere rule.
     """
-    if packing.shape == "ellipse":
-        return ELLIPSE_MIN_CONTACTS
-    if packing.shape == "ellipsoid":
-        return ELLIPSOID_MIN_CONTACTS
-    if packing.n_rot != 0:
-        raise ParameterError(
-            f"rattler_min_contacts must be given for particles with {packing.n_rot} rotational "
-            f"coordinate(s) and shape {packing.shape!r} (no default rule)")
-    return packing.dim + 1
+    return packing.particle_shape.rattler_threshold
 
 
 def iterative_rattlers(n: int, contacts: np.ndarray, min_contacts: int) -> np.ndarray:

@@ -26,7 +26,8 @@ from .protocol import (
     state_at_pressure,
     states_above_jamming,
 )
-from .system import ELLIPSOID_ASPECT_RANGE, POTENTIALS, random_packing
+from .shapes import SHAPES, ParticleShape, resolve_shape
+from .system import POTENTIALS, random_packing
 
 DEFAULT_PHI_START = {2: 0.80, 3: 0.58}
 
@@ -55,19 +56,14 @@ class JamSpec:
     def validate(self) -> None:
         require(self.dim in (2, 3), "dim", "2 or 3", self.dim)
         require(int(self.n) >= 2, "n", ">= 2", self.n)
-        require(self.shape in (None, "disk", "sphere", "ellipse", "ellipsoid"), "shape",
+        require(self.shape in (None,) + SHAPES, "shape",
                 "None, 'disk', 'sphere', 'ellipse' or 'ellipsoid'", self.shape)
-        if self.shape == "ellipse":
-            require(self.dim == 2, "dim", "2 for ellipses", self.dim)
-            require(math.isfinite(self.aspect) and 1.0 <= self.aspect <= 10.0, "aspect", "in [1, 10]",
-                    self.aspect)
-        elif self.shape == "ellipsoid":
-            lo, hi = ELLIPSOID_ASPECT_RANGE
-            require(self.dim == 3, "dim", "3 for ellipsoids", self.dim)
-            require(math.isfinite(self.aspect) and lo <= self.aspect <= hi, "aspect",
-                    f"in [{lo:g}, {hi:g}]", self.aspect)
-        else:
-            require(self.aspect == 1.0, "aspect", "1 for round particles", self.aspect)
+        kind = self.particle_shape
+        if not kind.round:
+            require(self.dim == kind.dim, "dim", f"{kind.dim} for {kind.name}s", self.dim)
+        lo, hi = kind.aspect_range
+        require(kind.check_aspect(self.aspect), "aspect",
+                "1 for round particles" if kind.round else f"in [{lo:g}, {hi:g}]", self.aspect)
         require(self.potential in POTENTIALS, "potential", f"one of {tuple(POTENTIALS)}", self.potential)
         require(math.isfinite(self.dispersity) and self.dispersity >= 1, "dispersity", ">= 1",
                 self.dispersity)
@@ -91,13 +87,15 @@ class JamSpec:
         return self.phi_start if self.phi_start is not None else DEFAULT_PHI_START[self.dim]
 
     @property
+    def particle_shape(self) -> ParticleShape:
+        """The :class:`~packing.shapes.ParticleShape` of this run (round by ``dim`` for None)."""
+        return resolve_shape(self.shape, self.dim)
+
+    @property
     def system_name(self) -> str:
-        if self.shape == "ellipse":
-            return f"ellipse_d2_n{self.n}_a{self.aspect:g}_{self.potential}_r{self.dispersity:g}"
-        if self.shape == "ellipsoid":
-            return f"ellipsoid_d3_n{self.n}_a{self.aspect:g}_{self.potential}_r{self.dispersity:g}"
-        shape = "disk" if self.dim == 2 else "sphere"
-        return f"{shape}_d{self.dim}_n{self.n}_{self.potential}_r{self.dispersity:g}"
+        kind = self.particle_shape
+        aspect = "" if kind.round else f"_a{self.aspect:g}"
+        return f"{kind.name}_d{kind.dim}_n{self.n}{aspect}_{self.potential}_r{self.dispersity:g}"
 
 
 @dataclasses.dataclass(frozen=True)

@@ -13,13 +13,25 @@ from typing import Literal, NamedTuple
 
 import numpy as np
 
-from . import _pairs
 from .errors import ParameterError, require
+from .shapes import (
+    ELLIPSOID_ASPECT_RANGE,
+    ROUND,
+    SHAPE_TABLE,
+    SHAPES,
+    ParticleShape,
+    bidisperse_diameters,
+    bidisperse_semi_axes,
+    bidisperse_spheroid_semi_axes,
+    resolve_shape,
+    round_shape,
+)
 
 POTENTIALS = {"harmonic": 2.0, "hertz": 2.5}
-ROUND_SHAPES = ("disk", "sphere")
-SHAPES = ("disk", "sphere", "ellipse", "ellipsoid")
-ELLIPSOID_ASPECT_RANGE = (0.1, 10.0)  # a/b: oblate (< 1) and prolate (> 1) ellipsoids of revolution
+ROUND_SHAPES = ROUND
+__all__ = ["POTENTIALS", "ROUND_SHAPES", "SHAPES", "ELLIPSOID_ASPECT_RANGE", "KernelArrays",
+           "Packing", "random_packing", "bidisperse_diameters", "bidisperse_semi_axes",
+           "bidisperse_spheroid_semi_axes"]
 
 
 class KernelArrays(NamedTuple):
@@ -85,15 +97,10 @@ class Packing:
         require(bool(np.all(np.isfinite(pos))), "positions", "finite", "non-finite values")
         require(self.alpha in POTENTIALS.values(), "alpha", "2 (harmonic) or 2.5 (Hertz)", self.alpha)
         require(self.shape in SHAPES, "shape", f"one of {SHAPES}", self.shape)
-        if self.shape == "ellipse":
-            arrays = _validated_ellipses(n, d, self.diameters, self.semi_axes, self.orientations)
-            shape = "ellipse"
-        elif self.shape == "ellipsoid":
-            arrays = _validated_ellipsoids(n, d, self.diameters, self.semi_axes, self.orientations)
-            shape = "ellipsoid"
-        else:
-            arrays = _validated_round(n, self.diameters, self.semi_axes, self.orientations)
-            shape = "disk" if d == 2 else "sphere"
+        kind = SHAPE_TABLE[self.shape]
+        kind = round_shape(d) if kind.round else kind
+        arrays = kind.validate(n, d, self.diameters, self.semi_axes, self.orientations)
+        shape = kind.name
         for a in (pos, box) + tuple(v for v in arrays.values() if v is not None):
             a.setflags(write=False)
         object.__setattr__(self, "positions", pos)
@@ -123,19 +130,20 @@ class Packing:
         return float(np.prod(self.box))
 
     @property
+    def particle_shape(self) -> ParticleShape:
+        """The :class:`~packing.shapes.ParticleShape` of these particles."""
+        return SHAPE_TABLE[self.shape]
+
+    @property
     def is_round(self) -> bool:
         """True for discs/spheres."""
-        return self.shape in ROUND_SHAPES
+        return self.particle_shape.round
 
     @property
     def bounding_radii(self) -> np.ndarray:
         """(N,) radius of the smallest centred circle/sphere containing each particle (a for ellipses,
         max(a, b) for ellipsoids)."""
-        if self.is_round:
-            return 0.5 * self.diameters
-        if self.shape == "ellipsoid":
-            return np.maximum(self.semi_axes[:, 0], self.semi_axes[:, 1])
-        return self.semi_axes[:, 0]
+        return self.particle_shape.bounding(self.diameters, self.semi_axes)
 
     @property
     def aspect_ratio(self) -> float:
@@ -149,13 +157,7 @@ class Packing:
     def particle_volumes(self) -> np.ndarray:
         """(N,) volume (area in 2D) of each particle: πd²/4, πd³/6, πab for ellipses, 4πab²/3 for
         ellipsoids."""
-        if self.shape == "ellipse":
-            return math.pi * self.semi_axes[:, 0] * self.semi_axes[:, 1]
-        if self.shape == "ellipsoid":
-            return 4.0 / 3.0 * math.pi * self.semi_axes[:, 0] * self.semi_axes[:, 1] ** 2
-        if self.dim == 2:
-            return math.pi * self.diameters**2 / 4.0
-        return math.pi * self.diameters**3 / 6.0
+        return self.particle_shape.volumes(self.diameters, self.semi_axes)
 
     @property
     def phi(self) -> float:
@@ -171,15 +173,13 @@ class Packing:
         """Rotational degrees of freedom per particle (0 for round particles, 1 for 2D ellipses, 2 for
         ellipsoids of revolution: the direction of the symmetry axis; spins about it change nothing).
         """
-        if self.is_round:
-            return 0
-        return 2 if self.shape == "ellipsoid" else 1
+        return self.particle_shape.n_rot
 
     @property
     def n_rot_stored(self) -> int:
         """Orientation components per particle in :meth:`kernel_arrays`' ``rot`` (and
         :meth:`with_coordinates`): n_rot, except 3 for ellipsoids (the unit axis û)."""
-        return 3 if self.shape == "ellipsoid" else self.n_rot
+        return self.particle_shape.n_rot_stored
 
     @property
     def rotational_lengths(self) -> np.ndarray:
@@ -199,9 +199,7 @@ class Packing:
         if self.is_round:
             return np.ones(self.n)
         a, b = self.semi_axes[:, 0], self.semi_axes[:, 1]
-        if self.shape == "ellipsoid":
-            return np.sqrt(0.2 * (a * a + b * b))
-        return np.sqrt(0.25 * (a * a + b * b))
+        return np.sqrt(self.particle_shape.gyration * (a * a + b * b))
 
     def wrapped_positions(self) -> np.ndarray:
         """(N, d) positions folded into [0, L)."""
@@ -228,9 +226,8 @@ class Packing:
         require(rot.shape == (self.n, m), "rot", f"an ({self.n}, {m}) array", rot.shape)
         if m == 0:
             return self.with_positions(positions)
-        if self.shape == "ellipsoid":
-            return dataclasses.replace(self, positions=positions, orientations=rot)
-        return dataclasses.replace(self, positions=positions, orientations=rot[:, 0])
+        return dataclasses.replace(self, positions=positions,
+                                   orientations=rot if m > 1 else rot[:, 0])
 
     # ------------------------------------------------------------------ kernel view
     def kernel_arrays(self) -> KernelArrays:
@@ -241,129 +238,12 @@ class Packing:
         Ellipsoids: shp = [a, b] (N, 2), rot = û (N, 3).
         bound = bounding radii (N,), rot_len = :attr:`rotational_lengths` (N,).
         """
-        n = self.n
+        n, kind = self.n, self.particle_shape
         bound = np.ascontiguousarray(self.bounding_radii, dtype=np.float64)
-        if self.is_round:
-            return KernelArrays(_pairs.KIND_SPHERE, np.array(self.positions), np.zeros((n, 0)),
-                    np.ascontiguousarray(self.diameters.reshape(n, 1)), bound, np.ones(n))
-        if self.shape == "ellipsoid":
-            return KernelArrays(_pairs.KIND_ELLIPSOID, np.array(self.positions),
-                    np.array(self.orientations, dtype=np.float64, order="C"),
-                    np.ascontiguousarray(self.semi_axes[:, :2]), bound,
-                    np.ascontiguousarray(self.rotational_lengths))
-        return KernelArrays(_pairs.KIND_ELLIPSE, np.array(self.positions),
-                np.array(self.orientations, dtype=np.float64).reshape(n, 1),
-                np.ascontiguousarray(self.semi_axes), bound,
-                np.ascontiguousarray(self.rotational_lengths))
-
-
-def _validated_round(n: int, diameters, semi_axes, orientations) -> dict:
-    """Read-only copies of the per-particle arrays of discs/spheres (ParameterError otherwise)."""
-    require(diameters is not None, "diameters", f"an ({n},) array for discs/spheres", None)
-    require(semi_axes is None and orientations is None, "semi_axes",
-            "None for discs/spheres (use shape='ellipse')", "an array")
-    dia = np.array(diameters, dtype=np.float64, order="C", copy=True)
-    require(dia.shape == (n,), "diameters", f"a ({n},) array", dia.shape)
-    require(bool(np.all(np.isfinite(dia)) and np.all(dia > 0)), "diameters", "finite and > 0",
-            f"min {dia.min() if dia.size else None}")
-    return {"diameters": dia, "semi_axes": None, "orientations": None}
-
-
-def _semi_axes_array(n: int, d: int, diameters, semi_axes, name: str, layout: str) -> np.ndarray:
-    """A C-contiguous float64 copy of ``semi_axes``, checked to be (n, d), finite and > 0, for
-    particles called ``name`` in dimension d (ParameterError otherwise)."""
-    require(diameters is None, "diameters", f"None for {name} (give semi_axes)", "an array")
-    require(semi_axes is not None, "semi_axes", f"an ({n}, {d}) array {layout} for {name}", None)
-    ax = np.array(semi_axes, dtype=np.float64, order="C", copy=True)
-    require(ax.shape == (n, d), "semi_axes", f"an ({n}, {d}) array {layout}", ax.shape)
-    require(bool(np.all(np.isfinite(ax)) and np.all(ax > 0)), "semi_axes", "finite and > 0",
-            f"min {ax.min() if ax.size else None}")
-    return ax
-
-
-def _validated_ellipses(n: int, d: int, diameters, semi_axes, orientations) -> dict:
-    """Read-only copies of the per-particle arrays of 2D ellipses (ParameterError otherwise);
-    orientations default to 0."""
-    require(d == 2, "positions", "an (N, 2) array for ellipses (2D only)", (n, d))
-    ax = _semi_axes_array(n, 2, diameters, semi_axes, "ellipses", "(a, b)")
-    require(bool(np.all(ax[:, 0] >= ax[:, 1])), "semi_axes", "(a, b) with a >= b (a the major axis)",
-            "a < b for some particle")
-    ori = np.zeros(n) if orientations is None else np.array(orientations, dtype=np.float64,
-                                                               order="C", copy=True)
-    require(ori.shape == (n,), "orientations", f"a ({n},) array of angles", ori.shape)
-    require(bool(np.all(np.isfinite(ori))), "orientations", "finite", "non-finite values")
-    return {"diameters": None, "semi_axes": ax, "orientations": ori}
-
-
-def _validated_ellipsoids(n: int, d: int, diameters, semi_axes, orientations) -> dict:
-    """Read-only copies of the per-particle arrays of 3D ellipsoids of revolution (ParameterError
-    otherwise): semi_axes (a, b, b), orientations normalised to unit axes (default x̂)."""
-    require(d == 3, "positions", "an (N, 3) array for ellipsoids (3D only)", (n, d))
-    ax = _semi_axes_array(n, 3, diameters, semi_axes, "ellipsoids", "(a, b, b)")
-    require(bool(np.all(np.abs(ax[:, 2] - ax[:, 1]) <= 1e-12 * ax[:, 1])), "semi_axes",
-            "(a, b, b): ellipsoids of revolution (equal second and third semi-axes)",
-            "b != c for some particle")
-    ax[:, 2] = ax[:, 1]
-    aspect = ax[:, 0] / ax[:, 1]
-    lo, hi = ELLIPSOID_ASPECT_RANGE
-    require(bool(np.all((aspect >= lo) & (aspect <= hi))), "semi_axes",
-            f"aspect ratios a/b in [{lo:g}, {hi:g}]", f"range [{aspect.min():.4g}, {aspect.max():.4g}]")
-    if orientations is None:
-        ori = np.zeros((n, 3))
-        ori[:, 0] = 1.0
-    else:
-        ori = np.array(orientations, dtype=np.float64, order="C", copy=True)
-    require(ori.shape == (n, 3), "orientations", f"an ({n}, 3) array of axis vectors", ori.shape)
-    require(bool(np.all(np.isfinite(ori))), "orientations", "finite", "non-finite values")
-    norm = np.sqrt(np.einsum("ij,ij->i", ori, ori))
-    require(bool(np.all(norm > 0)), "orientations", "non-zero axis vectors", "a zero vector")
-    off = np.abs(norm - 1.0) > 4e-16  # leave unit vectors bit for bit (copies, at_phi, …)
-    ori[off] /= norm[off, None]
-    return {"diameters": None, "semi_axes": ax, "orientations": ori}
-
-
-def bidisperse_diameters(n: int, ratio: float = 1.4, fraction_small: float = 0.5) -> np.ndarray:
-    """(n,) diameters: ⌊n·fraction_small⌉ small ones of diameter 1 and the rest of ``ratio``
-    (O'Hern, Silbert, Liu, Nagel, PRE 68, 011306, 2003: 50:50 with ratio 1.4)."""
-    require(int(n) >= 2, "n", ">= 2", n)
-    require(math.isfinite(ratio) and ratio >= 1.0, "dispersity", "a finite ratio >= 1", ratio)
-    require(0.0 <= fraction_small <= 1.0, "fraction_small", "in [0, 1]", fraction_small)
-    n_small = int(round(n * fraction_small))
-    return np.concatenate([np.ones(n_small), np.full(n - n_small, float(ratio))])
-
-
-def bidisperse_semi_axes(n: int, aspect: float, ratio: float = 1.4,
-                         fraction_small: float = 0.5) -> np.ndarray:
-    """(n, 2) semi-axes (a, b) of a bidisperse ellipse mixture at one aspect ratio a/b.
-
-    As Mailman, Schreck, O'Hern & Chakraborty, PRL 102, 255501 (2009): 50:50 small and large
-    ellipses of equal aspect ratio, large/small size ratio 1.4 (both axes scaled by ``ratio``).
-    Size convention: the small ellipses have area-equivalent diameter 2√(ab) = 1, i.e.
-    a = √aspect / 2, b = 1 / (2√aspect), so that aspect = 1 gives exactly the discs of
-    :func:`bidisperse_diameters` (diameters 1 and 1.4).
-    """
-    aspect = float(aspect)
-    require(math.isfinite(aspect) and 1.0 <= aspect <= 10.0, "aspect", "a finite number in [1, 10]", aspect)
-    dia = bidisperse_diameters(n, ratio, fraction_small) if ratio != 1.0 else np.ones(int(n))
-    a = 0.5 * dia * math.sqrt(aspect)
-    return np.column_stack([a, a / aspect])
-
-
-def bidisperse_spheroid_semi_axes(n: int, aspect: float, ratio: float = 1.4,
-                                  fraction_small: float = 0.5) -> np.ndarray:
-    """(n, 3) semi-axes (a, b, b) of a bidisperse mixture of ellipsoids of revolution, a/b = aspect
-    (prolate > 1, oblate < 1), 50:50 small and large with size ratio ``ratio`` (both axes scaled),
-    as the ellipses of :func:`bidisperse_semi_axes`. Size convention: the small ones have
-    volume-equivalent diameter 2(ab²)^(1/3) = 1, i.e. b = aspect^(−1/3)/2, a = aspect·b, so that
-    aspect = 1 gives exactly the spheres of :func:`bidisperse_diameters`.
-    """
-    aspect = float(aspect)
-    lo, hi = ELLIPSOID_ASPECT_RANGE
-    require(math.isfinite(aspect) and lo <= aspect <= hi, "aspect", f"a finite number in [{lo:g}, {hi:g}]",
-            aspect)
-    dia = bidisperse_diameters(n, ratio, fraction_small) if ratio != 1.0 else np.ones(int(n))
-    b = 0.5 * dia * aspect ** (-1.0 / 3.0)
-    return np.column_stack([aspect * b, b, b])
+        rot_len = np.ones(n) if kind.round else np.ascontiguousarray(self.rotational_lengths)
+        return KernelArrays(kind.kind, np.array(self.positions),
+                            kind.kernel_rot(self.orientations, n),
+                            kind.kernel_sizes(self.diameters, self.semi_axes), bound, rot_len)
 
 
 def random_packing(n: int, phi: float, dim: int = 2, dispersity: float = 1.4,
@@ -386,30 +266,17 @@ def random_packing(n: int, phi: float, dim: int = 2, dispersity: float = 1.4,
     require(math.isfinite(phi) and 0.0 < phi < 1.5, "phi", "a finite number in (0, 1.5)", phi)
     require(potential in POTENTIALS, "potential", f"one of {tuple(POTENTIALS)}", potential)
     require(shape in (None,) + SHAPES, "shape", f"None or one of {SHAPES}", shape)
-    if shape == "ellipse":
-        require(dim == 2, "dim", "2 for ellipses", dim)
-        axes = bidisperse_semi_axes(int(n), aspect, dispersity)
-        vol_p = float((math.pi * axes[:, 0] * axes[:, 1]).sum())
-    elif shape == "ellipsoid":
-        require(dim == 3, "dim", "3 for ellipsoids", dim)
-        axes = bidisperse_spheroid_semi_axes(int(n), aspect, dispersity)
-        vol_p = float((4.0 / 3.0 * math.pi * axes[:, 0] * axes[:, 1] ** 2).sum())
+    kind = resolve_shape(shape, dim)
+    if shape is not None and not kind.round:
+        require(dim == kind.dim, "dim", f"{kind.dim} for {shape}s", dim)
     else:
-        require(shape is None or shape == ("disk" if dim == 2 else "sphere"), "shape",
-                f"{'disk' if dim == 2 else 'sphere'} or {'ellipse' if dim == 2 else 'ellipsoid'} in {dim}D",
-                shape)
-        require(float(aspect) == 1.0, "aspect", "1 for round particles", aspect)
-        dia = bidisperse_diameters(int(n), dispersity) if dispersity != 1.0 else np.ones(int(n))
-        vol_p = (math.pi / 4.0 * dia**2).sum() if dim == 2 else (math.pi / 6.0 * dia**3).sum()
+        require(shape is None or shape == kind.name, "shape",
+                f"{kind.name} or {'ellipse' if dim == 2 else 'ellipsoid'} in {dim}D", shape)
+    sizes, vol_p = kind.mixture(int(n), aspect, dispersity)
     side = (vol_p / phi) ** (1.0 / dim)
     rng = np.random.default_rng(seed)
     pos = rng.uniform(0.0, side, size=(int(n), dim))
-    if shape == "ellipse":
-        theta = rng.uniform(0.0, math.pi, size=int(n))
-        return Packing(pos, np.full(dim, side), None, "ellipse", POTENTIALS[potential],
-                       semi_axes=axes, orientations=theta)
-    if shape == "ellipsoid":
-        axis = rng.normal(size=(int(n), 3))  # isotropic directions (normalised by Packing)
-        return Packing(pos, np.full(dim, side), None, "ellipsoid", POTENTIALS[potential],
-                       semi_axes=axes, orientations=axis)
-    return Packing(pos, np.full(dim, side), dia, "disk" if dim == 2 else "sphere", POTENTIALS[potential])
+    if kind.round:
+        return Packing(pos, np.full(dim, side), sizes, kind.name, POTENTIALS[potential])
+    return Packing(pos, np.full(dim, side), None, kind.name, POTENTIALS[potential],
+                   semi_axes=sizes, orientations=kind.random_orientations(rng, int(n)))

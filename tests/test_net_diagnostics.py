@@ -88,9 +88,9 @@ def test_narrow_deep_nets_that_stop_at_a_minimum_are_stopped_by_dead_inputs():
     specs = [make_spec(6, 5, 4.6) for _ in range(8)]
     cfg = TrainConfig(max_steps=20_000, lr=1e-2, decay_factor=1.0)
     trapped = [r for r in train_ensemble(specs, list(range(8)), data, cfg, device="cpu")
-               if r.stop_reason == "converged" and r.n_delta > 0]
+               if r.stop_reason == "converged" and r.n_constraints > 0]
     assert len(trapped) >= 4
-    unsat = sum(r.n_delta for r in trapped)
-    dead = sum(int((dead_inputs(r.spec, r.theta, data.x_train).dead & (r.deltas > 0)).sum())
+    unsat = sum(r.n_constraints for r in trapped)
+    dead = sum(int((dead_inputs(r.spec, r.theta, data.x_train).dead & (r.gaps > 0)).sum())
                for r in trapped)
     assert dead >= 0.8 * unsat

@@ -43,8 +43,8 @@ def test_stiffness_part_from_jacobian_and_stress_remainder():
     prob = _problem("relu", True, "quadratic", alpha=1.3, scale=3.0)
     split = hessian_split(prob)
     h0, hp = split.stiffness, split.stress
-    jac = torch.func.jacrev(prob.deltas)(prob.theta)             # (P, N)
-    act = (prob.deltas() > 0)
+    jac = torch.func.jacrev(prob.gaps)(prob.theta)             # (P, N)
+    act = (prob.gaps() > 0)
     ref0 = jac[act].T @ jac[act] / (prob.spec.alpha**2 * len(prob.x))
     assert float((h0 - ref0).abs().max()) < 1e-12
     ref = torch.func.hessian(prob.loss)(prob.theta)
@@ -56,8 +56,8 @@ def test_gap_jacobian_gives_h0():
     """JᵀJ of gap_jacobian = H0, rows = ∂Δ/∂w/(α√P) of the Δ > 0 data (torch.func.jacrev)."""
     prob = _problem("tanh", True, "quadratic", alpha=1.7, scale=2.0)
     jac = gap_jacobian(prob)
-    act = (prob.deltas() > 0)
-    ref = torch.func.jacrev(prob.deltas)(prob.theta)[act] / (1.7 * len(prob.x) ** 0.5)
+    act = (prob.gaps() > 0)
+    ref = torch.func.jacrev(prob.gaps)(prob.theta)[act] / (1.7 * len(prob.x) ** 0.5)
     np.testing.assert_allclose(jac, ref.numpy(), rtol=0, atol=1e-13)
     h0 = hessian_split(prob).stiffness
     np.testing.assert_allclose(jac.T @ jac, h0.numpy(), rtol=0, atol=1e-13)
@@ -71,8 +71,8 @@ def test_shared_analysis_of_a_net_against_dense_autodiff():
     h = torch.func.hessian(prob.loss)(prob.theta).numpy()
     ev = np.linalg.eigvalsh(h)
     np.testing.assert_allclose(res.hessian_spectrum.eigenvalues, ev, rtol=0, atol=1e-12)
-    n_act = int((prob.deltas() > 0).sum())
-    jac = torch.func.jacrev(prob.deltas)(prob.theta).numpy()[(prob.deltas() > 0).numpy()]
+    n_act = int((prob.gaps() > 0).sum())
+    jac = torch.func.jacrev(prob.gaps)(prob.theta).numpy()[(prob.gaps() > 0).numpy()]
     assert res.n_constraints == n_act and res.counts.n_dof == prob.spec.n_params
     # N_Δ ≤ 12 < N = 127: the Jacobian has full row rank, N − N_Δ floppy modes
     assert res.modes.rank == np.linalg.matrix_rank(jac) == n_act

@@ -47,7 +47,7 @@ def _scan(p: int, depth: int) -> Transition:
           f"{_err(tr):.0f} P/N*_eff={p / tr.n_star_eff:.3f} N_Δ/N below={tr.ndelta_over_n_below:.3f}")
     for pt in tr.points:
         print(f"  h={pt.h:.2f} N={pt.n_params} N_eff={pt.n_eff} fitted={pt.fraction_fitted:.2f} "
-              f"N_Δ={[r.n_delta for r in pt.results]} stops={[r.stop_reason for r in pt.results]}")
+              f"N_Δ={[r.n_constraints for r in pt.results]} stops={[r.stop_reason for r in pt.results]}")
     assert tr.bracketed, (p, depth)
     return tr
 
@@ -88,8 +88,8 @@ def test_fraction_of_unsatisfied_data_jumps_at_nstar():
     above = [p for p in tr.points if p.h >= tr.h_hi]
     # measured: N_Δ/N of the unfitted nets just below N* = 0.43 (paper: > 0.4)
     assert tr.ndelta_over_n_below > 0.3
-    assert all(np.median([r.n_delta for r in p.results]) / p.n_params > 0.3 for p in below)
-    assert all(np.median([r.n_delta for r in p.results]) == 0 for p in above)
+    assert all(np.median([r.n_constraints for r in p.results]) / p.n_params > 0.3 for p in below)
+    assert all(np.median([r.n_constraints for r in p.results]) == 0 for p in above)
 
 
 @pytest.mark.skipif(not MNIST_DIR.is_dir(), reason="shared MNIST directory absent")

@@ -46,11 +46,11 @@ def test_batched_adam_equals_torch_adam_loop():
     batched = train_ensemble(specs, seeds, DATA, cfg, device="cpu")
     for r, s, sd in zip(batched, specs, seeds):
         theta, deltas, loss, nd, steps = train_reference(s, sd, DATA, cfg)
-        assert r.n_delta == nd and r.steps == steps
-        np.testing.assert_allclose(r.deltas, deltas, atol=1e-9)
+        assert r.n_constraints == nd and r.steps == steps
+        np.testing.assert_allclose(r.gaps, deltas, atol=1e-9)
         np.testing.assert_allclose(r.loss, loss, rtol=1e-8, atol=1e-14)
         np.testing.assert_allclose(r.theta, theta, atol=1e-9)
-        assert r.loss == pytest.approx(0.5 * np.mean(np.maximum(r.deltas, 0) ** 2), rel=1e-12)
+        assert r.loss == pytest.approx(0.5 * np.mean(np.maximum(r.gaps, 0) ** 2), rel=1e-12)
 
 
 @pytest.mark.parametrize("optimizer,lr", [("fire", 1.0), ("flow", 1.0)])
@@ -60,22 +60,22 @@ def test_batched_fire_and_flow_equal_single_net_runs(optimizer, lr):
     batched = train_ensemble(specs, seeds, DATA, cfg, device="cpu")
     for r, s, sd in zip(batched, specs, seeds):
         theta, deltas, loss, nd, steps = train_reference(s, sd, DATA, cfg)
-        assert r.n_delta == nd and r.steps == steps
-        np.testing.assert_allclose(r.deltas, deltas, atol=1e-9)
+        assert r.n_constraints == nd and r.steps == steps
+        np.testing.assert_allclose(r.gaps, deltas, atol=1e-9)
         assert r.loss < 0.5                                    # moved down from L(w0) = 1/2
 
 
 def test_stop_reasons_and_history():
     big = train_ensemble([make_spec(5, 2, 20)], [0], DATA,
                          TrainConfig(max_steps=3000), device="cpu")[0]
-    assert big.stop_reason == "fitted" and big.n_delta == 0 and big.loss == 0.0
-    assert big.history.steps[-1] == big.steps and big.history.n_delta[-1] == 0
+    assert big.stop_reason == "fitted" and big.n_constraints == 0 and big.loss == 0.0
+    assert big.history.steps[-1] == big.steps and big.history.n_constraints[-1] == 0
     assert big.history.loss[0] == pytest.approx(0.5)            # Δ = 1 for all data at w0
     assert big.history.displacement[0] == 0.0 and big.history.displacement[-1] > 0
     tiny = train_ensemble([make_spec(5, 1, 1)], [0], DATA,
                           TrainConfig(max_steps=4000, check_every=500, loss_rtol=1e-3),
                           device="cpu")[0]
-    assert tiny.stop_reason == "converged" and tiny.n_delta > 0
+    assert tiny.stop_reason == "converged" and tiny.n_constraints > 0
     cut = train_ensemble([make_spec(5, 2, 3)], [0], DATA, TrainConfig(max_steps=5),
                          device="cpu")[0]
     assert cut.stop_reason == "budget" and cut.steps == 5 and not cut.converged
@@ -90,11 +90,11 @@ def test_stopped_nets_dropped_from_the_batch_change_nothing():
     runs = [train_ensemble(specs, seeds, DATA, cfg, device="cpu", compact=c) for c in (True, False)]
     assert len({(r.stop_reason, r.steps) for r in runs[0]}) >= 4      # staggered stops
     for a, b in zip(*runs):
-        assert (a.stop_reason, a.steps, a.n_delta, a.loss) == (b.stop_reason, b.steps, b.n_delta,
+        assert (a.stop_reason, a.steps, a.n_constraints, a.loss) == (b.stop_reason, b.steps, b.n_constraints,
                                                                b.loss)
-        for name in ("theta", "deltas"):
+        for name in ("theta", "gaps"):
             np.testing.assert_array_equal(getattr(a, name), getattr(b, name))
-        for name in ("steps", "loss", "n_delta", "train_error", "test_error", "displacement"):
+        for name in ("steps", "loss", "n_constraints", "train_error", "test_error", "displacement"):
             np.testing.assert_array_equal(getattr(a.history, name), getattr(b.history, name))
 
 
@@ -120,7 +120,7 @@ def test_flow_reports_stalled_relu_nets_and_descends_on_smooth_ones():
     relu = train_ensemble([make_spec(5, 2, h) for h in (2, 4, 8)], [0, 0, 0], DATA, cfg,
                           device="cpu")
     for r in relu:
-        assert r.stop_reason == "stalled" and r.n_delta > 0 and not r.converged
+        assert r.stop_reason == "stalled" and r.n_constraints > 0 and not r.converged
         assert _flow_gradient_ratio(r, DATA) > 1e-2          # far from a stationary point
     smooth = train_ensemble([make_spec(5, 2, h, activation="softplus") for h in (2, 8)], [0, 0],
                             DATA, cfg, device="cpu")

@@ -138,7 +138,7 @@ def _plot_index(ax, summaries: Sequence[SystemSummary], shown: Sequence[SystemSu
     for s, st in zip(summaries, styles(summaries)):
         if s not in shown:
             continue
-        x, y, e = binned_by_distance(s.states, lambda t: t.index)
+        x, y, e = binned_by_distance(s.states, lambda t: t.isostaticity_index)
         if x.size:
             ax.errorbar(x, y, yerr=e, ls="-", lw=1, ms=6, capsize=2, label=s.label, **st)
     ax.axhline(1.0, color="k", lw=1, ls="--", label=r"isostatic  $N_\Delta = N_{\rm dof}$")

@@ -95,7 +95,7 @@ class State:
         return self.n_dof + self.isostatic_offset
 
     @property
-    def index(self) -> float:
+    def isostaticity_index(self) -> float:
         """Isostaticity index N_Δ/N_dof (NaN for N_dof = 0: an unjammed packing, all rattlers)."""
         return self.n_constraints / self.n_dof if self.n_dof > 0 else math.nan
 

@@ -238,16 +238,16 @@ def summarize_system(key: SystemKey, states: Sequence[State],
     require(len(states) >= 1, "states", "a non-empty sequence", len(states))
     realisations = _by_realisation(states)
     nearest = tuple(s for s in (nearest_state(r) for r in realisations.values()) if s is not None)
-    index = estimate(s.index for s in nearest)
+    index = estimate(s.isostaticity_index for s in nearest)
     isostatic_reference = is_round_packing(key)
     if isostatic_reference:
         reference = [s.n_iso / s.n_dof if s.n_dof else math.nan for s in states]
-        index_y = [s.index - r for s, r in zip(states, reference)]
+        index_y = [s.isostaticity_index - r for s, r in zip(states, reference)]
         index_reference = estimate(reference).mean
     else:
         index_reference = index.mean
-        own = {s.realisation: s.index for s in nearest}
-        index_y = [s.index - own.get(s.realisation, math.nan) for s in states]
+        own = {s.realisation: s.isostaticity_index for s in nearest}
+        index_y = [s.isostaticity_index - own.get(s.realisation, math.nan) for s in states]
     dist = [s.distance for s in states]
     zeros = [z for z in (stiffness_zero_modes(s) for s in nearest) if z is not None]
     gaps = pooled_gaps(nearest)

@@ -66,14 +66,14 @@ class HessianProblem:
         require(p >= 1 and self.y.shape == (p,) and self.f0.shape == (p,), "y, f0",
                 f"vectors of length P = {p}", (tuple(self.y.shape), tuple(self.f0.shape)))
 
-    def deltas(self, theta: torch.Tensor | None = None) -> torch.Tensor:
+    def gaps(self, theta: torch.Tensor | None = None) -> torch.Tensor:
         """Δ_μ = 1 − y_μ α [f(w, x_μ) − f0_μ], shape (P,)."""
         th = self.theta if theta is None else theta
         return 1.0 - self.y * self.spec.alpha * (net_forward(self.spec, th, self.x) - self.f0)
 
     def loss(self, theta: torch.Tensor) -> torch.Tensor:
         """L(w) = 1/(α² P) Σ ℓ(Δ_μ) (scalar)."""
-        return self.hinge.value(self.deltas(theta)).mean() / self.spec.alpha**2
+        return self.hinge.value(self.gaps(theta)).mean() / self.spec.alpha**2
 
 
 def problem_from_arrays(spec: NetSpec, theta, theta0, x, y, hinge: HingeLoss = HingeLoss(),
@@ -90,7 +90,7 @@ def problem_from_arrays(spec: NetSpec, theta, theta0, x, y, hinge: HingeLoss = H
 def _active(prob: HessianProblem) -> tuple[torch.Tensor, torch.Tensor]:
     """Indices of data with ℓ' ≠ 0 or ℓ'' ≠ 0, and their gaps."""
     with torch.no_grad():
-        d = prob.deltas()
+        d = prob.gaps()
     h = prob.hinge
     idx = torch.nonzero((h.d1(d) != 0) | (h.d2(d) != 0)).flatten()
     return idx, d[idx]
@@ -205,7 +205,7 @@ def gap_jacobian(prob: HessianProblem) -> np.ndarray:
     """
     theta = prob.theta.detach()
     with torch.no_grad():
-        sel = torch.nonzero(prob.deltas() > 0).flatten()
+        sel = torch.nonzero(prob.gaps() > 0).flatten()
     n, p = prob.spec.n_params, len(prob.x)
     rows = [np.empty((0, n))]
     for start in range(0, len(sel), _chunk_size(prob.spec)):
@@ -225,7 +225,7 @@ def constraint_problem(prob: HessianProblem) -> ConstraintProblem:
             "quadratic (the constraint form ½Δ²θ(Δ) of the analysis)", prob.hinge.name)
     hp = hessian_split(prob).stress
     with torch.no_grad():
-        gaps = prob.deltas().cpu().numpy()
+        gaps = prob.gaps().cpu().numpy()
     return ConstraintProblem(gaps=gaps, jacobian=gap_jacobian(prob), stress=hp.cpu().numpy(),
                              n_trivial=0, isostatic_offset=0)
 

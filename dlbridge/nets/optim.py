@@ -40,13 +40,13 @@ class Evaluation:
     """Loss (E,), gaps Δ (E, P), outputs F (E, P) and masked gradient (E, N) of an ensemble."""
 
     loss: torch.Tensor
-    deltas: torch.Tensor
+    gaps: torch.Tensor
     outputs: torch.Tensor
     grad: torch.Tensor
 
     def take(self, rows: torch.Tensor) -> "Evaluation":
         """The evaluation of the nets ``rows`` (a (k,) long tensor) only."""
-        return Evaluation(self.loss[rows], self.deltas[rows], self.outputs[rows], self.grad[rows])
+        return Evaluation(self.loss[rows], self.gaps[rows], self.outputs[rows], self.grad[rows])
 
 
 Objective = Callable[[torch.Tensor], Evaluation]
@@ -77,7 +77,7 @@ def _where_net(active: torch.Tensor, new: torch.Tensor, old: torch.Tensor) -> to
 def merge(active: torch.Tensor, new: Evaluation, old: Evaluation) -> Evaluation:
     """Evaluation with the active nets' entries from ``new`` and the others from ``old``."""
     return Evaluation(*(_where_net(active, getattr(new, k), getattr(old, k))
-                        for k in ("loss", "deltas", "outputs", "grad")))
+                        for k in ("loss", "gaps", "outputs", "grad")))
 
 
 class Adam:

@@ -137,18 +137,18 @@ def net_state_record(spec: NetRunSpec, r: NetResult, n_star: float = math.nan
     s = r.spec
     common = CommonAttributes(side="network", control_name="n_params", control=s.n_params,
                               transition=n_star, energy=r.loss, n_dof=s.n_params,
-                              n_constraints=r.n_delta, seed=r.seed)
+                              n_constraints=r.n_constraints, seed=r.seed)
     attrs = {
         **common.to_attrs(), "n_params": s.n_params, "width": s.h, "widths": np.asarray(s.widths),
-        "depth": s.depth, "n_train": len(r.deltas), "dataset": spec.dataset, "alpha": s.alpha,
+        "depth": s.depth, "n_train": len(r.gaps), "dataset": spec.dataset, "alpha": s.alpha,
         "train_loss": r.loss, "test_error": r.test_error, "train_error": r.train_error,
         "steps": r.steps, "converged": r.converged, "stop_reason": r.stop_reason,
         "n_eff": s.n_eff, "activation": s.activation, "bias": s.bias, "init": s.init,
         "optimizer": spec.optimizer, "loss": spec.loss, "dim": s.d_in,
     }
     h = r.history
-    dsets = {"gaps": r.deltas, "parameters": r.theta, "history_steps": h.steps,
-             "history_loss": h.loss, "history_n_constraints": h.n_delta,
+    dsets = {"gaps": r.gaps, "parameters": r.theta, "history_steps": h.steps,
+             "history_loss": h.loss, "history_n_constraints": h.n_constraints,
              "history_train_error": h.train_error, "history_test_error": h.test_error,
              "history_displacement": h.displacement}
     return attrs, dsets

@@ -63,8 +63,8 @@ class TrainConfig:
     max_steps: int = 20_000
     lr: float = 1e-2
     # the shape of the paper's `adam0` (nn_jamming train.py): constant for 2.5·10⁵ steps, then ÷10,
-    # floor 10⁻⁷. The former default (÷2 every 2000 steps) left lr < 10⁻⁴ after 10⁴ steps and
-    # gave a ~1.7× larger N* at a 2·10⁴ budget (benchmarks/NSTAR.md). lr = 10⁻² (not their 10⁻⁴)
+    # floor 10⁻⁷. A decay ÷2 every 2000 steps leaves lr < 10⁻⁴ after 10⁴ steps and gives a
+    # ~1.7× larger N* at a 2·10⁴ budget (benchmarks/NSTAR.md). lr = 10⁻² (not their 10⁻⁴)
     # because weights here are O(1), not O(1/√fan_in).
     decay_every: int = 250_000
     decay_factor: float = 10.0
@@ -101,7 +101,7 @@ class History:
 
     steps: np.ndarray
     loss: np.ndarray
-    n_delta: np.ndarray
+    n_constraints: np.ndarray
     train_error: np.ndarray
     test_error: np.ndarray
     displacement: np.ndarray
@@ -115,9 +115,9 @@ class NetResult:
     seed: int
     theta: np.ndarray
     theta0: np.ndarray
-    deltas: np.ndarray
+    gaps: np.ndarray
     loss: float
-    n_delta: int
+    n_constraints: int
     train_error: float
     test_error: float
     steps: int
@@ -127,7 +127,7 @@ class NetResult:
     @property
     def fitted(self) -> bool:
         """True when every training datum is satisfied (N_Δ = 0)."""
-        return self.n_delta == 0
+        return self.n_constraints == 0
 
     @property
     def converged(self) -> bool:
@@ -196,7 +196,7 @@ def _store(final: tuple[torch.Tensor, Evaluation], ids: np.ndarray, theta: torch
     """Write the rows of a (compacted) batch into the full-size final parameters and evaluation."""
     idx = torch.as_tensor(ids, device=theta.device)
     final[0][idx] = theta
-    for name in ("loss", "deltas", "outputs", "grad"):
+    for name in ("loss", "gaps", "outputs", "grad"):
         getattr(final[1], name)[idx] = getattr(ev, name)
 
 
@@ -225,7 +225,7 @@ class _Recorder:
     def stops(self, step: int, ev: Evaluation, active: torch.Tensor, stalled: torch.Tensor,
               ids: np.ndarray) -> torch.Tensor:
         """Decide which active rows stop at ``step``; returns the (rows,) bool of stopping nets."""
-        nd = (ev.deltas > 0).sum(1).cpu().numpy()
+        nd = (ev.gaps > 0).sum(1).cpu().numpy()
         loss = ev.loss.cpu().numpy()
         stuck = stalled.cpu().numpy()
         check = step > 0 and step % self.cfg.check_every == 0
@@ -252,8 +252,8 @@ class _Recorder:
     def record(self, step: int, which: np.ndarray, ev: Evaluation, test_err: np.ndarray,
                disp: np.ndarray, ids: np.ndarray) -> None:
         """Append a measurement row for the rows flagged in ``which``."""
-        nd = (ev.deltas > 0).sum(1).cpu().numpy()
-        err = (ev.deltas >= 1).to(ev.loss.dtype).mean(1).cpu().numpy()
+        nd = (ev.gaps > 0).sum(1).cpu().numpy()
+        err = (ev.gaps >= 1).to(ev.loss.dtype).mean(1).cpu().numpy()
         loss = ev.loss.cpu().numpy()
         for row in np.flatnonzero(which):
             self.rows[ids[row]].append((step, loss[row], nd[row], err[row], test_err[row],
@@ -332,7 +332,7 @@ def _train_ensemble(specs, seeds, data, config, dev, dtype, progress, compact):
     with torch.no_grad():
         f0_test = model.forward(theta0, xt) if len(xt) else None
     theta, ev = theta0.clone(), objective(theta0)
-    final = (theta.clone(), Evaluation(*(t.clone() for t in (ev.loss, ev.deltas, ev.outputs,
+    final = (theta.clone(), Evaluation(*(t.clone() for t in (ev.loss, ev.gaps, ev.outputs,
                                                              ev.grad))))
     batch = _Batch(objective, theta0, f0_test, np.arange(model.size))
     opt = _make_optimizer(config, theta, model.pad_spec.alpha)
@@ -378,7 +378,7 @@ def _results(model, specs, seeds, theta, theta0, ev, rec, test_err) -> list[NetR
     thetas, thetas0 = model.unpack(theta), model.unpack(theta0)
     out = []
     for e, (spec, seed) in enumerate(zip(specs, seeds)):
-        d = ev.deltas[e].cpu().numpy()
+        d = ev.gaps[e].cpu().numpy()
         out.append(NetResult(spec, int(seed), thetas[e].cpu().numpy(), thetas0[e].cpu().numpy(),
                              d, float(ev.loss[e]), int((d > 0).sum()), float(np.mean(d >= 1)),
                              float(test_err[e]), rec.stop_step[e], rec.reason[e], rec.history(e)))
@@ -422,7 +422,7 @@ def train_reference(spec: NetSpec, seed: int, data: Dataset, config: TrainConfig
     _check_inputs([spec], [seed], data)
     if config.optimizer != "adam":
         (r,) = train_ensemble([spec], [seed], data, config, device, dtype)
-        return r.theta, r.deltas, r.loss, r.n_delta, r.steps
+        return r.theta, r.gaps, r.loss, r.n_constraints, r.steps
     dev = resolve_device(device)
     x, y, _, _ = _tensors(data, dev, dtype)
     theta0 = init_params(spec, seed, dtype, dev)

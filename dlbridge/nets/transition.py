@@ -45,7 +45,7 @@ class ScanPoint:
     @property
     def ndelta_over_n(self) -> float:
         """Mean N_Δ/N over the seeds that did not fit (NaN when all fitted)."""
-        vals = [r.n_delta / self.n_params for r in self.results if not r.fitted]
+        vals = [r.n_constraints / self.n_params for r in self.results if not r.fitted]
         return float(np.mean(vals)) if vals else float("nan")
 
     @property
@@ -197,8 +197,3 @@ def auto_start_width(data: Dataset, depth: int, bias: bool = True) -> float:
 def transition_of_scan(points: Sequence[ScanPoint]) -> Transition:
     """The :class:`Transition` of an explicit scan (``bracketed`` False when it has no crossing)."""
     return _result({p.h: p for p in points})
-
-
-def transition_from_scan(points: Sequence[ScanPoint]) -> float:
-    """N* from an explicit scan when it brackets the half-fitted point, else NaN."""
-    return transition_of_scan(points).n_star
