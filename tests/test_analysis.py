@@ -10,6 +10,7 @@ import scipy.integrate
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 import scipy.stats
+from naive import central_second_derivative, disc_pairs
 
 from packing import analysis as an
 from packing.analysis import count_zero_modes, spectrum
@@ -31,17 +32,14 @@ def disc_jacobian(p, pairs, keep=None):
     keep = np.ones(n, bool) if keep is None else keep
     col = -np.ones(n, np.int64)
     col[keep] = np.arange(keep.sum())
-    dr = p.positions[pairs[:, 1]] - p.positions[pairs[:, 0]]
-    dr -= p.box * np.round(dr / p.box)
-    r = np.linalg.norm(dr, axis=1)
-    sigma = 0.5 * (p.diameters[pairs[:, 0]] + p.diameters[pairs[:, 1]])
+    dr, r, sigma, gaps = disc_pairs(p.positions, p.box, p.diameters, pairs[:, 0], pairs[:, 1])
     g = (dr / r[:, None]) / sigma[:, None]
     rows = np.repeat(np.arange(len(pairs)), 2 * d)
     cols = np.concatenate([col[pairs[:, 0], None] * d + np.arange(d),
                            col[pairs[:, 1], None] * d + np.arange(d)], axis=1).ravel()
     vals = np.concatenate([g, -g], axis=1).ravel()
     jac = sp.csr_matrix((vals, (rows, cols)), shape=(len(pairs), int(keep.sum()) * d))
-    return 1.0 - r / sigma, jac
+    return gaps, jac
 
 
 def as_operator(a):
@@ -295,8 +293,7 @@ def test_mle_equals_scipy_and_fisher_error():
 
     def loglik(lam):
         return scipy.stats.powerlaw.logpdf(used, lam, loc=0.0, scale=fit.x_max).sum()
-    h = 1e-4 * shape
-    curv = -(loglik(shape + h) - 2 * loglik(shape) + loglik(shape - h)) / h**2
+    curv = -central_second_derivative(loglik, shape, 1e-4 * shape)
     assert fit.stderr == pytest.approx((j - 1) / j / np.sqrt(curv), rel=1e-5)
     ks = scipy.stats.kstest(used, scipy.stats.powerlaw(fit.density_exponent + 1, 0, fit.x_max).cdf)
     assert fit.ks_distance == pytest.approx(ks.statistic, rel=1e-12)

@@ -6,6 +6,7 @@ import dataclasses
 
 import numpy as np
 import pytest
+from naive import disc_pairs
 
 from packing.contacts import contact_network, iterative_rattlers
 from packing.errors import ParameterError
@@ -19,13 +20,10 @@ def naive_candidates(pos, box, dia, skin):
     whether the minimum image differs from the raw difference (pair across the boundary)."""
     n = len(pos)
     i, j = np.triu_indices(n, 1)
-    raw = pos[j] - pos[i]
-    dr = raw - box * np.round(raw / box)
-    r = np.linalg.norm(dr, axis=1)
-    sigma = 0.5 * (dia[i] + dia[j])
+    dr, r, sigma, gaps = disc_pairs(pos, box, dia, i, j)
     cand = r < sigma + skin
-    across = np.any(np.abs(dr - raw) > 1e-9, axis=1)
-    return np.column_stack([i, j])[cand], (1.0 - r / sigma)[cand], across[cand]
+    across = np.any(np.abs(dr - (pos[j] - pos[i])) > 1e-9, axis=1)
+    return np.column_stack([i, j])[cand], gaps[cand], across[cand]
 
 
 def naive_rattlers(n, contacts, min_contacts):

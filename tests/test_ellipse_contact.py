@@ -14,6 +14,7 @@ import math
 
 import numpy as np
 import pytest
+from naive import central_gradient, central_hessian, hessian_from_gradient
 from scipy.optimize import minimize_scalar
 
 from packing._ellipse import (
@@ -248,11 +249,6 @@ def _grad_q(q, shp_i, shp_j):
     return g
 
 
-def _central_difference(fun, q, e, h, shp_i, shp_j):
-    """(fun(q + h e) − fun(q − h e)) / 2h."""
-    return (fun(q + h * e, shp_i, shp_j) - fun(q - h * e, shp_i, shp_j)) / (2.0 * h)
-
-
 def _random_q(rng, **kw):
     """q = (dr_x, dr_y, θ_i, θ_j) and the semi-axes of a random pair (see random_pair)."""
     dr, rot_i, rot_j, shp_i, shp_j = random_pair(rng, **kw)
@@ -269,7 +265,7 @@ def test_gradient_matches_finite_differences():
         g = np.empty(4)
         gap = ellipse_gap_grad(q[:2], q[2:3], q[3:4], shp_i, shp_j, g)
         assert gap == pytest.approx(_gap_q(q, shp_i, shp_j), abs=1e-15)
-        fd = np.array([_central_difference(_gap_q, q, e, h, shp_i, shp_j) for e in np.eye(4)])
+        fd = central_gradient(lambda x: _gap_q(x, shp_i, shp_j), q, h)
         worst = max(worst, np.abs(g - fd).max() / np.abs(g).max())
     assert worst < 1e-7, worst
 
@@ -288,7 +284,7 @@ def test_hessian_matches_finite_differences_and_is_symmetric():
         g_ref = _grad_q(q, shp_i, shp_j)
         assert np.abs(g - g_ref).max() <= 1e-14 * np.abs(g_ref).max()
         assert np.array_equal(hess, hess.T)
-        fd = np.array([_central_difference(_grad_q, q, e, h, shp_i, shp_j) for e in np.eye(4)])
+        fd = hessian_from_gradient(lambda x: _grad_q(x, shp_i, shp_j), q, h)
         assert np.abs(fd - fd.T).max() < 1e-7 * np.abs(hess).max()
         worst = max(worst, np.abs(hess - fd).max() / np.abs(hess).max())
     assert worst < 1e-7, worst
@@ -300,20 +296,14 @@ def test_hessian_without_implicit_term_is_wrong():
     rng = np.random.default_rng(8)
     q, shp_i, shp_j = _random_q(rng, dist=(0.8, 1.0))
     h = 1e-6
-    fd = np.array([_central_difference(_grad_q, q, e, h, shp_i, shp_j) for e in np.eye(4)])
+    fd = hessian_from_gradient(lambda x: _grad_q(x, shp_i, shp_j), q, h)
     # Hessian of Δ = 1 − √S(λ, q) with λ frozen at λ*, by a second-order central difference
     lam, _ = ellipse_lambda(q[:2], q[2:3], q[3:4], shp_i, shp_j)
 
     def gap(x):
         return 1.0 - math.sqrt(pw_function(lam, x[:2], x[2], x[3], shp_i, shp_j))
 
-    hh = 1e-4
-    eye = np.eye(4) * hh
-
-    def second_difference(ek, el):
-        return (gap(q + ek + el) - gap(q + ek - el) - gap(q - ek + el) + gap(q - ek - el)) / (4 * hh * hh)
-
-    frozen = np.array([[second_difference(ek, el) for el in eye] for ek in eye])
+    frozen = central_hessian(gap, q, 1e-4)
     g = np.empty(4)
     hess = np.empty((4, 4))
     ellipse_gap_hess(q[:2], q[2:3], q[3:4], shp_i, shp_j, g, hess)

@@ -8,6 +8,7 @@ import contextlib
 import h5py
 import numpy as np
 import pytest
+from naive import FD_STEP, central_differences, minimum_image, pair_gradient_row
 
 from packing import _pairs
 from packing._ellipse import ellipse_gap, ellipse_gap_grad, ellipse_gap_hess
@@ -19,8 +20,6 @@ from packing.hessian import hessian
 from packing.minimize import energy_and_forces, minimize, virial_pressure
 from packing.protocol import find_jamming, states_above_jamming
 from packing.system import Packing, bidisperse_semi_axes, random_packing
-
-FD_STEP = 1e-6
 
 
 def _ellipses(n=32, phi=0.95, aspect=1.7, seed=2):
@@ -179,9 +178,7 @@ def test_forces_and_torques_equal_energy_finite_differences(potential):
     p = random_packing(32, 0.95, 2, potential=potential, shape="ellipse", aspect=1.7, seed=2)
     f = _generalized_forces(p)
     assert np.abs(f[2 * p.n:]).max() > 1e-3  # real torques
-    fd = np.array([-(energy_and_forces(_displaced(p, c, FD_STEP))[0]
-                     - energy_and_forces(_displaced(p, c, -FD_STEP))[0]) / (2 * FD_STEP)
-                   for c in range(3 * p.n)])
+    fd = -central_differences(lambda c, s: energy_and_forces(_displaced(p, c, s))[0], 3 * p.n, FD_STEP)
     np.testing.assert_allclose(f, fd, rtol=0, atol=1e-8 * np.abs(f).max())
 
 
@@ -189,16 +186,14 @@ def test_forces_and_torques_equal_energy_finite_differences(potential):
 def test_hessian_with_rotations_equals_force_finite_differences(aspect):
     p = _ellipses(n=40, phi=0.92, aspect=aspect, seed=3)
     H = hessian(p, remove_rattlers=False, network=contact_network(p)).total.toarray()
-    ref = np.zeros_like(H)
-    for c in range(3 * p.n):
-        ref[:, c] = -(_generalized_forces(_displaced(p, c, FD_STEP))
-                      - _generalized_forces(_displaced(p, c, -FD_STEP))) / (2 * FD_STEP)
+    ref = -central_differences(lambda c, s: _generalized_forces(_displaced(p, c, s)), 3 * p.n, FD_STEP)
     assert np.abs(H[2 * p.n:, 2 * p.n:]).max() > 1e-2 * np.abs(H).max()  # rotations matter
     np.testing.assert_allclose(H, ref, rtol=0, atol=2e-8 * np.abs(H).max())
 
 
 def test_stiffness_is_sum_of_gap_gradient_outer_products():
-    """Independent assembly of Σ ∇Δ∇Δᵀ from the pair kernel, the x/s chain rule written out."""
+    """Independent assembly of Σ ∇Δ∇Δᵀ from the pair kernel, the x/s chain rule written out in
+    naive.pair_gradient_row."""
     p = _ellipses(n=32, phi=0.95, aspect=1.5, seed=5)
     net = contact_network(p)
     parts = hessian(p, remove_rattlers=False, network=net)
@@ -207,15 +202,10 @@ def test_stiffness_is_sum_of_gap_gradient_outer_products():
     K = np.zeros((3 * n, 3 * n))
     g = np.zeros(4)
     for i, j in net.contacts:
-        dr = p.positions[j] - p.positions[i]
-        dr -= p.box * np.round(dr / p.box)
+        dr = minimum_image(p.positions[j] - p.positions[i], p.box)
         ellipse_gap_grad(dr, p.orientations[i:i + 1], p.orientations[j:j + 1], p.semi_axes[i],
                          p.semi_axes[j], g)
-        v = np.zeros(3 * n)
-        v[2 * i:2 * i + 2] = -g[:2]
-        v[2 * j:2 * j + 2] = g[:2]
-        v[2 * n + i] = g[2] / ell[i]
-        v[2 * n + j] = g[3] / ell[j]
+        v = pair_gradient_row(n, 2, 1, i, j, g, ell)
         K += np.outer(v, v)
     np.testing.assert_allclose(parts.stiffness.toarray(), K, rtol=0, atol=1e-13 * np.abs(K).max())
 

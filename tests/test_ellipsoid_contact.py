@@ -16,6 +16,7 @@ import math
 
 import numpy as np
 import pytest
+from naive import central_derivative, central_gradient, hessian_from_gradient
 from scipy.optimize import minimize_scalar
 from sphere_chart import chart, chart_jacobian
 
@@ -272,10 +273,6 @@ def test_tangent_basis_is_orthonormal_and_right_handed():
 # ---------------------------------------------------------------------------------------------
 # derivatives
 # ---------------------------------------------------------------------------------------------
-def _central_difference(fun, q, e, h, *args):
-    return (fun(q + h * e, *args) - fun(q - h * e, *args)) / (2.0 * h)
-
-
 def test_gradient_matches_finite_differences():
     """∂Δ/∂(dr, ε_i, ε_j) vs central differences of Δ in the exp-map chart (h = 1e-6), 150 pairs;
     the gradient kernel's tangent 3-vectors agree with the Hessian kernel's 2-component gradient."""
@@ -288,7 +285,7 @@ def test_gradient_matches_finite_differences():
         gap = ellipsoid_gap_hess(q[:3], base[0][0], base[1][0], shp_i, shp_j, g, hess)
         assert gap == pytest.approx(_gap_q(q, base, shp_i, shp_j), abs=1e-15)
         np.testing.assert_allclose(_grad_q(q, base, shp_i, shp_j), g, rtol=0, atol=1e-14 * np.abs(g).max())
-        fd = np.array([_central_difference(_gap_q, q, e, 1e-6, base, shp_i, shp_j) for e in np.eye(7)])
+        fd = central_gradient(lambda x: _gap_q(x, base, shp_i, shp_j), q, 1e-6)
         worst = max(worst, np.abs(g - fd).max() / np.abs(g).max())
     assert worst < 1e-7, worst
 
@@ -305,7 +302,7 @@ def test_hessian_matches_finite_differences_and_is_symmetric():
         hess = np.empty((7, 7))
         ellipsoid_gap_hess(q[:3], base[0][0], base[1][0], shp_i, shp_j, g, hess)
         assert np.array_equal(hess, hess.T)
-        fd = np.array([_central_difference(_grad_q, q, e, h, base, shp_i, shp_j) for e in np.eye(7)])
+        fd = hessian_from_gradient(lambda x: _grad_q(x, base, shp_i, shp_j), q, h)
         assert np.abs(fd - fd.T).max() < 1e-7 * np.abs(hess).max()
         worst = max(worst, np.abs(hess - fd).max() / np.abs(hess).max())
     assert worst < 1e-7, worst
@@ -321,13 +318,10 @@ def test_hessian_without_the_sphere_curvature_term_is_wrong():
     g = np.empty(7)
     hess = np.empty((7, 7))
     ellipsoid_gap_hess(q[:3], u_i, u_j, shp_i, shp_j, g, hess)
-    fd = np.array([_central_difference(_grad_q, q, e, 1e-6, base, shp_i, shp_j) for e in np.eye(7)])
-    # û·∂Δ/∂û (embedding gradient, normal part) by central differences along û itself
-    h = 1e-6
-    normal = [(ellipsoid_gap(q[:3], u_i * (1 + h), u_j, shp_i, shp_j)
-               - ellipsoid_gap(q[:3], u_i * (1 - h), u_j, shp_i, shp_j)) / (2 * h),
-              (ellipsoid_gap(q[:3], u_i, u_j * (1 + h), shp_i, shp_j)
-               - ellipsoid_gap(q[:3], u_i, u_j * (1 - h), shp_i, shp_j)) / (2 * h)]
+    fd = hessian_from_gradient(lambda x: _grad_q(x, base, shp_i, shp_j), q, 1e-6)
+    # û·∂Δ/∂û (embedding gradient, normal part) by central differences along û itself (Δ(tû) at t = 1)
+    normal = [central_derivative(lambda t: ellipsoid_gap(q[:3], u_i * t, u_j, shp_i, shp_j), 1.0, 1e-6),
+              central_derivative(lambda t: ellipsoid_gap(q[:3], u_i, u_j * t, shp_i, shp_j), 1.0, 1e-6)]
     projected = hess.copy()
     for k in range(2):
         projected[3 + k, 3 + k] += normal[0]

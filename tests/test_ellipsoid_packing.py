@@ -7,6 +7,7 @@ from __future__ import annotations
 import h5py
 import numpy as np
 import pytest
+from naive import FD_STEP, central_differences, minimum_image, pair_gradient_row
 from sphere_chart import chart, chart_jacobian
 
 from packing import _pairs
@@ -18,8 +19,6 @@ from packing.errors import ParameterError
 from packing.hessian import hessian
 from packing.minimize import energy_and_forces, minimize, virial_pressure
 from packing.system import Packing, bidisperse_spheroid_semi_axes, random_packing
-
-FD_STEP = 1e-6
 
 
 def _ellipsoids(n=100, phi=0.45, aspect=1.7, seed=2, potential="harmonic"):
@@ -179,8 +178,7 @@ def test_forces_and_torques_equal_energy_finite_differences(potential):
     bases = _bases(p)
     _, f = _state(p, 0, 0.0, bases)
     assert np.abs(f[3 * p.n:]).max() > 1e-3  # real torques
-    fd = np.array([-(_state(p, c, FD_STEP, bases)[0] - _state(p, c, -FD_STEP, bases)[0]) / (2 * FD_STEP)
-                   for c in range(5 * p.n)])
+    fd = -central_differences(lambda c, s: _state(p, c, s, bases)[0], 5 * p.n, FD_STEP)
     np.testing.assert_allclose(f, fd, rtol=0, atol=1e-8 * np.abs(f).max())
 
 
@@ -192,9 +190,7 @@ def test_hessian_equals_force_finite_differences(aspect):
     parts = hessian(p, remove_rattlers=False, network=contact_network(p))
     H = parts.total.toarray()
     bases = _bases(p)
-    ref = np.zeros_like(H)
-    for c in range(5 * p.n):
-        ref[:, c] = -(_state(p, c, FD_STEP, bases)[1] - _state(p, c, -FD_STEP, bases)[1]) / (2 * FD_STEP)
+    ref = -central_differences(lambda c, s: _state(p, c, s, bases)[1], 5 * p.n, FD_STEP)
     assert np.abs(H[3 * p.n:, 3 * p.n:]).max() > 1e-2 * np.abs(H).max()  # rotations matter
     np.testing.assert_allclose(H, ref, rtol=0, atol=2e-8 * np.abs(H).max())
     assert np.array_equal(H, H.T)
@@ -204,7 +200,8 @@ def test_hessian_equals_force_finite_differences(aspect):
 
 
 def test_stiffness_is_sum_of_gap_gradient_outer_products():
-    """Independent assembly of Σ ∇Δ∇Δᵀ from the pair kernel, the x/s chain rule written out."""
+    """Independent assembly of Σ ∇Δ∇Δᵀ from the pair kernel, the x/s chain rule written out in
+    naive.pair_gradient_row."""
     p = _ellipsoids(seed=5)
     net = contact_network(p)
     parts = hessian(p, remove_rattlers=False, network=net)
@@ -214,15 +211,10 @@ def test_stiffness_is_sum_of_gap_gradient_outer_products():
     g = np.zeros(7)
     H = np.zeros((7, 7))
     for i, j in net.contacts:
-        dr = p.positions[j] - p.positions[i]
-        dr -= p.box * np.round(dr / p.box)
+        dr = minimum_image(p.positions[j] - p.positions[i], p.box)
         ellipsoid_gap_hess(dr, p.orientations[i], p.orientations[j], p.semi_axes[i, :2],
                            p.semi_axes[j, :2], g, H)
-        v = np.zeros(5 * n)
-        v[3 * i:3 * i + 3] = -g[:3]
-        v[3 * j:3 * j + 3] = g[:3]
-        v[3 * n + 2 * i:3 * n + 2 * i + 2] = g[3:5] / ell[i]
-        v[3 * n + 2 * j:3 * n + 2 * j + 2] = g[5:7] / ell[j]
+        v = pair_gradient_row(n, 3, 2, i, j, g, ell)
         K += np.outer(v, v)
     np.testing.assert_allclose(parts.stiffness.toarray(), K, rtol=0, atol=1e-13 * np.abs(K).max())
 

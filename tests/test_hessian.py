@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
+from naive import FD_STEP, central_differences, central_jacobian, minimum_image
 
 from packing import _pairs
 from packing import hessian as hmod
@@ -17,22 +18,11 @@ from packing.hessian import hessian
 from packing.minimize import energy_and_forces, minimize
 from packing.system import Packing, random_packing
 
-FD_STEP = 1e-6
-
 
 # ------------------------------------------------------------------------------ references
 def fd_hessian(p: Packing, h: float = FD_STEP) -> np.ndarray:
     """−∂F/∂x by central differences of `energy_and_forces` (translations only: discs/spheres)."""
-    n, d = p.positions.shape
-    out = np.zeros((n * d, n * d))
-    for c in range(n * d):
-        x = p.positions.copy()
-        x.flat[c] += h
-        fp = energy_and_forces(p.with_positions(x.copy()))[1].ravel()
-        x.flat[c] -= 2 * h
-        fm = energy_and_forces(p.with_positions(x.copy()))[1].ravel()
-        out[:, c] = -(fp - fm) / (2 * h)
-    return out
+    return -central_jacobian(lambda x: energy_and_forces(p.with_positions(x))[1].ravel(), p.positions, h)
 
 
 def naive_hessian(pos, box, dia, alpha):
@@ -46,8 +36,7 @@ def naive_hessian(pos, box, dia, alpha):
     S = np.zeros((n * d, n * d))
     for i in range(n):
         for j in range(i + 1, n):
-            dr = pos[j] - pos[i]
-            dr -= box * np.round(dr / box)
+            dr = minimum_image(pos[j] - pos[i], box)
             r = np.linalg.norm(dr)
             sig = 0.5 * (dia[i] + dia[j])
             delta = 1 - r / sig
@@ -264,16 +253,16 @@ def test_rotational_coordinates_against_finite_differences():
                                                             pairs, dof_x, dof_r)
     H = (hmod._symmetric_csr(rows, cols, kv, 3 * n) + hmod._symmetric_csr(rows, cols, sv, 3 * n))
     H = H.toarray()
-    h = 1e-6
-    ref = np.zeros((3 * n, 3 * n))
-    for c in range(3 * n):
-        for sgn in (1, -1):
-            xx, rr = x.copy(), rot.copy()
-            if c < 2 * n:
-                xx.flat[c] += sgn * h
-            else:
-                rr[c - 2 * n, 0] += sgn * h / rot_len[c - 2 * n]
-            ref[:, c] -= sgn * forces(xx, rr) / (2 * h)
+
+    def forces_after(c, s):
+        xx, rr = x.copy(), rot.copy()
+        if c < 2 * n:
+            xx.flat[c] += s
+        else:
+            rr[c - 2 * n, 0] += s / rot_len[c - 2 * n]
+        return forces(xx, rr)
+
+    ref = -central_differences(forces_after, 3 * n, 1e-6)
     assert np.abs(H).max() > 0
     assert np.abs(H - ref).max() <= 1e-6 * np.abs(H).max()
 
