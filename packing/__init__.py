@@ -17,28 +17,28 @@ invalidate_stale_kernel_cache()  # before any kernel module is imported (see _ke
 # the Hessian function stays in its module (`from packing.hessian import hessian`): exporting it here
 # would shadow the submodule `packing.hessian` as an attribute of the package
 from .analysis import (
-                       ConstraintAnalysis,
-                       ConstraintCount,
-                       ConstraintProblem,
-                       HessianSplit,
-                       ModeCount,
-                       Spectrum,
-                       analyze,
-                       count_constraints,
-                       count_zero_modes,
-                       spectrum,
+    ConstraintAnalysis,
+    ConstraintCount,
+    ConstraintProblem,
+    HessianSplit,
+    ModeCount,
+    Spectrum,
+    analyze,
+    count_constraints,
+    count_zero_modes,
+    spectrum,
 )
 from .contacts import ContactNetwork, contact_network  # noqa: E402
 from .errors import ParameterError
 from .hessian import HessianParts, constraint_problem
 from .minimize import MinimizeResult, energy_and_forces, minimize, virial_pressure
 from .protocol import (
-                       JammingResult,
-                       MinimizerSettings,
-                       find_jamming,
-                       is_jammed,
-                       state_at_pressure,
-                       states_above_jamming,
+    JammingResult,
+    MinimizerSettings,
+    find_jamming,
+    is_jammed,
+    state_at_pressure,
+    states_above_jamming,
 )
 from .system import Packing, random_packing
 

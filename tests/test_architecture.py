@@ -24,7 +24,7 @@ LONG_MODULES = {
     # numba kernels: FIRE, FIRE 2.0 and the pair table over every shape
     "packing/_engine.py",
 }
-TORCH_FREE = ("packing", "dlbridge.compare", "dlbridge.nstar", "dlbridge.cli")
+TORCH_FREE = ("packing", "dlbridge", "dlbridge.compare", "dlbridge.nstar", "dlbridge.cli")
 """Modules (and subpackages) that must never import torch."""
 FORBIDDEN = {
     "packing": ("torch", "dlbridge"),
@@ -151,6 +151,16 @@ def test_compare_command_parser_does_not_load_torch():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          cwd=ROOT, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_front_doors_resolve_every_exported_name():
+    import dlbridge
+    import packing
+    import packing.analysis
+
+    for module in (dlbridge, packing, packing.analysis):
+        missing = [n for n in module.__all__ if getattr(module, n, None) is None]
+        assert not missing, (module.__name__, missing)
 
 
 def _is_kernel(node: ast.FunctionDef) -> bool:

@@ -82,3 +82,25 @@ def test_small_real_scan_is_consistent():
     assert tr.bracketed
     assert pts[tr.h_hi].fraction_fitted >= 0.5 > pts[tr.h_lo].fraction_fitted
     assert tr.n_lo < tr.n_star < tr.n_hi
+
+
+def test_compare_uses_the_scan_rule_on_a_non_monotone_scan():
+    """One seed whose largest net stopped with N_Δ > 0: the comparison's per-seed N* is the scan's
+    bracket midpoint (smallest fitted N and the largest N below it), not NaN."""
+    from dlbridge.compare.summary import network_seed_transition
+    from dlbridge.nstar import half_fitted_bracket
+
+    n_delta = {34: 75, 59: 56, 77: 9, 97: 0, 129: 0, 210: 4}   # N → N_Δ, the demo's seed 0 shape
+    hs = [1.0 + k for k in range(len(n_delta))]
+    points = [ScanPoint(h, n, (_result(make_spec(5, 2, h), nd),))
+              for h, (n, nd) in zip(hs, n_delta.items())]
+    tr = transition_of_scan(points)
+    assert (tr.n_lo, tr.n_hi, tr.n_star) == (77, 97, 87.0)
+
+    class _State:
+        def __init__(self, n, nd):
+            self.control, self.n_constraints = float(n), nd
+
+    assert network_seed_transition([_State(n, nd) for n, nd in n_delta.items()]) == tr.n_star
+    assert half_fitted_bracket({1.0: 0.0, 2.0: 0.0}) == (2.0, None)
+    assert half_fitted_bracket({1.0: 1.0, 2.0: 1.0}) == (None, 1.0)
