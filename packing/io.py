@@ -62,8 +62,10 @@ class CommonAttributes:
         return attrs
 
 
-READ_ATTRS = ("side", "control", "n_dof", "n_constraints", "energy", "seed")
-"""The common attributes a reader requires (control_name and transition are optional)."""
+OPTIONAL_ON_READ = ("control_name", "transition")
+READ_ATTRS = tuple(f.name for f in dataclasses.fields(CommonAttributes)
+                   if f.name not in OPTIONAL_ON_READ)
+"""The common attributes a reader requires (control_name and transition may be absent)."""
 
 
 def package_version() -> str:

@@ -14,6 +14,7 @@ from typing import Any, Iterable, Sequence
 import h5py
 import numpy as np
 
+from packing.analysis import ConstraintCount
 from packing.errors import ParameterError, require
 from packing.io import READ_ATTRS, SCHEMA, iter_states
 
@@ -90,14 +91,21 @@ class State:
         return self.description.isostatic_offset
 
     @property
+    def counts(self) -> ConstraintCount:
+        """The `packing.analysis.ConstraintCount` of the stored N_Δ and N_dof (N_dof = 0 for an
+        unjammed packing made only of rattlers gives a NaN index)."""
+        return ConstraintCount.from_counts(self.n_constraints, int(np.count_nonzero(self.gaps < 0)),
+                                           self.gaps.size, self.n_dof, self.isostatic_offset)
+
+    @property
     def n_iso(self) -> int:
         """N_Δ of an isostatic state, N_dof + isostatic_offset."""
-        return self.n_dof + self.isostatic_offset
+        return self.counts.isostatic_count
 
     @property
     def isostaticity_index(self) -> float:
         """Isostaticity index N_Δ/N_dof (NaN for N_dof = 0: an unjammed packing, all rattlers)."""
-        return self.n_constraints / self.n_dof if self.n_dof > 0 else math.nan
+        return self.counts.isostaticity_index
 
     @property
     def distance(self) -> float:
