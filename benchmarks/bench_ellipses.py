@@ -34,11 +34,16 @@ while making the change; discs on the same footing: 19.8 µs. FIRE per step befo
 
 | step | ellipses µs/call | aspect 3: µs/call |
 |---|---:|---:|
-| 0. generic engine loop (`_pairs.pair_gap_grad` per pair; λ* by safeguarded scalar Newton) | 426 | 977 |
-| 1. scalar fast path `_ellipse_energy_forces_2d`: A_k per particle (one cos/sin per particle, not two per pair), exact early rejection (S(λ0) ≥ 1 proves μ ≥ 1), μ and ∇Δ with one √ and one division | 208 | 280 |
-| 2. pair kernel in SIMD lanes (`_ellipse._pw_force_batch`): candidates copied into contiguous columns, branch-free 2 Halley steps + 1 Newton step carrying `_solve_lambda`'s acceptance test, no zero-division checks (`error_model="numpy"`); scalar fallback for lanes not accepted | 79 | 140 |
+| 0. generic engine loop (`_pairs.pair_gap_grad` per pair; \
+λ* by safeguarded scalar Newton) | 426 | 977 |
+| 1. scalar fast path `_ellipse_energy_forces_2d`: A_k per particle (one cos/sin per particle, \
+not two per pair), exact early rejection (S(λ0) ≥ 1 proves μ ≥ 1), μ and ∇Δ with one √ and one division | 208 | 280 |
+| 2. pair kernel in SIMD lanes (`_ellipse._pw_force_batch`): candidates copied \
+into contiguous columns, branch-free 2 Halley steps + 1 Newton step carrying `_solve_lambda`'s \
+acceptance test, no zero-division checks (`error_model="numpy"`); scalar fallback for lanes not accepted | 79 | 140 |
 | 3. polynomial cos/sin in SIMD lanes for the per-particle frames (`_cos_sin_reduced`, ~1 ulp) | 66 | 128 |
-| 4. λ0 with one division instead of three; lanes not accepted rerun in SIMD lanes from the λ they reached before any scalar fallback | 65 | 115 |
+| 4. λ0 with one division instead of three; lanes not accepted rerun in SIMD lanes from the λ they \
+reached before any scalar fallback | 65 | 115 |
 
 λ* iterations: the scalar safeguarded Newton takes on average 2.69 S′ evaluations per candidate
 pair at aspect 1.5 (3.46 at aspect 3), with data-dependent branches. The SIMD kernel always does 3
@@ -110,7 +115,8 @@ def main(argv=None) -> int:
         f"--repeat {args.repeat}`. Same seeded start (φ = {args.phi}, bidisperse 50:50, size ratio 1.4), "
         f"FIRE to max|F| < 1e-12, one thread, fastest of {args.repeat} runs. Target of issue 3: "
         "ellipses ≤ 3× discs per step.", "",
-        "| N | discs µs/step (cpu) | ellipses µs/step (cpu) | ratio | disc steps | ellipse steps | wall µs/step discs / ellipses |",
+        "| N | discs µs/step (cpu) | ellipses µs/step (cpu) | ratio | disc steps | ellipse steps | "
+        "wall µs/step discs / ellipses |",
         "|---:|---:|---:|---:|---:|---:|---|"]
     for n, d, e in rows:
         lines.append(f"| {n} | {d['cpu_us']:.1f} | {e['cpu_us']:.1f} | {e['cpu_us'] / d['cpu_us']:.1f} | "
@@ -130,7 +136,8 @@ def main(argv=None) -> int:
               "`fix nve/asphere/noforce`, section 'Restart, fix_modify, output, run start/stop, "
               "minimize info': \"This fix is not invoked during energy minimization.\" "
               "(docs/fix_nve_asphere.html in the LAMMPS source, e.g. "
-              "https://raw.githubusercontent.com/baoboa/lammps/master/doc/fix_nve_asphere.html).", "", HISTORY]
+              "https://raw.githubusercontent.com/baoboa/lammps/master/doc/fix_nve_asphere.html).", "",
+              HISTORY]
     with open(args.out, "w") as fh:
         fh.write("\n".join(lines))
     print(f"wrote {args.out}")

@@ -209,7 +209,8 @@ def main(argv=None):
     w("Same start for every code: N bidisperse discs (50:50, d = 1.0 and 1.4), square periodic box, "
       f"φ = {args.phi}, positions uniform from `numpy.random.default_rng({args.seed})` "
       "(benchmarks/start.py). Harmonic contacts U = Σ ½(1 − r/σ_ij)², mass 1, float64. FIRE until "
-      f"max_i |F_i| < {args.ftol:g} ({'per-disc force magnitude' if args.norm == 'max' else 'largest Cartesian component'}), "
+      f"max_i |F_i| < {args.ftol:g} "
+      f"({'per-disc force magnitude' if args.norm == 'max' else 'largest Cartesian component'}), "
       "verified for every code by an independent O(N²) numpy force computation on its final positions.\n")
     w("FIRE parameters (all codes, as far as each allows): " +
       ", ".join(f"{k} {v:g}" for k, v in fire.items()) + ". Deviations: see benchmarks/README.md.\n")

@@ -138,7 +138,8 @@ def _profile(results: list[dict], n: int) -> str:
     for r in results:
         if r["n"] != n or r["system"] != "discs 2D":
             continue
-        rows = [f"| {k} | {p['delta_phi']:+.2e} | {'jammed' if p['energy_per_particle'] > 1e-16 else 'unjammed'} "
+        rows = [f"| {k} | {p['delta_phi']:+.2e} | "
+                f"{'jammed' if p['energy_per_particle'] > 1e-16 else 'unjammed'} "
                 f"| {p['steps']} |" for k, p in enumerate(r["probes"])]
         big = sorted(r["probes"], key=lambda p: -p["steps"])
         share = sum(p["steps"] for p in big[:3]) / max(r["steps"], 1)

@@ -69,7 +69,7 @@ def bench_hessian(device: str) -> dict:
     _sync(device)
     t_auto = time.perf_counter() - t0
     diff = float((h0 + hp - ref).abs().max())
-    return {"n_params": spec.n_params, "n_active": int((prob.deltas() > 0).sum()),
+    return {"n_params": spec.n_params, "n_active": int((prob.gaps() > 0).sum()),
             "t_exact": t_exact, "t_autodiff": t_auto, "speedup": t_auto / t_exact,
             "max_abs_diff": diff}
 

@@ -47,7 +47,7 @@ for i, h in enumerate(a.hs):
     sp = rs[0].spec
     err = np.array([r.test_error for r in rs])
     row = dict(h=h, N=sp.n_params, N_eff=sp.n_eff, fitted=float(np.mean([r.fitted for r in rs])),
-               ndn=float(np.mean([r.n_delta for r in rs]) / sp.n_params),
+               ndn=float(np.mean([r.n_constraints for r in rs]) / sp.n_params),
                test_error=float(err.mean()), sem=float(err.std(ddof=1) / np.sqrt(len(err))),
                stops=[r.stop_reason for r in rs], train_error=[r.train_error for r in rs])
     rows.append(row)

@@ -44,7 +44,7 @@ def dead_counts(r):
     """(dead inputs at init, at the end, dead among the unsatisfied data at the end)."""
     start = dead_inputs(r.spec, r.theta0, data.x_train).n_dead
     end = dead_inputs(r.spec, r.theta, data.x_train).dead
-    return start, int(end.sum()), int((end & (r.deltas > 0)).sum())
+    return start, int(end.sum()), int((end & (r.gaps > 0)).sum())
 
 
 rows = []
@@ -53,8 +53,8 @@ for i, h in enumerate(a.hs):
     N = sp.n_params
     Nw = sum(o*i_ for o, i_ in sp.shapes)
     fit = np.mean([r.fitted for r in rs])
-    nds = [r.n_delta for r in rs]
-    nf = [r.n_delta/Nw for r in rs if not r.fitted]
+    nds = [r.n_constraints for r in rs]
+    nf = [r.n_constraints/Nw for r in rs if not r.fitted]
     reasons = collections.Counter(r.stop_reason for r in rs)
     dead = [dead_counts(r) for r in rs] if a.activation == "relu" else []
     print(f"{h:6.2f} {N:6d} {Nw:6d} {a.p/Nw:6.2f} {fit:5.2f} {np.mean(nds)/N:6.3f} {np.mean(nf) if nf else float('nan'):8.3f} "

@@ -1,5 +1,7 @@
-"""The ``dlbridge`` command: one subcommand per workflow, each module imported only when its
-subcommand runs (``dlbridge compare`` never imports torch).
+"""dlbridge: train nets, compare them with packings, run the demo and sweeps.
+
+One subcommand per workflow (:data:`SUBCOMMANDS`), each module imported only when its subcommand
+runs (``dlbridge compare`` never imports torch).
 
 Errors on bad input print one line ``dlbridge: error: <message>`` on stderr and exit with 2;
 nothing is written then (output paths are checked before any work, files are written atomically).
