@@ -37,10 +37,12 @@ while making the change; discs on the same footing: 19.8 µs. FIRE per step befo
 | 0. generic engine loop (`_pairs.pair_gap_grad` per pair; \
 λ* by safeguarded scalar Newton) | 426 | 977 |
 | 1. scalar fast path `_ellipse_energy_forces_2d`: A_k per particle (one cos/sin per particle, \
-not two per pair), exact early rejection (S(λ0) ≥ 1 proves μ ≥ 1), μ and ∇Δ with one √ and one division | 208 | 280 |
+not two per pair), exact early rejection (S(λ0) ≥ 1 proves μ ≥ 1), μ and ∇Δ with one √ \
+and one division | 208 | 280 |
 | 2. pair kernel in SIMD lanes (`_ellipse._pw_force_batch`): candidates copied \
 into contiguous columns, branch-free 2 Halley steps + 1 Newton step carrying `_solve_lambda`'s \
-acceptance test, no zero-division checks (`error_model="numpy"`); scalar fallback for lanes not accepted | 79 | 140 |
+acceptance test, no zero-division checks (`error_model="numpy"`); scalar fallback for lanes \
+not accepted | 79 | 140 |
 | 3. polynomial cos/sin in SIMD lanes for the per-particle frames (`_cos_sin_reduced`, ~1 ulp) | 66 | 128 |
 | 4. λ0 with one division instead of three; lanes not accepted rerun in SIMD lanes from the λ they \
 reached before any scalar fallback | 65 | 115 |

@@ -14,15 +14,24 @@ from dlbridge.nets.models import make_spec
 from dlbridge.nets.train import TrainConfig, train_ensemble
 
 ap = argparse.ArgumentParser()
-ap.add_argument("--p", type=int, default=1000); ap.add_argument("--d", type=int, default=10)
-ap.add_argument("--L", type=int, default=3); ap.add_argument("--hs", type=float, nargs="+")
-ap.add_argument("--seeds", type=int, default=4); ap.add_argument("--steps", type=int, default=20000)
-ap.add_argument("--lr", type=float, default=1e-2); ap.add_argument("--decay-every", type=int, default=2000)
-ap.add_argument("--decay-factor", type=float, default=2.0); ap.add_argument("--lr-min", type=float, default=1e-5)
-ap.add_argument("--check-every", type=int, default=1000); ap.add_argument("--rtol", type=float, default=1e-5)
-ap.add_argument("--alpha", type=float, default=1.0); ap.add_argument("--nobias", action="store_true")
-ap.add_argument("--opt", default="adam"); ap.add_argument("--data-seed", type=int, default=0)
-ap.add_argument("--threads", type=int, default=1); ap.add_argument("--json", default=None)
+ap.add_argument("--p", type=int, default=1000)
+ap.add_argument("--d", type=int, default=10)
+ap.add_argument("--L", type=int, default=3)
+ap.add_argument("--hs", type=float, nargs="+")
+ap.add_argument("--seeds", type=int, default=4)
+ap.add_argument("--steps", type=int, default=20000)
+ap.add_argument("--lr", type=float, default=1e-2)
+ap.add_argument("--decay-every", type=int, default=2000)
+ap.add_argument("--decay-factor", type=float, default=2.0)
+ap.add_argument("--lr-min", type=float, default=1e-5)
+ap.add_argument("--check-every", type=int, default=1000)
+ap.add_argument("--rtol", type=float, default=1e-5)
+ap.add_argument("--alpha", type=float, default=1.0)
+ap.add_argument("--nobias", action="store_true")
+ap.add_argument("--opt", default="adam")
+ap.add_argument("--data-seed", type=int, default=0)
+ap.add_argument("--threads", type=int, default=1)
+ap.add_argument("--json", default=None)
 ap.add_argument("--activation", default="relu")
 a = ap.parse_args()
 torch.set_num_threads(a.threads)
@@ -49,7 +58,8 @@ def dead_counts(r):
 
 rows = []
 for i, h in enumerate(a.hs):
-    rs = res[i*a.seeds:(i+1)*a.seeds]; sp = rs[0].spec
+    rs = res[i*a.seeds:(i+1)*a.seeds]
+    sp = rs[0].spec
     N = sp.n_params
     Nw = sum(o*i_ for o, i_ in sp.shapes)
     fit = np.mean([r.fitted for r in rs])
@@ -57,8 +67,10 @@ for i, h in enumerate(a.hs):
     nf = [r.n_constraints/Nw for r in rs if not r.fitted]
     reasons = collections.Counter(r.stop_reason for r in rs)
     dead = [dead_counts(r) for r in rs] if a.activation == "relu" else []
-    print(f"{h:6.2f} {N:6d} {Nw:6d} {a.p/Nw:6.2f} {fit:5.2f} {np.mean(nds)/N:6.3f} {np.mean(nf) if nf else float('nan'):8.3f} "
+    print(f"{h:6.2f} {N:6d} {Nw:6d} {a.p/Nw:6.2f} {fit:5.2f} {np.mean(nds)/N:6.3f} "
+          f"{np.mean(nf) if nf else float('nan'):8.3f} "
           f"{dict(reasons)} {[r.steps for r in rs]} {nds}" + (f"  {dead}" if dead else ""))
-    rows.append(dict(h=h, N=N, Nw=Nw, fit=fit, nds=nds, reasons=[r.stop_reason for r in rs], steps=[r.steps for r in rs], dead=dead))
+    rows.append(dict(h=h, N=N, Nw=Nw, fit=fit, nds=nds, reasons=[r.stop_reason for r in rs],
+                     steps=[r.steps for r in rs], dead=dead))
 if a.json:
     json.dump(dict(args=vars(a), rows=rows, time=el), open(a.json, "w"))

@@ -10,7 +10,8 @@ PRL 97, 170201, 2006) set as closely as each code allows to
     N_min 5, f_inc 1.1, f_dec 0.5, α_start 0.1, f_α 0.99, dt_start 0.1, dt_max 1.0
 
 (``fire=`` overrides any of them; bench_fire.py uses dt_max 0.5, because 1.0 exceeds the
-velocity-Verlet stability limit of these packings, see README.md) and stop when max|F| < ftol (``norm="inf"``, default: largest Cartesian component, this package's definition; ``norm="max"``:
+velocity-Verlet stability limit of these packings, see README.md) and stop when max|F| < ftol
+(``norm="inf"``, default: largest Cartesian component, this package's definition; ``norm="max"``:
 largest per-disc magnitude |F_i|). Each returns a dict with ``steps`` (FIRE iterations),
 ``seconds`` (wall time of the minimisation itself), ``us_per_step``, ``energy``, ``max_force``
 (as the peer reports it), ``converged``, ``positions`` (final, (N,2)) and peer-specific extras.
@@ -153,31 +154,17 @@ def run_jaxmd(positions, diameters, box, ftol=1e-12, max_steps=1_000_000, *,
     info = {"neighbor_list": neighbor_format if fmt is not None else "none (all pairs)",
             "skin": skin if fmt is not None else None}
 
-    for attempt in range(4):
-        t0 = time.perf_counter()
-        if fmt is not None:
-            neighbor_fn, energy_fn = jenergy.soft_sphere_neighbor_list(
-                displacement, box_j, species=jnp.asarray(species), sigma=jnp.asarray(sigma),
-                epsilon=1.0, alpha=2.0, dr_threshold=skin, format=fmt,
-                capacity_multiplier=capacity_multiplier)
-            nbrs = neighbor_fn.allocate(R0)
-        else:
-            energy_fn = jenergy.soft_sphere_pair(displacement, species=species,
-                                                 sigma=jnp.asarray(sigma), epsilon=1.0, alpha=2.0)
-            nbrs = None
-        init_fn, apply_fn = minimize.fire_descent(
-            energy_fn, shift, dt_start=FIRE["dt_start"], dt_max=FIRE["dt_max"],
-            n_min=FIRE["n_min"], f_inc=FIRE["f_inc"], f_dec=FIRE["f_dec"],
-            alpha_start=FIRE["alpha_start"], f_alpha=FIRE["f_alpha"])
-
-        if nbrs is not None:
+    def make_init_loop(init_fn, apply_fn, with_neighbors):
+        """The functions to jit for one attempt's FIRE, with or without a neighbour list."""
+        if with_neighbors:
             def init(R, nb):
                 return init_fn(R, neighbor=nb)
 
             def loop(state, nb, limit):
                 def cond(c):
                     st, nb_, i = c
-                    return (i < limit) & (fmax2(st.force) >= ftol2) & jnp.logical_not(jnp.asarray(nb_.did_buffer_overflow).astype(bool))
+                    return ((i < limit) & (fmax2(st.force) >= ftol2)
+                            & jnp.logical_not(jnp.asarray(nb_.did_buffer_overflow).astype(bool)))
 
                 def body(c):
                     st, nb_, i = c
@@ -198,6 +185,26 @@ def run_jaxmd(positions, diameters, box, ftol=1e-12, max_steps=1_000_000, *,
                     st, nb_, i = c
                     return apply_fn(st), nb_, i + 1
                 return lax.while_loop(cond, body, (state, nb, jnp.int32(0)))
+        return init, loop
+
+    for attempt in range(4):  # noqa: B007 (read after the loop: attempts=attempt + 1)
+        t0 = time.perf_counter()
+        if fmt is not None:
+            neighbor_fn, energy_fn = jenergy.soft_sphere_neighbor_list(
+                displacement, box_j, species=jnp.asarray(species), sigma=jnp.asarray(sigma),
+                epsilon=1.0, alpha=2.0, dr_threshold=skin, format=fmt,
+                capacity_multiplier=capacity_multiplier)
+            nbrs = neighbor_fn.allocate(R0)
+        else:
+            energy_fn = jenergy.soft_sphere_pair(displacement, species=species,
+                                                 sigma=jnp.asarray(sigma), epsilon=1.0, alpha=2.0)
+            nbrs = None
+        init_fn, apply_fn = minimize.fire_descent(
+            energy_fn, shift, dt_start=FIRE["dt_start"], dt_max=FIRE["dt_max"],
+            n_min=FIRE["n_min"], f_inc=FIRE["f_inc"], f_dec=FIRE["f_dec"],
+            alpha_start=FIRE["alpha_start"], f_alpha=FIRE["f_alpha"])
+
+        init, loop = make_init_loop(init_fn, apply_fn, nbrs is not None)
 
         state = jax.jit(init)(R0, nbrs)
         jax.block_until_ready(state)
