@@ -29,9 +29,20 @@ from .errors import ParameterError
 
 SCHEMA = "jamming-bridge/1"
 SIDES = ("packing", "network")
-SYSTEM_KEYS = {"packing": ("shape", "dim", "aspect_ratio", "potential", "n_particles"),
-               "network": ("dataset", "depth", "n_train", "alpha")}
-"""Per side, the attributes that make two states the same system."""
+SYSTEM_KEYS = {
+    "packing": ("shape", "dim", "aspect_ratio", "potential", "n_particles", "dispersity"),
+    "network": ("dataset", "depth", "n_train", "alpha", "dim", "activation", "bias", "loss",
+                "init", "optimizer", "data_seed"),
+}
+"""Per side, the attributes that make two states the same system (every parameter that changes
+the physics of a state: the particles and their potential; the data, the architecture, the loss
+and the dynamics of a net)."""
+OPTIONAL_SYSTEM_KEYS = {
+    "packing": ("dispersity",),
+    "network": ("dim", "activation", "bias", "loss", "init", "optimizer", "data_seed"),
+}
+"""System keys a reader takes as "none" when a state lacks them (files written by earlier 1.x
+writers, or by hand)."""
 
 
 @dataclasses.dataclass(frozen=True)

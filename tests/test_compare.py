@@ -118,6 +118,42 @@ def _summary(result, side: str) -> cmp.SystemSummary:
 
 
 # ------------------------------------------------------------------------------- grouping
+def test_a_file_given_twice_or_copied_is_counted_once(files, tmp_path):
+    """``a.h5 ./a.h5``, a symbolic link and a byte copy add no seed: the summary equals the one of
+    the file read once, and the notes say what was left out."""
+    nets = files["nets"]
+    link, copy = tmp_path / "link.h5", tmp_path / "copy.h5"
+    link.symlink_to(nets)
+    shutil.copyfile(nets, copy)
+    once = cmp.compare([nets], tmp_path / "once", n_bootstrap=0, figures=False)
+    twice = cmp.compare([nets, Path(str(nets.parent) + "/./" + nets.name), link, copy],
+                        tmp_path / "twice", n_bootstrap=0, figures=False)
+    assert cmp.table_row(once.summaries[0]) == cmp.table_row(twice.summaries[0])
+    n_states = len(NET_SEEDS) * len(NET_NS)
+    assert len(twice.notes) == 2 + n_states
+    assert sum("the same file as" in n for n in twice.notes) == 2
+    assert sum("the same state as" in n for n in twice.notes) == n_states
+
+
+def test_every_physical_parameter_separates_systems(files, tmp_path):
+    """Nets that differ only in the input dimension, the activation, the loss, the bias, the
+    initialisation, the optimiser or the data seed are different systems; a state without those
+    (newer) attributes is read with "none" in their place."""
+    base, data = synthetic_net_state(600, 0, np.random.default_rng(0))
+    variants = {"dim": 12, "activation": "tanh", "loss": "linear", "bias": False,
+                "init": "normal", "optimizer": "fire", "data_seed": 3}
+    path = tmp_path / "variants.h5"
+    with atomic_h5(path, command="variants (tests/test_compare.py)") as f:
+        runs = f.require_group("runs")
+        write_state(runs, "plain", base, data)
+        for name, value in variants.items():
+            write_state(runs, name, dict(base, **{name: value}), data)
+    groups = cmp.group_systems(cmp.read_states(path))
+    assert len(groups) == 1 + len(variants)
+    plain = [k for k in groups if all(v == "none" for n, v in k.fields if n in variants)]
+    assert len(plain) == 1
+
+
 def test_grouping_by_system(files):
     states = cmp.load_states([files["disks"], files["nets"]])
     extra = write_synthetic_network(files["tmp"] / "nets_L3.h5", seeds=(0,), depth=3)

@@ -13,7 +13,7 @@ from packing.analysis import ScalingFit, fit_scaling
 
 from .command import CompareResult, add_compare_parser, compare, main, prepare_out_dir, run_compare
 from .sides import NETWORK, PACKING, SIDES, Side
-from .states import State, SystemKey, group_systems, load_states, read_states
+from .states import State, SystemKey, group_systems, load_states, load_unique_states, read_states
 from .summary import DEFAULT_BOOTSTRAP, Estimate, SystemSummary, estimate, fit_error, summarize_system
 from .tables import CSV_COLUMNS, MD_HEADER, markdown_table, table_row, write_tables
 
@@ -23,7 +23,7 @@ __all__ = [
     # the concept table
     "Side", "SIDES", "PACKING", "NETWORK",
     # states
-    "State", "SystemKey", "read_states", "load_states", "group_systems",
+    "State", "SystemKey", "read_states", "load_states", "load_unique_states", "group_systems",
     # measurements
     "SystemSummary", "Estimate", "summarize_system", "estimate", "fit_error", "ScalingFit",
     "fit_scaling", "DEFAULT_BOOTSTRAP",

@@ -16,18 +16,20 @@ from typing import Sequence
 from packing.errors import ParameterError, require
 
 from .plots import plot_all
-from .states import group_systems, load_states
+from .states import group_systems, load_unique_states
 from .summary import DEFAULT_BOOTSTRAP, SystemSummary, summarize_system
 from .tables import markdown_table, write_tables
 
 
 @dataclasses.dataclass(frozen=True)
 class CompareResult:
-    """What :func:`compare` produced: the rows, the Markdown table and every file written."""
+    """What :func:`compare` produced: the rows, the Markdown table, every file written and the
+    notes on what was read once or left out (duplicate files and states)."""
 
     summaries: tuple[SystemSummary, ...]
     markdown: str
     files: tuple[Path, ...]
+    notes: tuple[str, ...] = ()
 
 
 # ------------------------------------------------------------------------------- entry points
@@ -55,13 +57,14 @@ def compare(paths: Sequence[str | os.PathLike], out_dir: str | os.PathLike,
     out = Path(out_dir)
     require(not out.exists() or out.is_dir(), "--out", "a directory (not an existing file)",
             str(out))
-    groups = group_systems(load_states(paths))
+    states, notes = load_unique_states(paths)
+    groups = group_systems(states)
     summaries = tuple(summarize_system(k, v, n_bootstrap) for k, v in groups.items())
     out = prepare_out_dir(out)
     files = list(write_tables(summaries, out))
     if figures:
         files += plot_all(summaries, out)
-    return CompareResult(summaries, markdown_table(summaries), tuple(files))
+    return CompareResult(summaries, markdown_table(summaries), tuple(files), tuple(notes))
 
 
 def add_compare_parser(subparsers) -> argparse.ArgumentParser:
@@ -88,6 +91,8 @@ def run_compare(args: argparse.Namespace, argv: Sequence[str] | None = None) -> 
     res = compare(args.files, args.out, n_bootstrap=getattr(args, "bootstrap", DEFAULT_BOOTSTRAP),
                   figures=not getattr(args, "no_figures", False))
     print(res.markdown)
+    for note in res.notes:
+        print(f"note: {note}", file=sys.stderr)
     for s in res.summaries:
         for w in s.warnings:
             print(f"warning: {w}", file=sys.stderr)

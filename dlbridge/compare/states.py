@@ -7,6 +7,7 @@ Errors are one-line :class:`~packing.errors.ParameterError` naming the file and 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import math
 import os
 from typing import Any, Iterable, Sequence
@@ -16,7 +17,7 @@ import numpy as np
 
 from packing.analysis import ConstraintCount
 from packing.errors import ParameterError, require
-from packing.io import READ_ATTRS, SCHEMA, iter_states
+from packing.io import OPTIONAL_SYSTEM_KEYS, READ_ATTRS, SCHEMA, iter_states
 
 from .sides import SIDES, Side
 
@@ -168,13 +169,14 @@ def _eigenvalues(group: h5py.Group, name: str) -> np.ndarray | None:
 
 
 def _system_key(side: str, attrs: dict, where: str) -> SystemKey:
-    """The SystemKey of a state; ParameterError naming the missing attribute."""
+    """The SystemKey of a state; ParameterError naming a missing required attribute (the side's
+    optional keys, `packing.io.OPTIONAL_SYSTEM_KEYS`, read as "none" when absent)."""
     fields = []
     for name in SIDES[side].system_keys:
-        if name not in attrs:
+        if name not in attrs and name not in OPTIONAL_SYSTEM_KEYS[side]:
             raise ParameterError(f"{where} must have the {side} attribute {name!r} "
                                  "(HDF5 contract, packing.io)")
-        value = attrs[name]
+        value = attrs.get(name, "none")
         fields.append((name, round(value, 12) if isinstance(value, float) else value))
     return SystemKey(side, tuple(fields))
 
@@ -235,14 +237,43 @@ def read_states(path: str | os.PathLike) -> list[State]:
     return states
 
 
-def load_states(paths: Iterable[str | os.PathLike]) -> list[State]:
-    """The states of all files, in file order (:func:`read_states` on each)."""
+def _fingerprint(state: State) -> tuple:
+    """What makes two stored states the same state: side, system, seed, control and the bytes of
+    the gaps (a copy of a file under another name has the same fingerprints)."""
+    digest = hashlib.sha256(np.ascontiguousarray(state.gaps).tobytes()).hexdigest()
+    return state.side, state.system, state.seed, state.control, digest
+
+
+def load_unique_states(paths: Iterable[str | os.PathLike]) -> tuple[list[State], list[str]]:
+    """(states, notes): the states of all files in file order, each file read once (the same
+    file under two names, e.g. ``a.h5 ./a.h5`` or a link, is read once) and each state kept once
+    (a state whose fingerprint equals an earlier one's, e.g. in a copied file, is left out); the
+    notes say what was left out."""
     paths = list(paths)
     require(len(paths) >= 1, "FILE", "at least one HDF5 file", paths)
+    seen_files: dict[str, str] = {}
+    seen_states: dict[tuple, str] = {}
     out: list[State] = []
+    notes: list[str] = []
     for p in paths:
-        out.extend(read_states(p))
-    return out
+        real = os.path.realpath(p)
+        if real in seen_files:
+            notes.append(f"{p}: the same file as {seen_files[real]}; read once")
+            continue
+        seen_files[real] = str(p)
+        for st in read_states(p):
+            key = _fingerprint(st)
+            if key in seen_states:
+                notes.append(f"{st.source}: the same state as {seen_states[key]}; counted once")
+                continue
+            seen_states[key] = st.source
+            out.append(st)
+    return out, notes
+
+
+def load_states(paths: Iterable[str | os.PathLike]) -> list[State]:
+    """The states of all files, in file order, de-duplicated (:func:`load_unique_states`)."""
+    return load_unique_states(paths)[0]
 
 
 def group_systems(states: Sequence[State]) -> dict[SystemKey, tuple[State, ...]]:

@@ -145,6 +145,7 @@ def net_state_record(spec: NetRunSpec, r: NetResult, n_star: float = math.nan
         "steps": r.steps, "converged": r.converged, "stop_reason": r.stop_reason,
         "n_eff": s.n_eff, "activation": s.activation, "bias": s.bias, "init": s.init,
         "optimizer": spec.optimizer, "loss": spec.loss, "dim": s.d_in,
+        "data_seed": spec.data_seed,
     }
     h = r.history
     dsets = {"gaps": r.gaps, "parameters": r.theta, "history_steps": h.steps,

@@ -208,11 +208,13 @@ def check_out_dir(out_dir: Path, overwrite: bool) -> None:
 
 def _check_outcome(stage: Stage, outcome: Any) -> None:
     """ParameterError when a stage stored less than it ran (diverged nets); the comparison's
-    warnings go to stderr."""
+    notes and warnings go to stderr."""
     failed = getattr(outcome, "failed", ())
     if failed:
         raise ParameterError(f"demo stage {stage.title!r} must succeed (got {len(failed)} "
                              "diverged net(s), not stored)")
+    for note in getattr(outcome, "notes", ()):
+        print(f"note: {note}", file=sys.stderr)
     for summary in getattr(outcome, "summaries", ()):
         for w in summary.warnings:
             print(f"warning: {w}", file=sys.stderr)
