@@ -150,7 +150,8 @@ def check_output_path(path: str | os.PathLike, overwrite: bool, name: str = "--o
     """Validate an output file path before any work is done.
 
     Raises :class:`ParameterError` if the path is a directory, its folder does not exist or is not
-    writable, or the file exists and ``overwrite`` is False.
+    writable, or something (a file, or a symbolic link, even a dangling one) is at the path and
+    ``overwrite`` is False.
     """
     p = Path(path)
     if p.is_dir():
@@ -160,9 +161,41 @@ def check_output_path(path: str | os.PathLike, overwrite: bool, name: str = "--o
         raise ParameterError(f"{name} must be in an existing directory (got {str(p)!r})")
     if not os.access(parent, os.W_OK | os.X_OK):
         raise ParameterError(f"{name} must be in a writable directory (got {str(p)!r})")
-    if p.exists() and not overwrite:
+    if os.path.lexists(p) and not overwrite:
         raise ParameterError(f"{name} exists; pass --overwrite to replace it (got {str(p)!r})")
     return p
+
+
+def _fsync(path: str) -> None:
+    """Flush a closed file's data to the disk."""
+    with open(path, "rb") as fh:
+        os.fsync(fh.fileno())
+
+
+@contextlib.contextmanager
+def atomic_output(path: str | os.PathLike, overwrite: bool = False,
+                  name: str = "--out") -> Iterator[Path]:
+    """A temporary path in the target's folder that appears at ``path`` only when complete.
+
+    Yields the temporary path (write the whole file there and close it). On normal exit the file
+    is fsynced and renamed onto ``path``: the rename replaces the directory entry, so a symbolic
+    link at ``path`` is replaced, never written through. On any exception the temporary file is
+    removed and ``path`` is left as it was. ParameterError before any work when ``path`` exists
+    and ``overwrite`` is False (:func:`check_output_path`).
+    """
+    p = check_output_path(path, overwrite, name)
+    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent or ".")
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        _fsync(tmp)
+        if os.path.lexists(p) and not overwrite:  # appeared while we worked: never clobber it
+            raise ParameterError(f"{name} exists; pass --overwrite to replace it (got {str(p)!r})")
+        os.replace(tmp, p)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
 
 
 @contextlib.contextmanager
@@ -170,25 +203,16 @@ def atomic_h5(path: str | os.PathLike, overwrite: bool = False,
               command: str | None = None) -> Iterator[h5py.File]:
     """Open a new HDF5 file for writing that appears at ``path`` only when complete.
 
-    Yields an open :class:`h5py.File` on a temporary file in the same folder, with the contract's
-    root attributes already set. On normal exit the file is closed and renamed onto ``path``; on
-    any exception the temporary file is removed and ``path`` is left as it was.
+    Yields an open :class:`h5py.File` on a temporary file in the same folder
+    (:func:`atomic_output`), with the contract's root attributes already set. On normal exit the
+    file is closed, fsynced and renamed onto ``path``; on any exception the temporary file is
+    removed and ``path`` is left as it was.
     """
-    p = check_output_path(path, overwrite)
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent or ".")
-    os.close(fd)
-    try:
+    with atomic_output(path, overwrite) as tmp:
         with h5py.File(tmp, "w") as f:
             for k, v in file_attributes(command).items():
                 f.attrs[k] = v
             yield f
-        if p.exists() and not overwrite:  # appeared while we worked: never clobber it
-            raise ParameterError(f"--out exists; pass --overwrite to replace it (got {str(p)!r})")
-        os.replace(tmp, p)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
 
 
 def _as_attr(value: Any) -> Any:

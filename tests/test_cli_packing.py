@@ -80,6 +80,19 @@ def test_existing_output_is_not_touched_without_overwrite(tmp_path, capsys):
     assert len(err) == 1 and "--overwrite" in err[0]
 
 
+def test_a_link_at_the_output_is_replaced_never_followed(tmp_path, capsys):
+    """A dangling link at --out is refused without --overwrite (nothing is created where it
+    points); with --overwrite the link itself is replaced by the file."""
+    link = tmp_path / "out.h5"
+    link.symlink_to(tmp_path / "missing" / "target.h5")
+    args = ["jam", "--n", "16", "--no-progress", "--delta-phi", "1e-3", "--out", str(link)]
+    assert main(args) == 2
+    assert "--overwrite" in capsys.readouterr().err
+    assert link.is_symlink() and not (tmp_path / "missing").exists()
+    assert main(args + ["--overwrite"]) == 0
+    assert link.is_file() and not link.is_symlink() and not (tmp_path / "missing").exists()
+
+
 @pytest.mark.parametrize("kind", ["directory", "missing-folder", "unwritable"])
 def test_bad_output_paths(tmp_path, capsys, kind):
     if kind == "directory":

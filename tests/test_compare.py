@@ -368,3 +368,24 @@ def test_no_partial_output_on_bad_input(files):
     with pytest.raises(ParameterError):
         cmp.compare([files["nets"], files["tmp"] / "missing.h5"], out)
     assert not out.exists()
+
+
+def test_outputs_are_never_written_through_links_nor_replaced_without_overwrite(files, tmp_path):
+    """An existing table is kept without ``overwrite``; a link at a table or figure name (to a
+    file elsewhere, or dangling) is refused without it and replaced, not followed, with it."""
+    out, elsewhere = tmp_path / "out", tmp_path / "elsewhere.txt"
+    out.mkdir()
+    elsewhere.write_text("precious")
+    (out / "comparison.md").write_text("earlier table")
+    (out / "comparison.csv").symlink_to(elsewhere)
+    (out / "fig1_isostaticity.png").symlink_to(tmp_path / "nowhere" / "fig.png")
+    with pytest.raises(ParameterError, match="--overwrite"):
+        cmp.compare([files["nets"]], out, n_bootstrap=0)
+    assert (out / "comparison.md").read_text() == "earlier table"
+    res = cmp.compare([files["nets"]], out, n_bootstrap=0, overwrite=True)
+    assert elsewhere.read_text() == "precious"
+    assert not (tmp_path / "nowhere").exists()
+    for p in (out / "comparison.csv", out / "fig1_isostaticity.png"):
+        assert p.is_file() and not p.is_symlink() and p in res.files
+    assert (out / "comparison.md").read_text() == res.markdown
+    assert not list(out.glob(".*.tmp"))

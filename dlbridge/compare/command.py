@@ -15,10 +15,10 @@ from typing import Sequence
 
 from packing.errors import ParameterError, require
 
-from .plots import plot_all
+from .plots import figure_files, plot_all
 from .states import group_systems, load_unique_states
 from .summary import DEFAULT_BOOTSTRAP, SystemSummary, summarize_system
-from .tables import markdown_table, write_tables
+from .tables import TABLE_FILES, markdown_table, write_tables
 
 
 @dataclasses.dataclass(frozen=True)
@@ -46,22 +46,37 @@ def prepare_out_dir(out: str | os.PathLike) -> Path:
     return p
 
 
+def _check_outputs(out: Path, figures: bool, overwrite: bool) -> None:
+    """ParameterError when out holds a table or figure compare writes (or a link at one of those
+    names) and ``overwrite`` is False."""
+    names = [out / n for n in TABLE_FILES] + (figure_files(out) if figures else [])
+    found = [p for p in names if os.path.lexists(p)]
+    if found and not overwrite:
+        raise ParameterError(f"--out holds {found[0].name} ({len(found)} of compare's files in "
+                             f"all); pass --overwrite to replace them (got {str(out)!r})")
+
+
 def compare(paths: Sequence[str | os.PathLike], out_dir: str | os.PathLike,
-            n_bootstrap: int = DEFAULT_BOOTSTRAP, figures: bool = True) -> CompareResult:
+            n_bootstrap: int = DEFAULT_BOOTSTRAP, figures: bool = True,
+            overwrite: bool = False) -> CompareResult:
     """Read ``paths``, summarise every system, write the tables (and the figures) into out_dir.
 
-    Everything is validated before anything is written.
+    Everything is validated before anything is written; each file is written atomically (a link
+    at one of its names is replaced, never written through), and existing tables or figures are
+    replaced only with ``overwrite``.
     """
     require(isinstance(n_bootstrap, int) and 0 <= n_bootstrap <= 100_000, "n_bootstrap",
             "an integer in [0, 100000]", n_bootstrap)
     out = Path(out_dir)
     require(not out.exists() or out.is_dir(), "--out", "a directory (not an existing file)",
             str(out))
+    if out.is_dir():
+        _check_outputs(out, figures, overwrite)
     states, notes = load_unique_states(paths)
     groups = group_systems(states)
     summaries = tuple(summarize_system(k, v, n_bootstrap) for k, v in groups.items())
     out = prepare_out_dir(out)
-    files = list(write_tables(summaries, out))
+    files = list(write_tables(summaries, out, overwrite))
     if figures:
         files += plot_all(summaries, out)
     return CompareResult(summaries, markdown_table(summaries), tuple(files), tuple(notes))
@@ -81,6 +96,8 @@ def add_compare_parser(subparsers) -> argparse.ArgumentParser:
                    help="bootstrap resamples for the θ, γ error bars "
                         f"(default {DEFAULT_BOOTSTRAP})")
     p.add_argument("--no-figures", action="store_true", help="write the tables only")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace the tables and figures of an earlier compare in --out")
     p.set_defaults(func=run_compare)
     return p
 
@@ -89,7 +106,8 @@ def run_compare(args: argparse.Namespace, argv: Sequence[str] | None = None) -> 
     """Run ``compare`` from parsed arguments: write everything, print the Markdown table and the
     written files; returns 0. Bad input raises :class:`ParameterError` (one line)."""
     res = compare(args.files, args.out, n_bootstrap=getattr(args, "bootstrap", DEFAULT_BOOTSTRAP),
-                  figures=not getattr(args, "no_figures", False))
+                  figures=not getattr(args, "no_figures", False),
+                  overwrite=getattr(args, "overwrite", False))
     print(res.markdown)
     for note in res.notes:
         print(f"note: {note}", file=sys.stderr)

@@ -27,6 +27,7 @@ from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 from packing.analysis import ZERO_MODE_RTOL, log_histogram
 from packing.errors import require
+from packing.io import atomic_output
 
 from .sides import PACKING, SIDES, of_side
 from .states import State
@@ -60,14 +61,18 @@ def _new_figure(ncols: int = 1, width: float = 5.2, height: float = 4.0):
 
 
 def save(fig: Figure, out_dir: Path, stem: str) -> list[Path]:
-    """Write ``stem.png`` and ``stem.pdf`` into out_dir (the constrained layout is computed once,
-    on a first draw, and then frozen: each layout pass re-measures every tick label)."""
+    """Write ``stem.png`` and ``stem.pdf`` into out_dir, each atomically (`packing.io.atomic_output`:
+    a link at the name is replaced, never written through; whether an existing figure may be
+    replaced is decided by the caller, :func:`dlbridge.compare.compare`). The constrained layout
+    is computed once, on a first draw, and then frozen: each layout pass re-measures every tick
+    label."""
     fig.canvas.draw()
     fig.set_layout_engine("none")
     paths = []
     for ext in FORMATS:
         p = Path(out_dir) / f"{stem}.{ext}"
-        fig.savefig(p, dpi=DPI)
+        with atomic_output(p, overwrite=True) as tmp:
+            fig.savefig(tmp, dpi=DPI, format=ext)
         paths.append(p)
     return paths
 
@@ -399,6 +404,16 @@ def figure_test_error(summaries: Sequence[SystemSummary], out_dir: Path) -> list
 
 
 # ------------------------------------------------------------------------------------- all
+FIGURE_STEMS = ("fig1_isostaticity", "fig2_gap_distributions", "fig3_spectra", "fig4_energy",
+                "fig5_test_error")
+"""The figures :func:`plot_all` can write (each as every one of :data:`FORMATS`)."""
+
+
+def figure_files(out_dir: str | Path) -> list[Path]:
+    """Every file :func:`plot_all` may write into out_dir."""
+    return [Path(out_dir) / f"{stem}.{ext}" for stem in FIGURE_STEMS for ext in FORMATS]
+
+
 def plot_all(summaries: Sequence[SystemSummary], out_dir: str | Path) -> list[Path]:
     """All five figures (the fifth only with network data); returns the files written."""
     out = Path(out_dir)

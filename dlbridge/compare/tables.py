@@ -4,11 +4,13 @@ reference values from data/literature.json)."""
 from __future__ import annotations
 
 import csv
+import io
 import math
 from pathlib import Path
 from typing import Any, Sequence
 
 from packing.analysis import PowerLawFit, ScalingFit
+from packing.io import atomic_output
 from packing.literature import load_reference
 
 from .summary import SystemSummary, estimate, fit_error
@@ -139,14 +141,28 @@ def markdown_table(summaries: Sequence[SystemSummary]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_tables(summaries: Sequence[SystemSummary], out_dir: Path) -> tuple[Path, Path]:
-    """Write ``comparison.csv`` and ``comparison.md`` into out_dir; return their paths."""
-    csv_path, md_path = out_dir / "comparison.csv", out_dir / "comparison.md"
-    with open(csv_path, "w", newline="", encoding="utf-8") as fh:
-        w = csv.DictWriter(fh, fieldnames=CSV_COLUMNS)
-        w.writeheader()
-        for s in summaries:
-            w.writerow({k: (f"{v:.10g}" if isinstance(v, float) else v)
-                        for k, v in table_row(s).items()})
-    md_path.write_text(markdown_table(summaries), encoding="utf-8")
-    return csv_path, md_path
+TABLE_FILES = ("comparison.csv", "comparison.md")
+
+
+def _csv_text(summaries: Sequence[SystemSummary]) -> str:
+    """The CSV table (:data:`CSV_COLUMNS`, floats to 10 significant digits)."""
+    buf = io.StringIO(newline="")
+    w = csv.DictWriter(buf, fieldnames=CSV_COLUMNS)
+    w.writeheader()
+    for s in summaries:
+        w.writerow({k: (f"{v:.10g}" if isinstance(v, float) else v)
+                    for k, v in table_row(s).items()})
+    return buf.getvalue()
+
+
+def write_tables(summaries: Sequence[SystemSummary], out_dir: Path,
+                 overwrite: bool = True) -> tuple[Path, Path]:
+    """Write ``comparison.csv`` and ``comparison.md`` into out_dir, each atomically
+    (`packing.io.atomic_output`); return their paths."""
+    paths = []
+    for name, text in zip(TABLE_FILES, (_csv_text(summaries), markdown_table(summaries))):
+        path = Path(out_dir) / name
+        with atomic_output(path, overwrite) as tmp:
+            tmp.write_text(text, encoding="utf-8", newline="")
+        paths.append(path)
+    return paths[0], paths[1]

@@ -173,7 +173,7 @@ def stages(size: DemoSize, out_dir: Path, quiet: bool, overwrite: bool) -> list[
     """The four steps of the demo, in order (module docstring)."""
     files = {k: out_dir / v for k, v in FILES.items()}
     compare_argv = ("compare", *(str(p) for p in files.values()), "--out", str(out_dir),
-                    "--bootstrap", str(size.bootstrap))
+                    "--bootstrap", str(size.bootstrap)) + (("--overwrite",) if overwrite else ())
     return [
         _packing_stage("discs", "disk", size.n_discs, size.disc_seeds, size, files["discs"],
                        quiet, overwrite),
@@ -182,7 +182,7 @@ def stages(size: DemoSize, out_dir: Path, quiet: bool, overwrite: bool) -> list[
         _network_stage(size, files["nets"], quiet, overwrite),
         Stage("compare", "dlbridge", compare_argv,
               functools.partial(compare, list(files.values()), out_dir,
-                                n_bootstrap=size.bootstrap)),
+                                n_bootstrap=size.bootstrap, overwrite=overwrite)),
     ]
 
 
