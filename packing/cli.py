@@ -133,7 +133,24 @@ def run_jam(args: argparse.Namespace, command: str) -> int:
         print(f"seed {run.seed}: φ_J = {run.jam.phi_j:.8f}  ({run.jam.n_minimizations} minimisations, "
               f"{run.jam.total_steps} FIRE steps)")
     print(f"wrote {len(runs) * len(runs[0].states)} states to {args.out}")
-    return 0
+    return _convergence_status(runs)
+
+
+UNCONVERGED_STATUS = 3
+"""Exit status of ``packing jam`` when a search or a stored state did not converge."""
+
+
+def _convergence_status(runs) -> int:
+    """0, or UNCONVERGED_STATUS with one line on stderr naming the seeds whose φ_J search or
+    stored states stopped at the step budget (they are stored with ``converged`` = False)."""
+    search = [run.seed for run in runs if not run.jam.all_converged]
+    states = [f"{run.seed}:{label}" for run in runs for label, r in run.states if not r.converged]
+    if not search and not states:
+        return 0
+    print(f"packing jam: warning: not converged within --max-steps: φ_J search of seed(s) "
+          f"{search or 'none'}, states {states or 'none'}; stored with converged = False "
+          f"(exit status {UNCONVERGED_STATUS})", file=sys.stderr)
+    return UNCONVERGED_STATUS
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -111,3 +111,17 @@ def test_bad_output_paths(tmp_path, capsys, kind):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--out" in err[0]
     assert list(tmp_path.glob("**/*.tmp")) == []
+
+
+def test_unconverged_runs_say_so_and_exit_3(tmp_path, capsys):
+    """A step budget too small for FIRE: the states are stored (converged = False), one line on
+    stderr names them, and the exit status is 3."""
+    out = tmp_path / "short.h5"
+    rc = main(["jam", "--n", "64", "--max-steps", "700", "--no-progress", "--delta-phi", "1e-4",
+               "--out", str(out)])
+    assert rc == 3
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "not converged" in err[0] and "exit status 3" in err[0]
+    with h5py.File(out, "r") as f:
+        (state,) = [g for g in f["runs/disk_d2_n64_harmonic_r1.4/seed0"].values()]
+        assert not state.attrs["converged"] or not state.attrs["search_converged"]

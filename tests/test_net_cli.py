@@ -69,3 +69,18 @@ def test_existing_output_needs_overwrite(tmp_path, capsys):
     out.write_bytes(b"keep")
     assert main(SMALL + ["--widths", "3", "--out", str(out)]) == 2
     assert out.read_bytes() == b"keep" and "--overwrite" in capsys.readouterr().err
+
+
+def test_when_every_net_diverges_nothing_is_written(tmp_path, monkeypatch, capsys):
+    """Every net diverged (forced here): exit status 3, no new file, and an earlier file kept even
+    with --overwrite."""
+    import dlbridge.nets.command as command
+
+    monkeypatch.setattr(command, "split_diverged", lambda results: ([], list(results)))
+    out = tmp_path / "nets.h5"
+    assert main(SMALL + ["--widths", "2", "--out", str(out)]) == 3
+    assert not out.exists() and not list(tmp_path.iterdir())
+    out.write_bytes(b"precious")
+    assert main(SMALL + ["--widths", "2", "--out", str(out), "--overwrite"]) == 3
+    assert out.read_bytes() == b"precious"
+    assert "nothing written" in capsys.readouterr().err

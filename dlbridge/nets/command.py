@@ -123,8 +123,9 @@ def train_to_file(spec: NetRunSpec, widths: Sequence[float] | None, seeds: Seque
                   out: str, overwrite: bool, command: str, progress: bool = True,
                   rel_tol: float = 0.02) -> TrainOutcome:
     """Train ``seeds`` at each of ``widths`` (None: bracket N* from the automatic start width),
-    write every finite net's state group to ``out`` atomically (diverged nets are not stored),
-    and return the scan with the counts. The output path is checked before any training."""
+    write every finite net's state group to ``out`` atomically (diverged nets are not stored;
+    when every net diverged nothing is written, so an earlier file is never replaced by an empty
+    one), and return the scan with the counts. The output path is checked before any training."""
     spec.validate()
     check_output_path(out, overwrite)
     data = spec.load_data()
@@ -135,28 +136,34 @@ def train_to_file(spec: NetRunSpec, widths: Sequence[float] | None, seeds: Seque
                              rel_tol=rel_tol)
     else:
         tr = transition_of_scan(evaluate(widths))
-    n_good, failed = 0, []
+    splits = [(point, *split_diverged(point.results)) for point in tr.points]
+    failed = tuple(r for _, _, bad in splits for r in bad)
+    n_good = sum(len(good) for _, good, _ in splits)
+    if n_good == 0:
+        return TrainOutcome(tr, 0, failed, data.n_train)
     with atomic_h5(out, overwrite, command) as f:
         f.attrs["device"] = device_name(spec.device)
         runs = f.require_group("runs")
         f.attrs["n_star_lower"] = tr.n_star_lower
-        for point in tr.points:
-            good, bad = split_diverged(point.results)
+        for point, good, _ in splits:
             write_nets(runs, dataclasses.replace(spec, width=point.h), good, data, tr.n_star)
-            n_good, failed = n_good + len(good), failed + bad
-    return TrainOutcome(tr, n_good, tuple(failed), data.n_train)
+    return TrainOutcome(tr, n_good, failed, data.n_train)
 
 
 def cmd_train(args: argparse.Namespace, argv: Sequence[str]) -> int:
     """``dlbridge train``: train, bracket N* (``--widths auto``) and write the HDF5 states.
 
     Diverged nets (non-finite loss) are reported on stderr and not stored; the exit status is
-    then 3 (the other nets are written).
+    then 3 (the other nets are written; with none left, no file is written).
     """
     widths = _validate_train(args)
     res = train_to_file(_run_spec(args), widths, range(args.seeds), args.out, args.overwrite,
                         "dlbridge " + shlex.join(argv), progress=not args.quiet,
                         rel_tol=args.rel_tol)
+    if res.n_stored == 0:
+        print(f"dlbridge train: every net diverged ({describe_diverged(res.failed)}); nothing "
+              f"written to {args.out}", file=sys.stderr)
+        return 3
     print(f"dlbridge train: {res.n_stored} nets -> {args.out}; "
           f"{_summary(res.transition, res.n_train)}", file=sys.stderr)
     if res.failed:
