@@ -55,8 +55,9 @@ def build_parser() -> argparse.ArgumentParser:
                     "of the first jammed state (or by bisection from below, --search bisection); write "
                     "minimised states at φ_J + Δφ and at target pressures, both on the quasi-static "
                     "compression branch, one HDF5 group per seed × state.")
-    jam.add_argument("--shape", choices=("disk", "sphere", "ellipse", "ellipsoid"), default="disk",
-                     help="particle shape: disk/sphere = round particles in --dim dimensions; "
+    jam.add_argument("--shape", choices=("disk", "sphere", "ellipse", "ellipsoid"), default=None,
+                     help="particle shape (default: disk in 2D, sphere in 3D): disk (--dim 2) and "
+                          "sphere (--dim 3) = round particles; "
                           "ellipse = 2D soft ellipses (exact Perram-Wertheim contact, rotations relaxed); "
                           "ellipsoid = 3D soft ellipsoids of revolution (--dim 3)")
     jam.add_argument("--aspect", type=_float_in("--aspect", 0.1, 10.0, lo_open=False), default=None,
@@ -103,9 +104,12 @@ def build_parser() -> argparse.ArgumentParser:
 def jam_spec(args: argparse.Namespace):
     """The :class:`~packing.jamming_runs.JamSpec` of parsed ``packing jam`` arguments."""
     from .jamming_runs import JamSpec
-    from .shapes import resolve_shape
+    from .shapes import SHAPE_TABLE, resolve_shape
 
     kind = resolve_shape(args.shape, args.dim)
+    require(args.shape is None or args.shape == kind.name, "--shape",
+            f"{kind.name} in {args.dim}D (--shape {args.shape} needs "
+            f"--dim {SHAPE_TABLE.get(args.shape, kind).dim})", args.shape)
     if kind.round:
         require(args.aspect is None, "--aspect", "given only with --shape ellipse or ellipsoid",
                 args.aspect)

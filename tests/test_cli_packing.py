@@ -125,3 +125,12 @@ def test_unconverged_runs_say_so_and_exit_3(tmp_path, capsys):
     with h5py.File(out, "r") as f:
         (state,) = [g for g in f["runs/disk_d2_n64_harmonic_r1.4/seed0"].values()]
         assert not state.attrs["converged"] or not state.attrs["search_converged"]
+
+
+@pytest.mark.parametrize("args", [["--shape", "sphere", "--dim", "2"],
+                                  ["--shape", "disk", "--dim", "3"]])
+def test_a_round_shape_must_match_the_dimension(tmp_path, capsys, args):
+    out = tmp_path / "x.h5"
+    assert main(["jam", "--n", "128", "--no-progress", *args, "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--shape" in err[0] and not out.exists()

@@ -85,6 +85,29 @@ def test_grid_file_and_command_line_items(tmp_path):
         load_grid(bad)
 
 
+def test_values_of_the_wrong_type_and_repeated_keys_are_refused():
+    """``n = "16"``, ``hessian = "no"``, ``seeds = [0, 0]`` and a key given twice are errors
+    before any run, not guesses."""
+    cases = [(Grid("packing", dict(PACK, n="16"), {"seed": [0]}), "n must be an integer"),
+             (Grid("packing", dict(PACK, hessian="no"), {"seed": [0]}), "hessian must be true"),
+             (Grid("network", {"dim": 4, "n_train": 24, "seeds": [0, 0]}, {}), "distinct"),
+             (Grid("network", {"dim": 4, "n_train": 24, "alpha": "1"}, {}), "alpha must be a num")]
+    for grid, needle in cases:
+        with pytest.raises(ParameterError, match=needle):
+            grid.runs()
+    with pytest.raises(ParameterError, match="each key once"):
+        load_grid(None, "packing", ["n=8"], ["seed=0:2", "seed=2:4"])
+    with pytest.raises(ParameterError, match="each key once"):
+        load_grid(None, "packing", ["n=8", "n=16"], ["seed=0:2"])
+
+
+def test_merging_a_folder_without_run_files_is_an_error(tmp_path):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ParameterError, match="run files"):
+        merge_runs(tmp_path / "empty", tmp_path / "merged.h5")
+    assert not (tmp_path / "merged.h5").exists()
+
+
 # ------------------------------------------------------------------------------ runs
 def test_serial_sweep_resumes_and_merges(tmp_path):
     out = tmp_path / "runs"
@@ -188,6 +211,18 @@ def test_submitit_debug_executor(tmp_path):
     _same_states(a, b)
 
 
+def _wait_until_gone(pgid: int, timeout: float = 30.0) -> None:
+    """Wait until every process of the group has died (SIGKILL is delivered asynchronously: a
+    worker may still run for a moment after its driver has been reaped)."""
+    t_end = time.monotonic() + timeout
+    while time.monotonic() < t_end:
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.02)
+
+
 def test_sigkill_mid_sweep_loses_nothing(tmp_path):
     """Kill the whole sweep (driver and workers) with SIGKILL once some runs are finished; every
     file left is complete and readable, and a re-run keeps them byte for byte and completes."""
@@ -205,6 +240,7 @@ def test_sigkill_mid_sweep_loses_nothing(tmp_path):
     finally:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
+    _wait_until_gone(proc.pid)
     finished = {p.name: _digest(p) for p in out.glob("packing-*.h5")}
     assert 2 <= len(finished) < 8
     for name in finished:
@@ -237,5 +273,18 @@ def test_run_lock_excludes_a_second_writer_and_breaks_stale_locks(tmp_path):
     lock = path.with_name(path.name + ".lock")
     lock.write_text(json.dumps({"host": socket.gethostname(), "pid": int(dead.stdout)}))
     (tmp_path / f".{run.file_name}.abc.tmp").write_bytes(b"half-written")
+    assert execute_run(run, str(tmp_path), "test", "{}")["status"] == "done"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [run.file_name]
+
+
+@pytest.mark.parametrize("content", ["", "{", '{"host": "x"}', "[1, 2]"])
+def test_a_lock_that_cannot_be_parsed_is_broken(tmp_path, content):
+    """Locks are written whole (temporary file, then a hard link), so an empty or unparseable lock
+    is no live run's: it is broken and the run is done."""
+    from dlbridge.workflow.sweep import execute_run
+
+    (run,) = Grid("packing", dict(PACK), {"seed": [0]}).runs()
+    lock = tmp_path / (run.file_name + ".lock")
+    lock.write_text(content)
     assert execute_run(run, str(tmp_path), "test", "{}")["status"] == "done"
     assert sorted(p.name for p in tmp_path.iterdir()) == [run.file_name]

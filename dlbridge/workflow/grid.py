@@ -44,24 +44,36 @@ def _int_list(value, name: str) -> list[int]:
     vals = value if isinstance(value, (list, tuple)) else [value]
     require(len(vals) >= 1 and all(isinstance(v, int) and not isinstance(v, bool) and v >= 0
                                    for v in vals), name, "integers >= 0", value)
+    require(len(set(vals)) == len(vals), name, "distinct integers", value)
     return [int(v) for v in vals]
 
 
+def _is_number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _coerced_value(name: str, kind: str, v):
+    """v cast to the field type ``kind`` (the dataclass annotation), else ParameterError: numbers
+    for int and float fields (1 → 1.0, 12.0 → 12), True/False for bool fields, None where the
+    annotation allows it."""
+    if v is None and "None" in kind:
+        return v
+    if kind.startswith("bool"):
+        require(isinstance(v, bool), name, "true or false", v)
+    elif kind.startswith("float"):
+        require(_is_number(v), name, "a number", v)
+        return float(v)
+    elif kind.startswith("int"):
+        require(_is_number(v) and float(v).is_integer(), name, "an integer", v)
+        return int(v)
+    return v
+
+
 def _coerced(cls, params: dict) -> dict:
-    """Numbers cast to the dataclass field types (1 → 1.0 for floats; 12.0 → 12 for ints), so
-    that one run has one canonical spelling; a non-integer for an int field is an error."""
+    """Values cast to the dataclass field types, so that one run has one canonical spelling and a
+    value of the wrong type (``n = "16"``, ``hessian = "no"``) is an error, not a guess."""
     types = {f.name: str(f.type) for f in dataclasses.fields(cls)}
-    out = dict(params)
-    for k, v in params.items():
-        t = types.get(k, "")
-        if isinstance(v, bool) or not isinstance(v, (int, float)):
-            continue
-        if t.startswith("float"):
-            out[k] = float(v)
-        elif t.startswith("int"):
-            require(float(v).is_integer(), k, "an integer", v)
-            out[k] = int(v)
-    return out
+    return {k: _coerced_value(k, types.get(k, ""), v) for k, v in params.items()}
 
 
 def _validated_spec(cls, params: dict, side: str):
@@ -211,12 +223,17 @@ def load_grid(path: str | os.PathLike | None = None, side: str | None = None,
         require(not extra, "grid file", "the keys side, [fixed] and [grid] only", extra)
     fx = dict(doc.get("fixed", {}))
     ax = {k: v for k, v in doc.get("grid", {}).items()}
+    given: set[str] = set()
     for item in fixed:
         k, v = _key_value(item, "--fixed")
+        require(k not in given, "--fixed", "each key once", k)
+        given.add(k)
         vals = parse_axis(v) if "," in v and not v.strip().startswith("[") else [parse_value(v)]
         fx[k] = vals if len(vals) > 1 else vals[0]
     for item in axes:
         k, v = _key_value(item, "--grid")
+        require(k not in given, "--grid", "each key once (and not also in --fixed)", k)
+        given.add(k)
         ax[k] = parse_axis(v)
     s = side if side is not None else doc.get("side")
     require(s is not None, "side", f"given (--side or side = in the grid file): {SIDES}", s)

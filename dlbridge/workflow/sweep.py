@@ -42,6 +42,7 @@ import math
 import os
 import re
 import socket
+import tempfile
 import time
 import traceback
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -76,8 +77,27 @@ def read_status(path: Path) -> str | None:
     return s if s in STATUSES else None
 
 
-def _pid_alive(pid: int) -> bool:
-    """True when process ``pid`` runs on this host (a zombie — killed, not yet reaped — is dead)."""
+def _proc_fields(pid: int) -> list[str] | None:
+    """The fields of /proc/<pid>/stat after the command name (field 3, the state, first), or None
+    when unreadable (no such process, or no /proc)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return stat.rsplit(")", 1)[-1].split()
+
+
+def _process_start(pid: int) -> int | None:
+    """Start time of process ``pid`` (clock ticks since boot, field 22 of /proc/<pid>/stat), None
+    when unknown: with the pid it identifies a process, since pids are reused."""
+    fields = _proc_fields(pid)
+    return int(fields[19]) if fields is not None and len(fields) > 19 else None
+
+
+def _pid_alive(pid: int, start: int | None = None) -> bool:
+    """True when process ``pid`` runs on this host (a zombie — killed, not yet reaped — is dead;
+    with ``start`` given, a process of that pid started at another time is a reuse of the pid by
+    another process, so the one meant is dead)."""
     if pid <= 0:
         return False
     try:
@@ -86,54 +106,69 @@ def _pid_alive(pid: int) -> bool:
         return False
     except PermissionError:
         return True
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
+    fields = _proc_fields(pid)
+    if fields is None:
         return True
-    return stat.rsplit(")", 1)[-1].split()[0] not in ("Z", "X")
+    if fields[0] in ("Z", "X"):
+        return False
+    return start is None or _process_start(pid) in (None, start)
+
+
+def _create_lock(lock: Path, owner: dict) -> bool:
+    """Create ``lock`` holding ``owner`` (JSON) atomically: written to a temporary file, then
+    hard-linked into place, so a lock file is never seen empty or half-written. False when the
+    lock exists."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{lock.name}.", suffix=".tmp", dir=lock.parent)
+    try:
+        with os.fdopen(fd, "w") as fh:
+            json.dump(owner, fh)
+        os.link(tmp, lock)
+        return True
+    except FileExistsError:
+        return False
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+
+
+def _stale(lock: Path, host: str) -> bool:
+    """True when ``lock`` can be broken: it cannot be parsed (a lock is written whole, so no live
+    run leaves one so), or its owner ran on this host and is gone (pid, or pid and start time)."""
+    try:
+        owner = json.loads(lock.read_text())
+        pid = int(owner["pid"])
+    except FileNotFoundError:
+        return False
+    except (OSError, ValueError, TypeError, KeyError):
+        return True
+    return owner.get("host") == host and not _pid_alive(pid, owner.get("start"))
 
 
 @contextlib.contextmanager
 def run_lock(path: Path) -> Iterator[bool]:
     """Hold ``<path>.lock`` exclusively; yields False when a live process holds it.
 
-    A lock of this host whose pid is gone (a killed worker) is broken and taken; a lock of another
-    host is respected (remove it by hand if that host is gone).
+    A lock of this host whose process is gone (a killed worker; its pid, or its pid and start time
+    when the pid has been reused) is broken and taken, as is a lock that cannot be parsed; a lock
+    of another host is respected (remove it by hand if that host is gone).
     """
     lock = path.with_name(path.name + ".lock")
-    me = {"host": socket.gethostname(), "pid": os.getpid(), "time": time.time()}
+    me = {"host": socket.gethostname(), "pid": os.getpid(), "start": _process_start(os.getpid()),
+          "time": time.time()}
     for _ in range(2):
-        try:
-            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-        except FileExistsError:
+        if _create_lock(lock, me):
             try:
-                owner = json.loads(lock.read_text() or "{}")
-            except (OSError, json.JSONDecodeError):
-                owner = {}
-            stale = owner.get("host") == me["host"] and not _pid_alive(int(owner.get("pid", -1)))
-            empty_old = not owner and time.time() - _mtime(lock) > 60
-            if stale or empty_old:
+                yield True
+            finally:
                 with contextlib.suppress(FileNotFoundError):
                     lock.unlink()
-                continue
+            return
+        if not _stale(lock, me["host"]):
             yield False
             return
-        with os.fdopen(fd, "w") as fh:
-            json.dump(me, fh)
-        try:
-            yield True
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                lock.unlink()
-        return
+        with contextlib.suppress(FileNotFoundError):
+            lock.unlink()
     yield False
-
-
-def _mtime(p: Path) -> float:
-    try:
-        return p.stat().st_mtime
-    except FileNotFoundError:
-        return time.time()
 
 
 def _remove_orphans(path: Path) -> None:
@@ -374,6 +409,8 @@ def merge_runs(out_dir: str | os.PathLike, merged: str | os.PathLike, overwrite:
     d = Path(out_dir)
     require(d.is_dir(), "sweep directory", "an existing directory", str(d))
     files = sorted(p for p in d.iterdir() if RUN_FILE.match(p.name))
+    require(len(files) >= 1, "sweep directory", "a directory holding run files "
+            "(<side>-<hash>.h5)", f"{str(d)!r} with none")
     rows: list[dict] = []
     with atomic_h5(merged, overwrite, command) as f:
         runs = f.create_group("runs")
