@@ -53,7 +53,7 @@ from typing import Any, Callable, Iterator, Mapping, Sequence
 import h5py
 
 from packing.errors import ParameterError, require
-from packing.io import atomic_h5, iter_states
+from packing.io import atomic_h5, check_output_path, iter_states
 
 from .grid import SIDES, SWEEP_SIDES, Grid, Run, RunFailure, load_grid, parse_value
 
@@ -408,6 +408,7 @@ def merge_runs(out_dir: str | os.PathLike, merged: str | os.PathLike, overwrite:
     """
     d = Path(out_dir)
     require(d.is_dir(), "sweep directory", "an existing directory", str(d))
+    check_output_path(merged, overwrite)
     files = sorted(p for p in d.iterdir() if RUN_FILE.match(p.name))
     require(len(files) >= 1, "sweep directory", "a directory holding run files "
             "(<side>-<hash>.h5)", f"{str(d)!r} with none")
