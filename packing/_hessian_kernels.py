@@ -8,7 +8,7 @@ n_rot is the number of rotational coordinates per particle (dof_r.shape[1]), whi
 (2: exponential-map coordinates ε of the axis, see `_ellipsoid`) differs from the stored rot (N, 3);
 the kernel's Hessian is then already in (dr, ε_i, ε_j), s = ℓε.
 Pair contributions: stiffness V''(Δ) ∇Δ∇Δᵀ, stress V'(Δ) ∇²Δ, with V = Δ^α/α; the gap Jacobian's
-row of a pair is √V''(Δ) ∇_w Δ, so that its JᵀJ is the stiffness part.
+row of a pair, √V''(Δ) ∇_w Δ, comes out of the same pass (its JᵀJ is the stiffness part).
 """
 from __future__ import annotations
 
@@ -56,44 +56,6 @@ def _pull_back_gradient(T, g, k, P, gw):
 
 
 @nb.njit(cache=True)
-def assemble_jacobian(kind, x, rot, shp, rot_len, box, alpha, pairs, dof_x, dof_r):
-    """COO triplets of the gap Jacobian: row p holds √V''(Δ_p) ∇_w Δ_p of pair p (zeros for a
-    pair with Δ ≤ 0); the arguments are those of :func:`assemble_triplets`.
-
-    Returns (rows, cols, vals): (M·P,) arrays, P = 2d + 2 n_rot.
-    """
-    n, d = x.shape
-    nr = dof_r.shape[1]
-    k = d + 2 * nr
-    P = 2 * d + 2 * nr
-    m = pairs.shape[0]
-    rows = np.empty(m * P, np.int64)
-    cols = np.empty(m * P, np.int64)
-    vals = np.zeros(m * P)
-    dr = np.empty(d)
-    g = np.zeros(k)
-    H = np.zeros((k, k))
-    gw = np.zeros(P)
-    glob = np.empty(P, np.int64)
-    for p in range(m):
-        i = pairs[p, 0]
-        j = pairs[p, 1]
-        _pair_rows(i, j, d, nr, dof_x, dof_r, glob)
-        for r in range(P):
-            rows[p * P + r] = p
-            cols[p * P + r] = glob[r]
-        minimum_image(x, i, j, box, dr)
-        delta = pair_gap_hess(kind, dr, rot, shp, i, j, g, H)
-        if not delta > 0.0:
-            continue
-        _pull_back_gradient(_pair_map(d, nr, rot_len[i], rot_len[j]), g, k, P, gw)
-        w = np.sqrt(d2V(delta, alpha))
-        for r in range(P):
-            vals[p * P + r] = w * gw[r]
-    return rows, cols, vals
-
-
-@nb.njit(cache=True)
 def assemble_triplets(kind, x, rot, shp, rot_len, box, alpha, pairs, dof_x, dof_r):
     """Triplets of the stiffness and stress parts over the given pairs.
 
@@ -103,7 +65,9 @@ def assemble_triplets(kind, x, rot, shp, rot_len, box, alpha, pairs, dof_x, dof_
     dof_x : (N, d) int64 global row of x_{i,a}; dof_r : (N, n_rot) global row of s_{i,b}. Every
         particle of ``pairs`` must have valid (≥ 0) rows.
 
-    Returns (rows, cols, stiff, stress): (M·P²,) arrays of the COO triplets, P = 2d + 2 n_rot.
+    Returns (rows, cols, stiff, stress, jac): (M·P²,) arrays of the COO triplets, P = 2d + 2 n_rot,
+    and (M·P,) the gap Jacobian's row of each pair, √V''(Δ) ∇_w Δ on the columns glob (the
+    stiffness is the outer product of that row with itself; zeros for Δ ≤ 0).
     """
     n, d = x.shape
     nr = dof_r.shape[1]
@@ -114,6 +78,7 @@ def assemble_triplets(kind, x, rot, shp, rot_len, box, alpha, pairs, dof_x, dof_
     cols = np.empty(m * P * P, np.int64)
     stiff = np.zeros(m * P * P)
     stress = np.zeros(m * P * P)
+    jac = np.zeros(m * P)
     dr = np.empty(d)
     g = np.zeros(k)
     H = np.zeros((k, k))
@@ -151,4 +116,7 @@ def assemble_triplets(kind, x, rot, shp, rot_len, box, alpha, pairs, dof_x, dof_
             for c in range(P):
                 stiff[off + r * P + c] = v2 * gw[r] * gw[c]
                 stress[off + r * P + c] = v1 * Hw[r, c]
-    return rows, cols, stiff, stress
+        w = np.sqrt(v2)
+        for r in range(P):
+            jac[p * P + r] = w * gw[r]
+    return rows, cols, stiff, stress, jac

@@ -130,6 +130,40 @@ def _kept_contacts(network: ContactNetwork, keep: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(pairs[keep[pairs[:, 0]] & keep[pairs[:, 1]]], dtype=np.int64)
 
 
+def _assemble(packing: Packing, remove_rattlers: bool,
+              network: ContactNetwork) -> tuple[HessianParts, sp.csr_matrix]:
+    """(HessianParts, gap Jacobian) of one kernel pass over the kept contacts."""
+    arr = packing.kernel_arrays()
+    n, d = arr.x.shape
+    keep = ~network.rattler if remove_rattlers else np.ones(n, bool)
+    pairs = _kept_contacts(network, keep)
+    dof_x, dof_r, dof_index = _dof_maps(n, d, packing.n_rot, keep)
+    rows, cols, kv, sv, jv = _hessian_kernels.assemble_triplets(
+        arr.kind, arr.x, arr.rot, arr.shp, arr.rot_len, packing.box, float(packing.alpha), pairs,
+        dof_x, dof_r)
+    if not (np.all(np.isfinite(kv)) and np.all(np.isfinite(sv))):
+        raise ParameterError("packing must have finite pair derivatives at every contact "
+                             "(got non-finite Hessian entries: coincident particle centres?)")
+    size = dof_index.shape[0]
+    stiffness = _symmetric_csr(rows, cols, kv, size)
+    stress = _symmetric_csr(rows, cols, sv, size)
+    total = (stiffness + stress).tocsr()
+    total.sort_indices()
+    t = _translation_vectors(dof_index, d)
+    norm = inf_norm(total)
+    resid = float(np.abs(total @ t).max() / norm) if norm > 0 and size > 0 else 0.0
+    m, n_pair = pairs.shape[0], 2 * (d + packing.n_rot)
+    jac_cols = rows.reshape(m, n_pair, n_pair)[:, :, 0].ravel()
+    jac = sp.csr_matrix((jv, (np.repeat(np.arange(m), n_pair), jac_cols)), shape=(m, size))
+    jac.sort_indices()
+    keep.setflags(write=False)
+    dof_index.setflags(write=False)
+    parts = HessianParts(total=total, stiffness=stiffness, stress=stress, dof_index=dof_index,
+                         n_translations=d, rattler=~keep, n_contacts=int(m),
+                         translation_residual=resid)
+    return parts, jac
+
+
 def hessian(packing: Packing, remove_rattlers: bool = True,
             network: ContactNetwork | None = None) -> HessianParts:
     """Analytic Hessian of ``packing`` split into stiffness and stress parts.
@@ -148,31 +182,7 @@ def hessian(packing: Packing, remove_rattlers: bool = True,
     """
     require(isinstance(remove_rattlers, (bool, np.bool_)), "remove_rattlers", "True or False",
             remove_rattlers)
-    network = _checked_network(packing, network)
-    arr = packing.kernel_arrays()
-    n, d = arr.x.shape
-    keep = ~network.rattler if remove_rattlers else np.ones(n, bool)
-    pairs = _kept_contacts(network, keep)
-    dof_x, dof_r, dof_index = _dof_maps(n, d, packing.n_rot, keep)
-    rows, cols, kv, sv = _hessian_kernels.assemble_triplets(
-        arr.kind, arr.x, arr.rot, arr.shp, arr.rot_len, packing.box, float(packing.alpha), pairs,
-        dof_x, dof_r)
-    if not (np.all(np.isfinite(kv)) and np.all(np.isfinite(sv))):
-        raise ParameterError("packing must have finite pair derivatives at every contact "
-                             "(got non-finite Hessian entries: coincident particle centres?)")
-    size = dof_index.shape[0]
-    stiffness = _symmetric_csr(rows, cols, kv, size)
-    stress = _symmetric_csr(rows, cols, sv, size)
-    total = (stiffness + stress).tocsr()
-    total.sort_indices()
-    t = _translation_vectors(dof_index, d)
-    norm = inf_norm(total)
-    resid = float(np.abs(total @ t).max() / norm) if norm > 0 and size > 0 else 0.0
-    keep.setflags(write=False)
-    dof_index.setflags(write=False)
-    return HessianParts(total=total, stiffness=stiffness, stress=stress, dof_index=dof_index,
-                        n_translations=d, rattler=~keep, n_contacts=int(pairs.shape[0]),
-                        translation_residual=resid)
+    return _assemble(packing, bool(remove_rattlers), _checked_network(packing, network))[0]
 
 
 def gap_jacobian(packing: Packing, network: ContactNetwork | None = None) -> sp.csr_matrix:
@@ -180,21 +190,7 @@ def gap_jacobian(packing: Packing, network: ContactNetwork | None = None) -> sp.
     √V''(Δ_c) ∂Δ_c/∂q on the coordinates of :func:`hessian` (rattlers removed), in the order of
     ``network.active_contacts``, so that JᵀJ equals ``hessian(packing).stiffness`` (V'' = 1 for
     the harmonic potential: the rows are the gap gradients themselves)."""
-    network = _checked_network(packing, network)
-    arr = packing.kernel_arrays()
-    n, d = arr.x.shape
-    keep = ~network.rattler
-    pairs = _kept_contacts(network, keep)
-    dof_x, dof_r, dof_index = _dof_maps(n, d, packing.n_rot, keep)
-    rows, cols, vals = _hessian_kernels.assemble_jacobian(
-        arr.kind, arr.x, arr.rot, arr.shp, arr.rot_len, packing.box, float(packing.alpha), pairs,
-        dof_x, dof_r)
-    if not np.all(np.isfinite(vals)):
-        raise ParameterError("packing must have finite pair derivatives at every contact "
-                             "(got non-finite gap gradients: coincident particle centres?)")
-    jac = sp.csr_matrix((vals, (rows, cols)), shape=(pairs.shape[0], dof_index.shape[0]))
-    jac.sort_indices()
-    return jac
+    return _assemble(packing, True, _checked_network(packing, network))[1]
 
 
 def constraint_problem(packing: Packing, network: ContactNetwork | None = None
@@ -210,10 +206,9 @@ def constraint_problem(packing: Packing, network: ContactNetwork | None = None
     network = _checked_network(packing, network)
     require(network.n_dof >= 1, "packing", "a packing with a rigid cluster (N_dof >= 1)",
             f"{network.n_rattlers} rattlers out of {network.n_particles}")
-    h = hessian(packing, remove_rattlers=True, network=network)
+    h, jac = _assemble(packing, True, network)
     pairs, rattler = network.pairs, network.rattler
     live = ~rattler[pairs[:, 0]] & ~rattler[pairs[:, 1]]
-    return ConstraintProblem(gaps=np.asarray(network.gaps[live]),
-                             jacobian=gap_jacobian(packing, network), stress=h.stress,
+    return ConstraintProblem(gaps=np.asarray(network.gaps[live]), jacobian=jac, stress=h.stress,
                              stiffness=h.stiffness, n_dof=network.n_dof, n_trivial=packing.dim,
                              isostatic_offset=PERIODIC_ISOSTATIC_OFFSET)

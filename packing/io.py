@@ -112,6 +112,11 @@ def cpu_name() -> str:
     return platform.processor() or platform.machine() or "unknown"
 
 
+def cpu_device_name() -> str:
+    """"cpu: <CPU model>", the device name of work done on the CPU."""
+    return f"cpu: {cpu_name()}"
+
+
 def library_versions() -> dict[str, str]:
     """Versions of Python and of the numerical libraries (torch only when already imported:
     packing never imports it)."""

@@ -153,18 +153,18 @@ def state_record(spec: JamSpec, run: SeedRun, result: MinimizeResult,
         data["orientations"] = p.orientations    # ellipses (N,): angle of the major axis from x;
         #                                          ellipsoids (N, 3): unit symmetry axes
     if spec.hessian:
-        data.update(hessian_spectra(p))
+        data.update(hessian_spectra(p, net))
     return attrs, data
 
 
-def hessian_spectra(packing) -> dict[str, np.ndarray]:
+def hessian_spectra(packing, net: ContactNetwork | None = None) -> dict[str, np.ndarray]:
     """Eigenvalues of H and of its stiffness and stress parts (rattlers removed), by the shared
     analysis (`packing.analysis.analyze` of `packing.hessian.constraint_problem`); empty arrays
     when every particle is a rattler (an unjammed state has no rigid cluster)."""
     from .analysis import analyze
     from .hessian import constraint_problem
 
-    net = contact_network(packing)
+    net = contact_network(packing) if net is None else net
     if net.n_dof == 0:
         empty = np.empty(0)
         return {"hessian_eigenvalues": empty, "stiffness_eigenvalues": empty, "stress_eigenvalues": empty}

@@ -90,3 +90,4 @@ def test_refuses_to_overwrite_demo_files(demo):
     assert err.startswith("dlbridge: error: --out holds demo files") and "--overwrite" in err
     assert len(err.splitlines()) == 1
     assert (out / "discs.h5").stat().st_mtime_ns == before
+

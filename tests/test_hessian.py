@@ -249,7 +249,7 @@ def test_rotational_coordinates_against_finite_differences():
     start, idx, _ = build_neighbors(x, bound, box, 0.0)
     pairs = np.array([(i, j) for i in range(n) for j in idx[start[i]:start[i + 1]]], np.int64)
     dof_x, dof_r, dof_index = hmod._dof_maps(n, 2, 1, np.ones(n, bool))
-    rows, cols, kv, sv = _hessian_kernels.assemble_triplets(kind, x, rot, shp, rot_len, box, 2.0,
+    rows, cols, kv, sv, _ = _hessian_kernels.assemble_triplets(kind, x, rot, shp, rot_len, box, 2.0,
                                                             pairs, dof_x, dof_r)
     H = (hmod._symmetric_csr(rows, cols, kv, 3 * n) + hmod._symmetric_csr(rows, cols, sv, 3 * n))
     H = H.toarray()

@@ -12,11 +12,12 @@ import dataclasses
 from typing import Callable
 
 from packing.io import SYSTEM_KEYS
+from packing.shapes import ROUND
 
 
 def _packing_label(f: dict) -> str:
     """``disk 2D N=64 harmonic``, ``ellipse 2D N=64 a=1.5 harmonic``."""
-    aspect = "" if f["shape"] in ("disk", "sphere") else f" a={f['aspect_ratio']:g}"
+    aspect = "" if f["shape"] in ROUND else f" a={f['aspect_ratio']:g}"
     return f"{f['shape']} {f['dim']}D N={f['n_particles']}{aspect} {f['potential']}"
 
 

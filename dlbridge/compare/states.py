@@ -7,6 +7,7 @@ Errors are one-line :class:`~packing.errors.ParameterError` naming the file and 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import math
 import os
@@ -91,7 +92,7 @@ class State:
         """N_Δ − N_dof of an isostatic state: 1 in a periodic box, 0 for a net."""
         return self.description.isostatic_offset
 
-    @property
+    @functools.cached_property
     def counts(self) -> ConstraintCount:
         """The `packing.analysis.ConstraintCount` of the stored N_Δ and N_dof (N_dof = 0 for an
         unjammed packing made only of rattlers gives a NaN index)."""

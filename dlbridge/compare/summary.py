@@ -36,12 +36,12 @@ from packing.analysis import (
     fit_theta,
 )
 from packing.errors import ParameterError, require
+from packing.shapes import ROUND
 
 from ..nstar import bracket_midpoint, half_fitted_bracket
 from .states import State, SystemKey
 
 DEFAULT_BOOTSTRAP = 200
-ROUND_SHAPES = ("disk", "sphere")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -229,7 +229,7 @@ def is_round_packing(key: SystemKey) -> bool:
     """Discs and spheres: their N_Δ at φ_J is known exactly (N_dof + 1), so the scaling of
     N_Δ/N_dof is measured from that value; other systems use the measured value at the
     transition."""
-    return key.description.translations_trivial and key.get("shape") in ROUND_SHAPES
+    return key.description.translations_trivial and key.get("shape") in ROUND
 
 
 def summarize_system(key: SystemKey, states: Sequence[State],

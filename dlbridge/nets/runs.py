@@ -19,7 +19,7 @@ import torch
 
 from packing.analysis import ZERO_MODE_RTOL, count_zero_modes
 from packing.errors import require
-from packing.io import CommonAttributes, cpu_name, write_state
+from packing.io import CommonAttributes, cpu_device_name, write_state
 
 from .data import DATASETS, Dataset, load_dataset
 from .hessian import analyze, problem_from_arrays
@@ -103,7 +103,7 @@ def device_name(device: str) -> str:
     dev = resolve_device(device)
     if dev.type == "cuda":
         return f"cuda: {torch.cuda.get_device_name(dev)}"
-    return f"cpu: {cpu_name()}"
+    return cpu_device_name()
 
 
 def train_width(spec: NetRunSpec, seeds: Sequence[int], data: Dataset | None = None,

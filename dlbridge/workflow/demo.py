@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import functools
+import os
 import shlex
 import sys
 import time
@@ -32,11 +33,11 @@ from packing.errors import ParameterError, require
 from packing.jamming_runs import JamSpec, jam_to_file
 
 from ..compare import compare, prepare_out_dir
+from ..compare.plots import figure_files
+from ..compare.tables import TABLE_FILES
 
 DEFAULT_OUT = "demo-out"
 FILES = {"discs": "discs.h5", "ellipses": "ellipses.h5", "nets": "nets.h5"}
-TABLES = ("comparison.csv", "comparison.md")
-FIGURE_GLOBS = ("fig*.png", "fig*.pdf")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -190,10 +191,8 @@ def existing_outputs(out_dir: Path) -> list[Path]:
     """Demo files already in out_dir (HDF5 files, tables, figures)."""
     if not out_dir.is_dir():
         return []
-    found = [out_dir / n for n in (*FILES.values(), *TABLES) if (out_dir / n).exists()]
-    for pattern in FIGURE_GLOBS:
-        found += sorted(out_dir.glob(pattern))
-    return found
+    names = [out_dir / n for n in (*FILES.values(), *TABLE_FILES)] + figure_files(out_dir)
+    return [p for p in names if os.path.lexists(p)]
 
 
 def check_out_dir(out_dir: Path, overwrite: bool) -> None:
@@ -278,7 +277,7 @@ def print_report(out_dir: Path, wall: float, cpu: float) -> None:
     """Print (stdout) where the data, tables and figures are, then the Markdown table."""
     print(f"dlbridge demo: finished in {wall:.0f} s wall ({cpu:.0f} s CPU)")
     print(f"data:    {', '.join(str(out_dir / f) for f in FILES.values())}")
-    print(f"tables:  {', '.join(str(out_dir / t) for t in TABLES)}")
+    print(f"tables:  {', '.join(str(out_dir / t) for t in TABLE_FILES)}")
     figs = sorted(out_dir.glob("fig*.png"))
     print(f"figures: {', '.join(str(f) for f in figs)} (and .pdf)")
     print()

@@ -271,9 +271,9 @@ def _network_device(params: Mapping[str, Any]) -> str:
 
 
 def _cpu_device(params: Mapping[str, Any]) -> str:
-    from packing.io import cpu_name
+    from packing.io import cpu_device_name
 
-    return f"cpu: {cpu_name()}"
+    return cpu_device_name()
 
 
 @dataclasses.dataclass(frozen=True)
