@@ -10,6 +10,8 @@ the parts can also be called on their own:
 * modes (:mod:`.modes`): rank of J, zero/floppy and negative modes;
 * distributions (:mod:`.distributions`): log-binned densities, the density of states;
 * fits (:mod:`.fits`): θ, γ by maximum likelihood, scaling exponents by least squares;
+* populations (:mod:`.populations`): extended and buckler forces, gaps, marginal constraints;
+* exponents (:mod:`.exponents`): θ_e, θ_l, γ pooled over realisations with bootstrap errors;
 * tolerances (:mod:`.tolerances`): every numerical tolerance above.
 """
 from __future__ import annotations
@@ -17,6 +19,13 @@ from __future__ import annotations
 from .constraints import ConstraintAnalysis, ConstraintProblem, analyze, analyze_constraints
 from .counting import ConstraintCount, count_constraints
 from .distributions import DEFAULT_BINS, LogHistogram, density_of_states, log_histogram
+from .exponents import (
+                   DEFAULT_TRIM,
+                   PackingExponents,
+                   PooledExponent,
+                   packing_exponents,
+                   pooled_exponent,
+)
 from .fits import (
                    DEFAULT_MIN_POINTS,
                    DEFAULT_QUANTILE,
@@ -37,6 +46,13 @@ from .modes import (
                    jacobian_rank,
                    modes_from_spectrum,
 )
+from .populations import (
+                   ContactPopulations,
+                   buckler_mask,
+                   contact_populations,
+                   marginal_mask,
+                   marginal_threshold,
+)
 from .spectra import (
                    DEFAULT_K,
                    DENSE_MAX,
@@ -50,7 +66,14 @@ from .spectra import (
                    stiffness_operator,
                    sum_operators,
 )
-from .tolerances import EIGSH_SHIFT, SYMMETRY_RTOL, ZERO_MODE_RTOL, default_rank_rtol
+from .tolerances import (
+                   EIGSH_SHIFT,
+                   MARGINAL_ATOL,
+                   MARGINAL_RTOL,
+                   SYMMETRY_RTOL,
+                   ZERO_MODE_RTOL,
+                   default_rank_rtol,
+)
 
 __all__ = [
     # entry point
@@ -69,6 +92,10 @@ __all__ = [
     # fits
     "PowerLawFit", "ScalingFit", "fit_small_x_power_law", "fit_theta", "fit_gamma",
     "fit_scaling", "FIT_RULES", "DEFAULT_QUANTILE", "DEFAULT_MIN_POINTS", "KS_CANDIDATES",
+    # populations and pooled exponents
+    "ContactPopulations", "buckler_mask", "contact_populations", "marginal_mask",
+    "marginal_threshold", "PooledExponent", "PackingExponents", "pooled_exponent",
+    "packing_exponents", "DEFAULT_TRIM",
     # tolerances
-    "ZERO_MODE_RTOL", "SYMMETRY_RTOL", "EIGSH_SHIFT", "default_rank_rtol",
+    "MARGINAL_RTOL", "MARGINAL_ATOL", "ZERO_MODE_RTOL", "SYMMETRY_RTOL", "EIGSH_SHIFT", "default_rank_rtol",
 ]

@@ -12,7 +12,7 @@ import dataclasses
 import math
 
 import numpy as np
-from scipy import stats
+from scipy import optimize, stats
 
 from ..errors import require
 from ._checks import check_gaps, check_int
@@ -30,7 +30,8 @@ class PowerLawFit:
     exponent : the physics exponent, ``sign · a`` (θ = a for P₊, γ = −a for P₋). stderr : its
     standard error from the Fisher information, (a + 1)/√n_used (conditional on x_max).
     density_exponent : a. name : "theta", "gamma" or "a". n_used : points below x_max used.
-    n_sample : all positive values offered. x_min, x_max : smallest point used and the cut-off.
+    n_sample : all positive values offered. x_min, x_max : smallest point used and the upper
+    cut-off. x_floor : the lower cut (0: none; values at or below it are not used).
     rule : "ks" or "quantile" (see :func:`fit_small_x_power_law`). ks_distance : Kolmogorov–Smirnov
     distance between the used points and the fitted law. stderr_bootstrap : standard deviation of
     the exponent over bootstrap resamples of the whole sample, the rule re-applied to each (so it
@@ -48,13 +49,16 @@ class PowerLawFit:
     rule: str
     ks_distance: float
     stderr_bootstrap: float | None = None
+    x_floor: float = 0.0
 
     def density(self, x) -> np.ndarray:
-        """Fitted density at x ≤ x_max, normalised over the whole sample (overlays a
-        :class:`LogHistogram` of the same values): (n_used/n_sample)(a+1) x^a / x_max^(a+1)."""
+        """Fitted density on (x_floor, x_max], normalised over the whole sample (overlays a
+        :class:`LogHistogram` of the same values): (n_used/n_sample) λ x^a /
+        (x_max^λ − x_floor^λ), λ = a + 1."""
         x = np.asarray(x, dtype=np.float64)
         lam = self.density_exponent + 1.0
-        return (self.n_used / self.n_sample) * lam * x ** self.density_exponent / self.x_max ** lam
+        norm = self.x_max ** lam - (self.x_floor ** lam if self.x_floor > 0 else 0.0)
+        return (self.n_used / self.n_sample) * lam * x ** self.density_exponent / norm
 
 
 @dataclasses.dataclass(frozen=True)
@@ -73,72 +77,169 @@ class ScalingFit:
         return self.prefactor * np.asarray(x, dtype=np.float64) ** self.exponent
 
 
-def _mle_below(xs: np.ndarray, logs: np.ndarray, cum: np.ndarray, j: int) -> float:
-    """λ̂ = (j − 1)/Σ_{i<j} ln(x_j/x_i) from the j values below the cut-off x_j (sorted xs).
+def _truncated_mean(t: float) -> float:
+    """Mean of u/L for the density ∝ e^{t u/L} on u ∈ (−L, 0): −1/t + 1/(e^t − 1), increasing
+    from −1 (t → −∞) to 0 (t → +∞), −½ + t/12 near t = 0."""
+    if abs(t) < 1e-6:
+        return -0.5 + t / 12.0
+    if t > 700.0:                                  # 1/(e^t − 1) < 1e-304
+        return -1.0 / t
+    return -1.0 / t + 1.0 / math.expm1(t)
 
-    Conditional on x_j, y_i = ln(x_j/x_i) are iid Exp(λ = a + 1), and (j − 1)/Σy is the unbiased
-    estimator of λ (the MLE j/Σy times (j − 1)/j).
+
+def _rate(mean_u: float, span: float, j: int) -> float:
+    """λ̂ = a + 1 from j values u_i = ln(x_i/x_max) ∈ (−span, 0) with mean ``mean_u``.
+
+    span = ∞ (no lower cut): u is Exp(λ) and λ̂ = (j − 1)/(−j ū), the unbiased estimator. A
+    finite span (lower cut at x_max e^{−span}): the likelihood equation of the truncated law,
+    ū/span = m(λ span) with m = :func:`_truncated_mean`, solved by bisection (brentq), with the
+    same factor (j − 1)/j, so the two agree as span → ∞.
     """
-    s = j * logs[j] - cum[j - 1]
-    return (j - 1) / s if s > 0 else math.inf
+    if mean_u >= 0.0:
+        return math.inf
+    if not math.isfinite(span):
+        return (j - 1) / (-j * mean_u)
+    target = mean_u / span
+    lo, hi = -1e3 * max(span, 1.0), 1e3 * max(span, 1.0)      # |λ| ≤ 1000
+    if target <= _truncated_mean(lo):
+        t = lo
+    elif target >= _truncated_mean(hi):
+        t = hi
+    else:
+        t = optimize.brentq(lambda s: _truncated_mean(s) - target, lo, hi, xtol=1e-12)
+    return (j - 1) / j * t / span
 
 
-def _ks_below(xs: np.ndarray, j: int, lam: float) -> float:
-    """KS distance between the j values below x_j and the CDF (x/x_j)^λ on (0, x_j]."""
-    f = (xs[:j] / xs[j]) ** lam
+def _fisher_sd(lam: float, span: float, j: int) -> float:
+    """Standard error of λ̂ (= that of a): 1/√(j Var u), Var u = span² (1/t² − e^t/(e^t − 1)²)
+    with t = λ span for the truncated law (λ/√j without a lower cut)."""
+    if not math.isfinite(span):
+        return lam / math.sqrt(j)
+    t = abs(lam * span)                       # Var u is even in t
+    var = 1.0 / 12.0 if t < 1e-6 else 1.0 / t ** 2 - math.exp(-t) / math.expm1(-t) ** 2
+    return 1.0 / (span * math.sqrt(j * var)) if var > 0 else math.inf
+
+
+def _law_cdf(x: np.ndarray, x_max: float, floor: float, lam: float) -> np.ndarray:
+    """CDF on (floor, x_max] of the density ∝ x^{λ−1} (floor = 0: (x/x_max)^λ)."""
+    if floor <= 0.0:
+        return (x / x_max) ** lam
+    r = (floor / x_max) ** lam
+    return ((x / x_max) ** lam - r) / (1.0 - r)
+
+
+def _ks(xs: np.ndarray, j: int, floor: float, lam: float) -> float:
+    """KS distance between the j values below the cut-off xs[j] and the fitted law."""
+    f = _law_cdf(xs[:j], xs[j], floor, lam)
     i = np.arange(j)
     return float(max(np.max(f - i / j), np.max((i + 1) / j - f)))
 
 
-def _choose_cutoff(xs, logs, cum, rule: str, quantile: float, min_points: int,
+@dataclasses.dataclass(frozen=True)
+class _Sorted:
+    """Positive values above the lower cut, sorted, with the cumulative sum of their logs."""
+
+    xs: np.ndarray
+    floor: float
+    cum: np.ndarray
+
+    @classmethod
+    def of(cls, xs: np.ndarray, floor: float) -> "_Sorted":
+        return cls(xs, floor, np.cumsum(np.log(xs)))
+
+    def rate(self, j: int) -> float:
+        """λ̂ from the j values below the cut-off xs[j]."""
+        log_cut = math.log(self.xs[j])
+        mean_u = (self.cum[j - 1] - j * log_cut) / j
+        span = log_cut - math.log(self.floor) if self.floor > 0.0 else math.inf
+        return _rate(mean_u, span, j)
+
+    def span(self, j: int) -> float:
+        """ln(x_max/floor), ∞ without a lower cut."""
+        return math.log(self.xs[j] / self.floor) if self.floor > 0.0 else math.inf
+
+
+def _choose_cutoff(s: _Sorted, rule: str, quantile: float, min_points: int,
                    n_candidates: int) -> int:
     """Index j of the cut-off x_max = xs[j] under ``rule`` (see fit_small_x_power_law)."""
-    n = xs.size
+    n = s.xs.size
     if rule == "quantile":
         return int(min(max(math.ceil(quantile * n), min_points), n - 1))
     grid = np.unique(np.round(np.geomspace(min_points, n - 1, n_candidates)).astype(np.int64))
     best_j, best_d = int(grid[0]), math.inf
     for j in grid:
-        lam = _mle_below(xs, logs, cum, int(j))
+        lam = s.rate(int(j))
         if not math.isfinite(lam):
             continue
-        d = _ks_below(xs, int(j), lam)
+        d = _ks(s.xs, int(j), s.floor, lam)
         if d < best_d:
             best_j, best_d = int(j), d
     return best_j
 
 
-def _fit_sorted(xs: np.ndarray, rule: str, quantile: float, min_points: int,
-                n_candidates: int) -> tuple[int, float]:
-    """(j, λ̂) for sorted positive xs: cut-off index by ``rule`` and the MLE below it."""
-    logs = np.log(xs)
-    cum = np.cumsum(logs)
-    j = _choose_cutoff(xs, logs, cum, rule, quantile, min_points, n_candidates)
-    return j, _mle_below(xs, logs, cum, j)
+def _lower_cut(xs: np.ndarray, floor: float, trim: int) -> float:
+    """The lower cut: the larger of ``floor`` and the trim-th smallest value (0: none)."""
+    cut = float(floor)
+    if trim > 0 and xs.size >= trim:
+        cut = max(cut, float(xs[trim - 1]))
+    return cut
 
 
-def _bootstrap_sd(xs, rule, quantile, min_points, n_candidates, n_bootstrap, seed) -> float:
+def _fit_sorted(xs: np.ndarray, floor: float, trim: int, rule: str, quantile: float,
+                min_points: int, n_candidates: int) -> tuple[_Sorted, int, float]:
+    """(values above the lower cut, cut-off index j, λ̂) for sorted positive xs; j = −1 when
+    fewer than min_points + 1 values lie above the cut."""
+    cut = _lower_cut(xs, floor, trim)
+    s = _Sorted.of(xs[xs > cut], cut)
+    if s.xs.size < min_points + 1:
+        return s, -1, math.nan
+    j = _choose_cutoff(s, rule, quantile, min_points, n_candidates)
+    return s, j, s.rate(j)
+
+
+def _bootstrap_sd(xs, floor, trim, rule, quantile, min_points, n_candidates, n_bootstrap,
+                  seed) -> float:
     """Standard deviation of a = λ̂ − 1 over n_bootstrap resamples (with replacement) of xs."""
     rng = np.random.default_rng(seed)
     est = []
     for _ in range(n_bootstrap):
         b = np.sort(rng.choice(xs, size=xs.size, replace=True))
-        lam = _fit_sorted(b, rule, quantile, min_points, n_candidates)[1]
+        lam = _fit_sorted(b, floor, trim, rule, quantile, min_points, n_candidates)[2]
         if math.isfinite(lam):
             est.append(lam - 1.0)
     return float(np.std(est, ddof=1)) if len(est) >= 2 else math.nan
 
 
+def _check_options(rule, quantile, min_points, n_candidates, sign, n_bootstrap, seed, floor,
+                   trim) -> None:
+    """ParameterError naming the first bad option of :func:`fit_small_x_power_law`."""
+    require(rule in FIT_RULES, "rule", f"one of {FIT_RULES}", rule)
+    require(isinstance(quantile, (int, float, np.floating)) and 0.0 < quantile <= 1.0,
+            "quantile", "a number in (0, 1]", quantile)
+    check_int(min_points, "min_points", 3)
+    check_int(n_candidates, "n_candidates", 1, 10_000)
+    require(sign in (1, -1), "sign", "+1 or -1", sign)
+    check_int(n_bootstrap, "n_bootstrap", 0, 100_000)
+    check_int(seed, "seed", 0)
+    check_int(trim, "trim", 0)
+    require(isinstance(floor, (int, float, np.floating)) and math.isfinite(floor) and floor >= 0,
+            "floor", "a finite number >= 0", floor)
+
+
 def fit_small_x_power_law(x, rule: str = "ks", quantile: float = DEFAULT_QUANTILE,
                           min_points: int = DEFAULT_MIN_POINTS, n_candidates: int = KS_CANDIDATES,
                           sign: int = 1, name: str = "a", n_bootstrap: int = 0,
-                          seed: int = 0) -> PowerLawFit:
-    """Maximum-likelihood exponent a of a density f(x) ∝ x^a (a > −1) at small x > 0.
+                          seed: int = 0, floor: float = 0.0, trim: int = 0) -> PowerLawFit:
+    """Maximum-likelihood exponent a of a density f(x) ∝ x^a at small x > 0.
 
-    Model: on (0, x_max], f(x) = (a + 1) x^a / x_max^(a+1). With the cut-off at the sorted value
-    x_max = x_(j+1), the j smaller values are iid from that law, and
-        a = −1 + (j − 1)/Σ_{i≤j} ln(x_max/x_(i))   (the MLE −1 − j/Σ ln(x_i/x_max), bias-corrected),
-        stderr = (a + 1)/√j                           (Fisher information j/(a+1)²).
+    Model: on (x_lo, x_max], f(x) ∝ x^a. The lower cut x_lo is the larger of ``floor`` and the
+    ``trim``-th smallest value (0 when both are 0), so the ``trim`` smallest values, and values
+    at or below a physical or numerical floor, never enter the fit: one or two extreme values
+    cannot set the exponent. With the upper cut at the sorted value x_max = x_(j+1) of the values
+    above x_lo, the j smaller ones are iid from the truncated law, and with u_i = ln(x_i/x_max)
+      * without a lower cut: a = −1 + (j − 1)/Σ_i (−u_i), stderr = (a + 1)/√j (Fisher);
+      * with x_lo > 0 (span L = ln(x_max/x_lo)): the likelihood equation of the truncated law,
+        ū = −1/λ + L/(e^{λL} − 1) with λ = a + 1, stderr = 1/√(j Var u).
     Rule for x_max (never by hand):
       * "ks" (default): scan n_candidates cut-offs log-spaced in rank between min_points and n − 1
         and keep the one whose fit has the smallest Kolmogorov–Smirnov distance to its data
@@ -146,39 +247,38 @@ def fit_small_x_power_law(x, rule: str = "ks", quantile: float = DEFAULT_QUANTIL
         small-x law); the KS distance of a good fit falls as 1/√j, so the scan extends the range
         until the data bend away from the power law.
       * "quantile": x_max at the ⌈quantile · n⌉-th smallest value (at least min_points used).
-    The stderr is conditional on the chosen cut-off: calibrated for "quantile" (the spread over
+    The stderr is conditional on the chosen cut-offs: calibrated for "quantile" (the spread over
     samples equals it), about 15–20 % too small for "ks" (the scan's selection; measured in
     tests/test_analysis.py); n_bootstrap > 0 adds a bootstrap error that includes the selection.
 
     Parameters
     ----------
-    x : positive samples (non-positive entries are ignored); at least min_points + 1 positive.
+    x : positive samples (non-positive entries are ignored); at least min_points + 1 of them
+        above the lower cut.
     rule : "ks" or "quantile". quantile : in (0, 1]. min_points : ≥ 3. n_candidates : ≥ 1.
     sign : +1 reports exponent = a (θ), −1 reports exponent = −a (γ). name : label of the exponent.
     n_bootstrap : resamples for ``stderr_bootstrap`` (0: none). seed : their random seed.
+    floor : values ≤ floor are left out (≥ 0). trim : the trim smallest values are left out (≥ 0).
     """
-    require(rule in FIT_RULES, "rule", f"one of {FIT_RULES}", rule)
-    require(isinstance(quantile, (int, float, np.floating)) and 0.0 < quantile <= 1.0,
-            "quantile", "a number in (0, 1]", quantile)
-    min_points = check_int(min_points, "min_points", 3)
-    n_candidates = check_int(n_candidates, "n_candidates", 1, 10_000)
-    require(sign in (1, -1), "sign", "+1 or -1", sign)
-    n_bootstrap = check_int(n_bootstrap, "n_bootstrap", 0, 100_000)
-    seed = check_int(seed, "seed", 0)
+    _check_options(rule, quantile, min_points, n_candidates, sign, n_bootstrap, seed, floor,
+                   trim)
     v = np.asarray(x, dtype=np.float64).ravel()
     require(bool(np.all(np.isfinite(v))), "x", "finite", "non-finite values")
     xs = np.sort(v[v > 0.0])
-    require(xs.size >= min_points + 1, "x", f"at least min_points + 1 = {min_points + 1} positive "
-            f"values", f"{xs.size} positive values")
-    j, lam = _fit_sorted(xs, rule, float(quantile), min_points, n_candidates)
+    s, j, lam = _fit_sorted(xs, float(floor), trim, rule, float(quantile), min_points,
+                            n_candidates)
+    require(j > 0, "x", f"at least min_points + 1 = {min_points + 1} positive values above the "
+            f"lower cut {s.floor:.3g}", f"{s.xs.size} such values")
     require(math.isfinite(lam), "x", "values with distinct magnitudes below the cut-off",
             f"all {j} smallest values equal")
     a = lam - 1.0
-    return PowerLawFit(exponent=sign * a, stderr=lam / math.sqrt(j), density_exponent=a,
-                       name=str(name), n_used=j, n_sample=int(xs.size), x_min=float(xs[0]),
-                       x_max=float(xs[j]), rule=rule, ks_distance=_ks_below(xs, j, lam),
-                       stderr_bootstrap=_bootstrap_sd(xs, rule, float(quantile), min_points,
-                                                      n_candidates, n_bootstrap, seed)
+    return PowerLawFit(exponent=sign * a, stderr=_fisher_sd(lam, s.span(j), j),
+                       density_exponent=a, name=str(name), n_used=j, n_sample=int(xs.size),
+                       x_min=float(s.xs[0]), x_max=float(s.xs[j]), rule=rule,
+                       ks_distance=_ks(s.xs, j, s.floor, lam), x_floor=s.floor,
+                       stderr_bootstrap=_bootstrap_sd(xs, float(floor), trim, rule,
+                                                      float(quantile), min_points, n_candidates,
+                                                      n_bootstrap, seed)
                        if n_bootstrap > 0 else None)
 
 

@@ -1,0 +1,139 @@
+"""Critical exponents pooled over independent realisations, with errors that include the
+realisation-to-realisation spread: θ_e, θ_l and γ of packings (:mod:`.populations`), θ and γ of
+nets.
+
+Each exponent is one :func:`~.fits.fit_small_x_power_law` of the pooled sample with the lower cut
+of :data:`DEFAULT_TRIM` (so the few smallest values cannot set it) and the KS upper cut-off. Its
+error is the larger of the Fisher error and the standard deviation over bootstrap resamples of
+the *realisations* (the states are resampled whole, with replacement, and the whole fit, cut-offs
+included, is redone): values within one packing are correlated, so resampling values alone would
+understate the error.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Sequence
+
+import numpy as np
+
+from ..errors import ParameterError, require
+from ._checks import check_int
+from .fits import PowerLawFit, fit_small_x_power_law
+from .populations import ContactPopulations
+
+DEFAULT_TRIM = 3                # the 3 smallest pooled values only set the lower cut
+DEFAULT_REALISATION_BOOTSTRAP = 200
+
+
+@dataclasses.dataclass(frozen=True)
+class PooledExponent:
+    """An exponent from a sample pooled over realisations.
+
+    fit : the fit of the pooled sample. stderr_realisations : standard deviation over bootstrap
+    resamples of the realisations (NaN with fewer than 2 realisations or successful resamples).
+    n_realisations : realisations pooled.
+    """
+
+    fit: PowerLawFit
+    stderr_realisations: float
+    n_realisations: int
+
+    @property
+    def value(self) -> float:
+        """The exponent (θ or γ)."""
+        return self.fit.exponent
+
+    exponent = value
+
+    @property
+    def error(self) -> float:
+        """max(Fisher error, realisation bootstrap error)."""
+        boot = self.stderr_realisations
+        return self.fit.stderr if not math.isfinite(boot) else max(boot, self.fit.stderr)
+
+    @property
+    def name(self) -> str:
+        """The exponent's label."""
+        return self.fit.name
+
+    @property
+    def n_used(self) -> int:
+        """Pooled values inside the fit range."""
+        return self.fit.n_used
+
+    @property
+    def x_min(self) -> float:
+        """Smallest value inside the fit range."""
+        return self.fit.x_min
+
+    @property
+    def x_max(self) -> float:
+        """Upper cut-off of the fit range."""
+        return self.fit.x_max
+
+    def density(self, x) -> np.ndarray:
+        """The fitted density (:meth:`~.fits.PowerLawFit.density`)."""
+        return self.fit.density(x)
+
+
+def _fit(values: np.ndarray, sign: int, name: str, floor: float, trim: int) -> PowerLawFit:
+    return fit_small_x_power_law(values, sign=sign, name=name, floor=floor, trim=trim)
+
+
+def pooled_exponent(samples: Sequence[np.ndarray], sign: int, name: str, floor: float = 0.0,
+                    trim: int = DEFAULT_TRIM, n_bootstrap: int = DEFAULT_REALISATION_BOOTSTRAP,
+                    seed: int = 0) -> PooledExponent | None:
+    """Fit the small-x law of the pooled positive values of ``samples`` (one (n_k,) array per
+    realisation); sign +1 gives θ, −1 gives γ. None when the pooled sample is too small to fit.
+    floor : values ≤ floor are left out (see :func:`~.fits.fit_small_x_power_law`)."""
+    require(sign in (1, -1), "sign", "+1 or -1", sign)
+    n_bootstrap = check_int(n_bootstrap, "n_bootstrap", 0, 100_000)
+    parts = [np.asarray(s, dtype=np.float64).ravel() for s in samples]
+    if not parts:
+        return None
+    try:
+        fit = _fit(np.concatenate(parts), sign, name, floor, trim)
+    except ParameterError:
+        return None
+    rng = np.random.default_rng(seed)
+    est = []
+    for _ in range(n_bootstrap if len(parts) >= 2 else 0):
+        pick = rng.integers(0, len(parts), size=len(parts))
+        try:
+            est.append(_fit(np.concatenate([parts[i] for i in pick]), sign, name, floor,
+                            trim).exponent)
+        except ParameterError:
+            continue
+    sd = float(np.std(est, ddof=1)) if len(est) >= 2 else math.nan
+    return PooledExponent(fit=fit, stderr_realisations=sd, n_realisations=len(parts))
+
+
+@dataclasses.dataclass(frozen=True)
+class PackingExponents:
+    """θ_e (extended forces), θ_l (buckler forces) and γ (gaps) of a set of packing states, each
+    None when its pooled sample is too small; the bucklers' mean fraction; marginal contacts."""
+
+    theta_extended: PooledExponent | None
+    theta_buckler: PooledExponent | None
+    gamma: PooledExponent | None
+    buckler_fraction: float
+    n_marginal: int
+
+
+def packing_exponents(populations: Sequence[ContactPopulations],
+                      n_bootstrap: int = DEFAULT_REALISATION_BOOTSTRAP,
+                      seed: int = 0) -> PackingExponents:
+    """The exponents of states (one :class:`ContactPopulations` per realisation). The gaps' lower
+    cut is the largest overlap scale of the states: below it, gaps are rounded by the pressure."""
+    pops = list(populations)
+    scales = [p.overlap_scale for p in pops if math.isfinite(p.overlap_scale)]
+    floor = max(scales) if scales else 0.0
+    kw = dict(n_bootstrap=n_bootstrap, seed=seed)
+    return PackingExponents(
+        theta_extended=pooled_exponent([p.extended_forces for p in pops], 1, "theta_e", **kw),
+        theta_buckler=pooled_exponent([p.buckler_forces for p in pops], 1, "theta_l", **kw),
+        gamma=pooled_exponent([p.gaps for p in pops], -1, "gamma", floor=floor, **kw),
+        buckler_fraction=float(np.mean([p.buckler_fraction for p in pops])) if pops else math.nan,
+        # NaN when the bucklers were not split (ellipses, ellipsoids)
+        n_marginal=int(sum(p.n_marginal for p in pops)))
