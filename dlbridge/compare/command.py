@@ -115,7 +115,8 @@ def run_compare(args: argparse.Namespace, argv: Sequence[str] | None = None) -> 
         for w in s.warnings:
             print(f"warning: {w}", file=sys.stderr)
     if not any(s.test_error_peak is not None for s in res.summaries):
-        print("note: no network states; figure 5 (test error against N/N*) skipped",
+        print("note: no network state with a test error; figure 5 (test error against N/N*) "
+              "skipped",
               file=sys.stderr)
     print("wrote: " + ", ".join(str(f) for f in res.files), file=sys.stderr)
     return 0

@@ -193,21 +193,47 @@ def _plot_distribution(ax, values: np.ndarray, fit, label: str, style: dict) -> 
         return
     h = log_histogram(values, _n_bins(values.size))
     ok = h.counts > 0
-    ax.plot(h.centers[ok], h.density[ok], ls="none", mfc="none", label=label, **style)
+    markers = {k: v for k, v in style.items() if k != "ls"}
+    ax.plot(h.centers[ok], h.density[ok], ls="none", mfc="none", label=label, **markers)
     if fit is not None:
         x = np.geomspace(fit.x_min, fit.x_max, 50)
-        sym = r"\theta" if fit.name == "theta" else r"\gamma"
-        ax.plot(x, fit.density(x), color=style["color"], lw=1.5,
+        sym = EXPONENT_TEX.get(fit.name, fit.name)
+        ax.plot(x, fit.density(x), color=style["color"], lw=1.5, ls=style.get("ls", "-"),
                 label=f"  fit ${sym}$ = {format_pm(fit.exponent, fit_error(fit))}")
+
+
+EXPONENT_TEX = {"theta": r"\theta", "theta_e": r"\theta_e", "theta_l": r"\theta_\ell",
+                "gamma": r"\gamma"}
+
+
+def force_samples(s: SystemSummary) -> list[tuple[str, np.ndarray, object]]:
+    """(label suffix, pooled values, fit) of the Δ > 0 populations of a system: a packing's
+    extended and buckler forces when split, else the pooled force variable."""
+    pops = [st.populations for st in s.exponent_states]
+    if pops and all(p is not None for p in pops):
+        return [(" extended", np.concatenate([p.extended_forces for p in pops]), s.theta),
+                (" bucklers", np.concatenate([p.buckler_forces for p in pops]), s.theta_buckler)]
+    g = pooled_gaps(s.exponent_states)
+    return [("", g[g > 0], s.theta)]
+
+
+def gap_sample(s: SystemSummary) -> np.ndarray:
+    """The pooled |Δ| of the Δ < 0 population the γ fit saw (non-rattler pairs for packings)."""
+    pops = [st.populations for st in s.exponent_states]
+    if pops and all(p is not None for p in pops):
+        return np.concatenate([p.gaps for p in pops])
+    g = pooled_gaps(s.exponent_states)
+    return -g[g < 0]
 
 
 def figure_gap_distributions(summaries: Sequence[SystemSummary], out_dir: Path) -> list[Path]:
     """P₊ (Δ > 0, as the normalised force variable) and P₋ (|Δ|, Δ < 0) at the transition."""
     fig, (ax_p, ax_m) = _new_figure(2, width=5.0, height=4.4)
     for s, st in zip(summaries, styles(summaries)):
-        g = pooled_gaps(s.nearest)
-        _plot_distribution(ax_p, g[g > 0], s.theta, s.label, st)
-        _plot_distribution(ax_m, -g[g < 0], s.gamma, s.label, st)
+        for k, (suffix, values, fit) in enumerate(force_samples(s)):
+            style = st if k == 0 else {**st, "marker": "^", "ls": "--", "alpha": 0.7}
+            _plot_distribution(ax_p, values, fit, s.label + suffix, style)
+        _plot_distribution(ax_m, gap_sample(s), s.gamma, s.label, st)
     ax_p.set_xlabel(r"force  $f/\langle f\rangle$,  $f \propto \Delta^{\alpha-1}$ for "
                     r"$\Delta > 0$  ($\alpha = 2$ harmonic and nets, 5/2 Hertz)")
     ax_p.set_ylabel(r"$P_+(f/\langle f\rangle)$")
@@ -224,8 +250,8 @@ def figure_gap_distributions(summaries: Sequence[SystemSummary], out_dir: Path) 
             ax.legend(fontsize=7, loc="best")
         else:
             _empty_note(ax, "no values of this sign")
-    fig.suptitle("Gap distributions at the transition (pooled over seeds; lines: ML fits over "
-                 "their fitted range)", fontsize=10)
+    fig.suptitle("Gap distributions at the transition (pooled over seeds; packings: non-rattlers, "
+                 "bucklers = d + 1 contacts split off; lines: ML fits over their range)", fontsize=10)
     return save(fig, out_dir, "fig2_gap_distributions")
 
 

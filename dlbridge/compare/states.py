@@ -16,9 +16,10 @@ from typing import Any, Iterable, Sequence
 import h5py
 import numpy as np
 
-from packing.analysis import ConstraintCount
+from packing.analysis import ConstraintCount, ContactPopulations, contact_populations, marginal_mask
 from packing.errors import ParameterError, require
 from packing.io import OPTIONAL_SYSTEM_KEYS, READ_ATTRS, SCHEMA, iter_states
+from packing.shapes import ROUND
 
 from .sides import SIDES, Side
 
@@ -59,7 +60,9 @@ class State:
     transition : φ_J or N* (NaN when the file says "none"). gaps : every candidate Δ_c.
     test_error : networks only (NaN otherwise). *_eigenvalues : None when not stored.
     dim : space dimension of a packing (its d global translations), 0 for a net.
-    n_particles : packings (NaN for nets).
+    n_particles : packings (NaN for nets). pairs, rattlers, diameters : a packing's candidate
+    pairs (M, 2), rattler mask (N,) and particle diameters (N,) (None when not stored; diameters
+    only for discs and spheres). stop_reason : a net's (packings: "none").
     """
 
     source: str
@@ -81,6 +84,10 @@ class State:
     stiffness_eigenvalues: np.ndarray | None
     stress_eigenvalues: np.ndarray | None
     unjammed: bool = False
+    pairs: np.ndarray | None = None
+    rattlers: np.ndarray | None = None
+    diameters: np.ndarray | None = None
+    stop_reason: str = "none"
 
     @property
     def description(self) -> Side:
@@ -119,12 +126,32 @@ class State:
         """Exact symmetry zero modes of the stiffness part: d translations (packing), 0 (net)."""
         return self.dim if self.description.translations_trivial else 0
 
+    @functools.cached_property
+    def populations(self) -> ContactPopulations | None:
+        """A packing's extended and buckler forces and gaps (`packing.analysis.contact_populations`;
+        f ∝ Δ^(α−1)/σ_ij for round particles, Δ^(α−1) otherwise; bucklers split off for round
+        particles only); None for nets and for files without pairs and rattlers."""
+        if self.pairs is None or self.rattlers is None or self.pairs.shape[0] != self.gaps.size:
+            return None
+        sigma = None
+        if self.diameters is not None:
+            sigma = 0.5 * (self.diameters[self.pairs[:, 0]] + self.diameters[self.pairs[:, 1]])
+        return contact_populations(self.pairs, self.gaps, self.rattlers, self.dim, sigma,
+                                   POTENTIAL_EXPONENT.get(self.potential, 2.0) - 1.0,
+                                   split_bucklers=self.system.get("shape") in ROUND)
+
+    @functools.cached_property
+    def marginal(self) -> np.ndarray:
+        """(M,) bool: the marginal constraints among ``gaps`` (`packing.analysis.marginal_mask`)."""
+        return marginal_mask(self.gaps) if self.gaps.size else np.zeros(0, dtype=bool)
+
     def force_variable(self) -> np.ndarray:
         """Δ > 0 mapped to a quantity ∝ the constraint force, f ∝ Δ^(α−1), normalised to ⟨f⟩ = 1.
 
         α = 2 (harmonic packings, quadratic-hinge nets) leaves Δ/⟨Δ⟩; α = 5/2 (Hertz) gives Δ^1.5.
+        Marginal constraints are left out.
         """
-        pos = self.gaps[self.gaps > 0.0]
+        pos = self.gaps[(self.gaps > 0.0) & ~self.marginal]
         if pos.size == 0:
             return pos
         f = pos ** (POTENTIAL_EXPONENT.get(self.potential, 2.0) - 1.0)
@@ -167,6 +194,24 @@ def _eigenvalues(group: h5py.Group, name: str) -> np.ndarray | None:
         return None
     ev = np.asarray(group[name][()], dtype=np.float64).ravel()
     return ev if ev.size else None
+
+
+def _packing_arrays(group: h5py.Group, where: str) -> dict:
+    """A packing's pairs, rattler mask and diameters, each None when not stored; ParameterError
+    when their shapes disagree."""
+    out = {}
+    for name, dtype in (("pairs", np.int64), ("rattlers", bool), ("diameters", np.float64)):
+        out[name] = np.asarray(group[name][()], dtype=dtype) if name in group else None
+    pairs, rattlers = out["pairs"], out["rattlers"]
+    if pairs is not None and rattlers is not None:
+        ok = pairs.ndim == 2 and pairs.shape[1] == 2 and (pairs.size == 0 or (
+            pairs.min() >= 0 and pairs.max() < rattlers.size))
+        require(ok, f"{where} dataset 'pairs'", f"an (M, 2) array of indices below {rattlers.size}",
+                pairs.shape)
+    if out["diameters"] is not None and rattlers is not None:
+        require(out["diameters"].shape == rattlers.shape, f"{where} dataset 'diameters'",
+                f"one value per particle {rattlers.shape}", out["diameters"].shape)
+    return out
 
 
 def _system_key(side: str, attrs: dict, where: str) -> SystemKey:
@@ -212,7 +257,9 @@ def _read_state(group: h5py.Group, path: str) -> State:
         n_particles=_as_float(attrs.get("n_particles", "none")),
         potential=str(attrs.get("potential", "harmonic")),
         **{name: _eigenvalues(group, name) for name in EIGENVALUE_SETS},
-        unjammed=packing_side and not bool(attrs.get("jammed", True)))
+        unjammed=packing_side and not bool(attrs.get("jammed", True)),
+        **(_packing_arrays(group, where) if packing_side else {}),
+        stop_reason=str(attrs.get("stop_reason", "none")))
 
 
 def read_states(path: str | os.PathLike) -> list[State]:

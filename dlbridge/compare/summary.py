@@ -6,8 +6,13 @@
 * N_Δ/N_dof at the transition and N_Δ/N_iso with N_iso = N_dof + 1 for a periodic packing (the
   extra constraint of a jammed state in a periodic box, Goodrich, Liu, Nagel, PRL 109, 095704,
   2012) and N_iso = N for a net; the verdict isostatic / hypostatic / hyperstatic;
-* θ and γ of P₊ ~ f^θ and P₋ ~ |Δ|^−γ from the pooled gaps of the states nearest the transition
-  (:func:`packing.analysis.fit_theta` / :func:`~packing.analysis.fit_gamma`, KS range rule);
+* the critical exponents, pooled over realisations with errors from a bootstrap over them
+  (:mod:`packing.analysis.exponents`): packings, θ_e of the extended forces, θ_l of the buckler
+  forces and γ of the gaps between non-rattlers at the state nearest φ_J of each seed; nets, θ of
+  P₊(Δ/⟨Δ₊⟩) and γ of P₋(|Δ|) over every net at a minimum (stop reason ``converged``) with
+  0 < 1 − N/N* ≤ :data:`NET_EXPONENT_WINDOW`, pooled over widths and seeds (Geiger et al., PRE 100,
+  012115, 2019), else over the nearest states; marginal constraints (|Δ| at round-off,
+  `packing.analysis.populations`) counted and left out;
 * the zero modes of the stiffness part (H0) at the transition (global translations excluded);
 * the scaling exponents of N_Δ/N_dof − (its value at the transition) and of the energy with the
   distance to the transition (:func:`packing.analysis.fit_scaling`).
@@ -27,21 +32,22 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from packing.analysis import (
-    PowerLawFit,
+    PooledExponent,
     ScalingFit,
     count_constraints,
     count_zero_modes,
-    fit_gamma,
     fit_scaling,
-    fit_theta,
+    packing_exponents,
+    pooled_exponent,
 )
-from packing.errors import ParameterError, require
+from packing.errors import require
 from packing.shapes import ROUND
 
 from ..nstar import bracket_midpoint, half_fitted_bracket
 from .states import State, SystemKey
 
 DEFAULT_BOOTSTRAP = 200
+NET_EXPONENT_WINDOW = 0.2     # nets within 20 % below N* enter the θ, γ fits
 
 
 @dataclasses.dataclass(frozen=True)
@@ -65,7 +71,10 @@ class SystemSummary:
     mean is ``index.mean``; those nearest states are left out of the fit).
     zero_modes : zero modes of the stiffness part minus the
     trivial ones, over the nearest states with stored eigenvalues (None without).
-    theta, gamma : fits to the pooled gaps of ``nearest`` (None with too few values).
+    theta, gamma : pooled exponents (module docstring; packings: θ is θ_e, the extended forces,
+    when pairs and rattlers are stored), None with too few values. theta_buckler : θ_l of the
+    packings' buckler forces. buckler_fraction : bucklers per non-rattler. n_marginal : marginal
+    constraints per state of ``exponent_states``, the states behind the exponents.
     index_scaling : (N_Δ/N_dof − reference) against distance; energy_scaling : energy against
     distance (None with fewer than 3 usable points). test_error_peak : (N/N*, error) of the largest
     seed-averaged test error (networks).
@@ -82,12 +91,16 @@ class SystemSummary:
     verdict: str
     index_reference: float
     zero_modes: Estimate | None
-    theta: PowerLawFit | None
-    gamma: PowerLawFit | None
+    theta: PooledExponent | None
+    gamma: PooledExponent | None
     index_scaling: ScalingFit | None
     energy_scaling: ScalingFit | None
     test_error_peak: tuple[float, float] | None
     warnings: tuple[str, ...] = ()
+    theta_buckler: PooledExponent | None = None
+    buckler_fraction: float = math.nan
+    n_marginal: Estimate = Estimate(math.nan, math.nan, 0)
+    exponent_states: tuple[State, ...] = ()
 
     @property
     def side(self) -> str:
@@ -159,28 +172,57 @@ def stiffness_zero_modes(state: State) -> int | None:
 
 
 def pooled_gaps(states: Sequence[State]) -> np.ndarray:
-    """Gaps pooled over states for the θ/γ fits: Δ > 0 as the normalised force variable
-    (:meth:`State.force_variable`), Δ < 0 unchanged."""
+    """Gaps pooled over states as the fits see them: Δ > 0 as the normalised force variable
+    (:meth:`State.force_variable`), Δ < 0 unchanged, marginal constraints left out."""
     parts = []
     for s in states:
         parts.append(s.force_variable())
-        parts.append(s.gaps[s.gaps < 0.0])
+        parts.append(s.gaps[(s.gaps < 0.0) & ~s.marginal])
     return np.concatenate(parts) if parts else np.zeros(0)
 
 
-def _fit_or_none(fit, gaps: np.ndarray, n_bootstrap: int) -> PowerLawFit | None:
-    """fit(gaps) (fit_theta / fit_gamma), or None when there are too few values of its sign."""
-    try:
-        return fit(gaps, n_bootstrap=n_bootstrap)
-    except ParameterError:
-        return None
-
-
-def fit_error(fit: PowerLawFit) -> float:
-    """The error bar reported for a fit: the bootstrap error when computed (it includes the choice
-    of range), never smaller than the Fisher error."""
+def fit_error(fit) -> float:
+    """The error bar reported for an exponent: a :class:`~packing.analysis.PooledExponent`'s
+    (bootstrap over realisations, never below the Fisher error) or a single fit's (its bootstrap
+    error when computed, never below the Fisher error)."""
+    if isinstance(fit, PooledExponent):
+        return fit.error
     boot = fit.stderr_bootstrap
     return fit.stderr if boot is None or not math.isfinite(boot) else max(boot, fit.stderr)
+
+
+def exponent_states(states: Sequence[State], nearest: Sequence[State]) -> tuple[State, ...]:
+    """The states the exponents are fitted on: packings, ``nearest``; nets, every converged net
+    with N_Δ > 0 and 0 < 1 − N/N* ≤ NET_EXPONENT_WINDOW, or ``nearest`` when there is none."""
+    if not states or states[0].description.translations_trivial:
+        return tuple(nearest)
+    near = tuple(s for s in states if s.stop_reason == "converged" and s.n_constraints > 0
+                 and 0.0 < s.distance <= NET_EXPONENT_WINDOW)
+    return near or tuple(nearest)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Exponents:
+    theta: PooledExponent | None
+    theta_buckler: PooledExponent | None
+    gamma: PooledExponent | None
+    buckler_fraction: float
+    n_marginal: Estimate
+
+
+def _exponents(states: Sequence[State], n_bootstrap: int) -> _Exponents:
+    """θ (θ_e), θ_l, γ of ``states`` (one realisation each for packings; several nets per seed
+    are pooled as separate samples) and their marginal counts."""
+    pops = [s.populations for s in states]
+    if states and all(p is not None for p in pops):
+        ex = packing_exponents(pops, n_bootstrap=n_bootstrap)
+        return _Exponents(ex.theta_extended, ex.theta_buckler, ex.gamma, ex.buckler_fraction,
+                          estimate(p.n_marginal for p in pops))
+    pos = [s.force_variable() for s in states]
+    neg = [-s.gaps[(s.gaps < 0.0) & ~s.marginal] for s in states]
+    return _Exponents(pooled_exponent(pos, 1, "theta", n_bootstrap=n_bootstrap),
+                      None, pooled_exponent(neg, -1, "gamma", n_bootstrap=n_bootstrap),
+                      math.nan, estimate(int(s.marginal.sum()) for s in states))
 
 
 def _verdict(excess: Sequence[int]) -> str:
@@ -207,7 +249,8 @@ def _count_warnings(states: Sequence[State]) -> list[str]:
         if not s.description.every_gap_counted or s.n_dof < 1 or s.gaps.size == 0:
             continue
         c = count_constraints(s.gaps, s.n_dof, s.isostatic_offset)
-        if c.n_constraints != s.n_constraints:
+        resolved = int(np.count_nonzero((s.gaps > 0.0) & ~s.marginal))
+        if s.n_constraints not in (c.n_constraints, resolved):
             out.append(f"{s.source}: n_constraints = {s.n_constraints} but #{{gaps > 0}} = "
                        f"{c.n_constraints}; the attribute is used")
     return out
@@ -225,6 +268,22 @@ def _test_error_peak(states: Sequence[State]) -> tuple[float, float] | None:
     return x, float(np.mean(pts[x]))
 
 
+def with_transition(states: Sequence[State]) -> tuple[tuple[State, ...], list[str]]:
+    """The states, with the transition of nets whose files carry none (a sweep trains each width
+    on its own) set to the mean of the seeds' own N* (:func:`network_seed_transition`), and a
+    note saying so; other states unchanged."""
+    if not states[0].description.own_seed_transition or all(
+            math.isfinite(s.transition) for s in states):
+        return tuple(states), []
+    own = estimate(network_seed_transition(r) for r in _by_realisation(states).values())
+    if not math.isfinite(own.mean):
+        return tuple(states), []
+    fixed = tuple(s if math.isfinite(s.transition) else dataclasses.replace(s, transition=own.mean)
+                  for s in states)
+    return fixed, [f"{states[0].system.label}: N* not stored in the files; the mean of the "
+                   f"{own.n} seeds' own N* = {own.mean:.1f} is used for 1 − N/N*"]
+
+
 def is_round_packing(key: SystemKey) -> bool:
     """Discs and spheres: their N_Δ at φ_J is known exactly (N_dof + 1), so the scaling of
     N_Δ/N_dof is measured from that value; other systems use the measured value at the
@@ -236,6 +295,7 @@ def summarize_system(key: SystemKey, states: Sequence[State],
                      n_bootstrap: int = DEFAULT_BOOTSTRAP) -> SystemSummary:
     """All measurements of one system (module docstring) as a :class:`SystemSummary`."""
     require(len(states) >= 1, "states", "a non-empty sequence", len(states))
+    states, derived = with_transition(states)
     realisations = _by_realisation(states)
     nearest = tuple(s for s in (nearest_state(r) for r in realisations.values()) if s is not None)
     index = estimate(s.isostaticity_index for s in nearest)
@@ -250,7 +310,8 @@ def summarize_system(key: SystemKey, states: Sequence[State],
         index_y = [s.isostaticity_index - own.get(s.realisation, math.nan) for s in states]
     dist = [s.distance for s in states]
     zeros = [z for z in (stiffness_zero_modes(s) for s in nearest) if z is not None]
-    gaps = pooled_gaps(nearest)
+    fitted = exponent_states(states, nearest)
+    ex = _exponents(fitted, n_bootstrap)
     scaling_ok = [i for i, s in enumerate(states) if isostatic_reference or s not in nearest]
     return SystemSummary(
         key=key, states=tuple(states), nearest=nearest,
@@ -261,10 +322,10 @@ def summarize_system(key: SystemKey, states: Sequence[State],
         verdict=_verdict([s.n_constraints - s.n_iso for s in nearest]),
         index_reference=index_reference,
         zero_modes=estimate(zeros) if zeros else None,
-        theta=_fit_or_none(fit_theta, gaps, n_bootstrap) if gaps.size else None,
-        gamma=_fit_or_none(fit_gamma, gaps, n_bootstrap) if gaps.size else None,
+        theta=ex.theta, gamma=ex.gamma, theta_buckler=ex.theta_buckler,
+        buckler_fraction=ex.buckler_fraction, n_marginal=ex.n_marginal, exponent_states=fitted,
         index_scaling=fit_scaling([dist[i] for i in scaling_ok], [index_y[i] for i in scaling_ok]),
         energy_scaling=fit_scaling([d for d, s in zip(dist, states) if not s.unjammed],
                                    [s.energy for s in states if not s.unjammed]),
         test_error_peak=_test_error_peak(states),
-        warnings=tuple(_count_warnings(states)))
+        warnings=tuple(derived + _count_warnings(states)))

@@ -9,22 +9,11 @@ import math
 from pathlib import Path
 from typing import Any, Sequence
 
-from packing.analysis import PowerLawFit, ScalingFit
+from packing.analysis import PooledExponent, ScalingFit
 from packing.io import atomic_output
-from packing.literature import load_reference
 
+from .references import checks, checks_markdown
 from .summary import SystemSummary, estimate, fit_error
-
-LITERATURE_NOTES = (
-    ("N_Delta_isostatic_periodic", "periodic packings at jamming"),
-    ("exponent_Z_excess", "Z − Z_iso ∝ Δφ^b"),
-    ("theta_force_meanfield", "θ (mean field, extended forces)"),
-    ("gamma_gap_meanfield", "γ (mean field)"),
-    ("net_theta_gamma_geiger", "nets at N* (θ, γ)"),
-    ("hypostatic_no_powerlaw", "ellipses/ellipsoids (hypostatic)"),
-)
-
-
 
 # ------------------------------------------------------------------------------------ table
 CSV_COLUMNS = (
@@ -34,13 +23,15 @@ CSV_COLUMNS = (
     "isostatic_offset", "n_delta_over_n_iso", "n_delta_over_n_iso_std", "isostatic_excess",
     "verdict", "stiffness_zero_modes", "stiffness_zero_modes_std", "stiffness_zero_modes_n",
     "theta", "theta_err", "theta_n_used", "theta_x_max", "gamma", "gamma_err", "gamma_n_used",
-    "gamma_x_max", "index_reference", "n_delta_exponent", "n_delta_exponent_err",
+    "gamma_x_max", "theta_buckler", "theta_buckler_err", "theta_buckler_n_used",
+    "theta_buckler_x_max", "buckler_fraction", "exponent_states", "marginal_per_state",
+    "index_reference", "n_delta_exponent", "n_delta_exponent_err",
     "n_delta_exponent_points", "energy_exponent", "energy_exponent_err", "energy_exponent_points",
     "test_error_peak_n_over_nstar", "test_error_peak",
 )
 
 
-def _fit_cells(fit: PowerLawFit | None) -> list[float]:
+def _fit_cells(fit: PooledExponent | None) -> list[float]:
     """[exponent, error, n_used, x_max] of a gap fit (NaN when absent)."""
     if fit is None:
         return [math.nan] * 4
@@ -63,7 +54,8 @@ def table_row(s: SystemSummary) -> dict[str, Any]:
              estimate(st.n_dof for st in s.nearest).mean, s.index.mean, s.index.std,
              s.key.description.isostatic_offset, s.iso_index.mean, s.iso_index.std, s.excess.mean,
              s.verdict, *((math.nan, math.nan, 0) if zm is None else (zm.mean, zm.std, zm.n)),
-             *_fit_cells(s.theta), *_fit_cells(s.gamma), s.index_reference,
+             *_fit_cells(s.theta), *_fit_cells(s.gamma), *_fit_cells(s.theta_buckler),
+             s.buckler_fraction, len(s.exponent_states), s.n_marginal.mean, s.index_reference,
              *_scaling_cells(s.index_scaling), *_scaling_cells(s.energy_scaling), *peak]
     return dict(zip(CSV_COLUMNS, cells))
 
@@ -79,7 +71,7 @@ def format_pm(value: float, error: float | None = None) -> str:
     return f"{value:.{decimals}f} ± {error:.{decimals}f}"
 
 
-def _md_fit(fit: PowerLawFit | None) -> str:
+def _md_fit(fit: PooledExponent | None) -> str:
     """θ or γ cell: value ± error (n points used)."""
     return "—" if fit is None else f"{format_pm(fit.exponent, fit_error(fit))} (n={fit.n_used})"
 
@@ -91,7 +83,8 @@ def _md_scaling(fit: ScalingFit | None) -> str:
 
 MD_HEADER = ("system", "seeds", "transition (mean ± sd over seeds)", "N_Δ/N_dof at transition",
              "N_Δ/N_iso (N_iso = N_dof+1 packings, N nets)", "verdict",
-             "stiffness/H0 zero modes", "θ", "γ", "b: N_Δ/N_dof − ref ∝ d^b", "b: E ∝ d^b",
+             "stiffness/H0 zero modes", "θ (packings: θ_e)", "θ_l (bucklers)", "γ",
+             "marginal / state", "b: N_Δ/N_dof − ref ∝ d^b", "b: E ∝ d^b",
              "distance d")
 
 
@@ -102,18 +95,9 @@ def markdown_row(s: SystemSummary) -> list[str]:
             f"{side.transition_md} = {format_pm(s.transition.mean, s.transition.std)}",
             format_pm(s.index.mean, s.index.std), format_pm(s.iso_index.mean, s.iso_index.std),
             s.verdict, "—" if zm is None else format_pm(zm.mean, zm.std),
-            _md_fit(s.theta), _md_fit(s.gamma), _md_scaling(s.index_scaling),
+            _md_fit(s.theta), _md_fit(s.theta_buckler), _md_fit(s.gamma),
+            format_pm(s.n_marginal.mean), _md_scaling(s.index_scaling),
             _md_scaling(s.energy_scaling), side.distance_md]
-
-
-def _literature_lines() -> list[str]:
-    """One line per literature reference value (data/literature.json), skipped if unavailable."""
-    try:
-        refs = [(load_reference(k), what) for k, what in LITERATURE_NOTES]
-    except (OSError, KeyError, ValueError) as exc:  # the notes are optional: say why they are absent
-        return [f"- (reference values unavailable: {type(exc).__name__}: {exc})"]
-    return [f"- {what}: {r.get('value')} — {r.get('quantity')} ({r.get('source', '')})"
-            for r, what in refs]
 
 
 def markdown_table(summaries: Sequence[SystemSummary]) -> str:
@@ -126,8 +110,12 @@ def markdown_table(summaries: Sequence[SystemSummary]) -> str:
         "N < N* with N_Δ > 0 (nets); values are mean ± sd over those states.",
         "- N_iso = N_dof + 1 in a periodic box (Goodrich, Liu, Nagel, PRL 109, 095704, 2012), "
         "N for nets. Zero modes exclude the d global translations.",
-        "- θ, γ: ML fits of P₊(f) ~ f^θ (f ∝ Δ^(α−1)/⟨·⟩) and P₋(|Δ|) ~ |Δ|^−γ to the pooled gaps "
-        "at the transition, KS-chosen range (packing.analysis); errors: bootstrap (≥ Fisher). "
+        "- θ, γ: ML fits of P₊(f) ~ f^θ (f ∝ Δ^(α−1)/⟨·⟩) and P₋(|Δ|) ~ |Δ|^−γ pooled over seeds "
+        "(packing.analysis.exponents): the 3 smallest values only set the lower cut, KS-chosen "
+        "upper cut; errors: bootstrap over seeds (≥ Fisher). Packings: non-rattlers only; θ is "
+        "θ_e of the extended forces, θ_l that of the contacts of bucklers (non-rattlers with "
+        "d + 1 contacts); γ's lower cut is the mean overlap. Nets: every converged net with "
+        "0 < 1 − N/N* ≤ 0.2. Marginal constraints (|Δ| ≤ 1e-8 ⟨Δ₊⟩) are counted, not fitted. "
         "Hypostatic packings (ellipses, ellipsoids) are not expected to give power laws (Brito et al., PNAS "
         "115, 11736, 2018): there θ, γ only summarise the fitted range.",
         "- b: least squares on log-log axes (± stderr); ref = N_iso/N_dof (discs, spheres), the "
@@ -135,9 +123,11 @@ def markdown_table(summaries: Sequence[SystemSummary]) -> str:
         "the fit). "
         "Nets: d uses N* from the file; the transition column uses per-seed brackets.",
     ]
-    lit = _literature_lines()
-    if lit:
-        lines += ["", "Reference values (data/literature.json):", *lit]
+    lines += ["", "## Against the literature (data/literature.json)", "",
+              "z: distance to the reference in standard errors of the measurement; bar: the "
+              "agreement the project accepts. \"not resolved\": the error alone is larger than the "
+              "bar, so these sizes cannot test the number.", "",
+              checks_markdown(checks(summaries))]
     return "\n".join(lines) + "\n"
 
 

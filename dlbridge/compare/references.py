@@ -1,0 +1,211 @@
+"""Each measured number beside its literature value: the table of checks that ``dlbridge compare``
+appends to its report and ``dlbridge validate`` writes as its verdict.
+
+A :class:`Check` is one quantity of one system: the value ± error, the reference value and its
+source (a key of data/literature.json), the agreement z = |value − reference| / error in standard
+errors, and the bar the project accepts (|value − reference| ≤ bar). Which quantity is checked
+against which reference is the table :data:`RULES`, one :class:`Rule` per line.
+
+A check whose error is larger than its bar cannot decide anything at that sample size; it is
+reported as "not resolved" rather than as agreement.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Callable, Sequence
+
+from packing.literature import load_reference
+from packing.shapes import ROUND
+
+from .summary import SystemSummary, fit_error
+
+
+@dataclasses.dataclass(frozen=True)
+class Check:
+    """One measured quantity against its reference (module docstring).
+
+    lower_bound : the reference is a lower bound (N_Δ/N > 0.4 for nets): agreement means
+    value ≥ reference within the error. bar : the accepted |value − reference| (None: report
+    only). note : what the reference does or does not promise for this system.
+    """
+
+    system: str
+    quantity: str
+    value: float
+    error: float
+    reference: float
+    key: str
+    source: str
+    bar: float | None = None
+    lower_bound: bool = False
+    note: str = ""
+
+    @property
+    def z(self) -> float:
+        """|value − reference| / error (for a lower bound: how far below it, 0 when above)."""
+        diff = self.value - self.reference
+        if self.lower_bound:
+            diff = min(diff, 0.0)
+        if not (math.isfinite(self.error) and self.error > 0):
+            return math.inf if diff != 0 else 0.0
+        return abs(diff) / self.error
+
+    @property
+    def resolved(self) -> bool:
+        """False when the error alone exceeds the bar: the sample cannot test the number."""
+        return self.bar is None or (math.isfinite(self.error) and self.error <= self.bar)
+
+    @property
+    def within_bar(self) -> bool | None:
+        """|value − reference| ≤ bar (None without a bar)."""
+        if self.bar is None:
+            return None
+        if self.lower_bound:
+            return self.value >= self.reference - self.bar
+        return abs(self.value - self.reference) <= self.bar
+
+    @property
+    def verdict(self) -> str:
+        """agrees / within the bar / tension / disagrees / not resolved / reported (words)."""
+        if self.note and self.bar is None:
+            return "reported (no power law expected)" if "hypostatic" in self.note else "reported"
+        if not math.isfinite(self.value):
+            return "not measured"
+        if not self.resolved:
+            return f"not resolved (error {self.error:.2g} > bar {self.bar:g})"
+        inside = self.within_bar
+        if self.z <= 2.0:
+            return "agrees" if inside in (None, True) else "agrees within error, outside the bar"
+        if inside:
+            return f"within the bar, {self.z:.1f} σ off"
+        return "tension" if self.z <= 3.0 else "disagrees"
+
+
+@dataclasses.dataclass(frozen=True)
+class Rule:
+    """A quantity of the systems ``applies`` selects, read by ``measure`` as (value, error),
+    checked against ``key`` (``subkey`` of a dict-valued record)."""
+
+    quantity: str
+    applies: Callable[[SystemSummary], bool]
+    measure: Callable[[SystemSummary], tuple[float, float]]
+    key: str
+    subkey: str | None = None
+    bar: float | None = None
+    lower_bound: bool = False
+    note: str = ""
+    reference: float | None = None      # the record states a formula: its value here
+
+
+def _round(s: SystemSummary) -> bool:
+    return s.side == "packing" and s.key.get("shape") in ROUND
+
+
+def _aspherical(s: SystemSummary) -> bool:
+    return s.side == "packing" and s.key.get("shape") not in ROUND
+
+
+def _net(s: SystemSummary) -> bool:
+    return s.side == "network"
+
+
+def _exponent(name: str) -> Callable[[SystemSummary], tuple[float, float]]:
+    def measure(s: SystemSummary) -> tuple[float, float]:
+        fit = getattr(s, name)
+        return (math.nan, math.nan) if fit is None else (fit.exponent, fit_error(fit))
+    return measure
+
+
+def _excess(s: SystemSummary) -> tuple[float, float]:
+    e = s.excess
+    err = e.std / math.sqrt(e.n) if e.n > 1 and math.isfinite(e.std) else 0.0
+    return e.mean, err
+
+
+def _index_scaling(s: SystemSummary) -> tuple[float, float]:
+    f = s.index_scaling
+    return (math.nan, math.nan) if f is None else (f.exponent, f.stderr)
+
+
+def _net_index(s: SystemSummary) -> tuple[float, float]:
+    i = s.index
+    err = i.std / math.sqrt(i.n) if i.n > 1 and math.isfinite(i.std) else 0.0
+    return i.mean, err
+
+
+HYPOSTATIC_NOTE = ("hypostatic packings: P(f) and g(h) are not expected to be power laws "
+                   "(Brito et al., PNAS 115, 11736, 2018); fitted exponents are summaries only")
+
+RULES: tuple[Rule, ...] = (
+    # bars of the validation (issue acceptance): θ_e ± 0.04, θ_l ± 0.06, γ ± 0.05
+    Rule("θ_e (extended forces)", _round, _exponent("theta"), "theta_force_meanfield", bar=0.04),
+    Rule("θ_l (buckler forces)", _round, _exponent("theta_buckler"),
+         "exponents_packing_numerics_lerner2013", "theta_local", bar=0.06),
+    Rule("γ (gaps)", _round, _exponent("gamma"), "gamma_gap_meanfield", bar=0.05),
+    Rule("N_Δ − (N_dof + 1) at φ_J", _round, _excess, "N_Delta_isostatic_periodic", bar=0.5,
+         reference=0.0),
+    Rule("b of N_Δ/N_dof − iso ∝ Δφ^b", _round, _index_scaling, "exponent_Z_excess", bar=0.05),
+    Rule("θ (forces)", _aspherical, _exponent("theta"), "hypostatic_no_powerlaw",
+         note=HYPOSTATIC_NOTE),
+    Rule("γ (gaps)", _aspherical, _exponent("gamma"), "hypostatic_no_powerlaw",
+         note=HYPOSTATIC_NOTE),
+    Rule("θ (unsatisfied Δ)", _net, _exponent("theta"), "net_theta_gamma_geiger", "theta",
+         bar=0.15),
+    Rule("γ (satisfied Δ)", _net, _exponent("gamma"), "net_theta_gamma_geiger", "gamma",
+         bar=0.15),
+    Rule("N_Δ/N just below N*", _net, _net_index, "net_NDelta_over_N_below_Nstar",
+         lower_bound=True),
+)
+
+
+def _reference(rule: Rule) -> tuple[float, str]:
+    """(value, citation) of a rule's record; NaN for records without a number."""
+    rec = load_reference(rule.key)
+    source = str(rec.get("source", ""))
+    if rule.reference is not None:
+        return rule.reference, source
+    value = rec.get("value")
+    if rule.subkey is not None:
+        value = value[rule.subkey]
+    return (math.nan if value is None else float(value)), source
+
+
+def checks(summaries: Sequence[SystemSummary]) -> list[Check]:
+    """Every rule of :data:`RULES` applied to every system it selects, in system order."""
+    out = []
+    for s in summaries:
+        for rule in RULES:
+            if not rule.applies(s):
+                continue
+            value, error = rule.measure(s)
+            ref, source = _reference(rule)
+            out.append(Check(system=s.label, quantity=rule.quantity, value=value, error=error,
+                             reference=ref, key=rule.key + (f".{rule.subkey}" if rule.subkey else ""),
+                             source=source, bar=rule.bar, lower_bound=rule.lower_bound,
+                             note=rule.note))
+    return out
+
+
+def _cell(v: float, digits: int = 3) -> str:
+    return "—" if not math.isfinite(v) else f"{v:.{digits}f}"
+
+
+def checks_markdown(items: Sequence[Check]) -> str:
+    """The checks as a Markdown table, with the sources listed once under it."""
+    lines = ["| system | quantity | measured | reference | bar | z (σ) | verdict |",
+             "|---|---|---|---|---|---|---|"]
+    sources: dict[str, str] = {}
+    for c in items:
+        ref = ("> " if c.lower_bound else "") + _cell(c.reference)
+        ref = "—" if not math.isfinite(c.reference) else f"{ref} [{c.key}]"
+        bar = "—" if c.bar is None else f"± {c.bar:g}"
+        z = "—" if c.bar is None and c.note else _cell(c.z, 1)
+        lines.append(f"| {c.system} | {c.quantity} | {_cell(c.value)} ± {_cell(c.error)} | {ref} "
+                     f"| {bar} | {z} | {c.verdict} |")
+        sources.setdefault(c.key.split(".")[0], c.source)
+    lines.append("")
+    lines += [f"- `{k}`: {v}" for k, v in sources.items()]
+    notes = sorted({c.note for c in items if c.note})
+    lines += [f"- {n}" for n in notes]
+    return "\n".join(lines) + "\n"
