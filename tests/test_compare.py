@@ -389,3 +389,41 @@ def test_outputs_are_never_written_through_links_nor_replaced_without_overwrite(
         assert p.is_file() and not p.is_symlink() and p in res.files
     assert (out / "comparison.md").read_text() == res.markdown
     assert not list(out.glob(".*.tmp"))
+
+
+def test_packing_populations_against_the_stored_contacts(files, result):
+    """Bucklers and populations of the real disc file, recounted with a plain loop."""
+    s = _summary(result, "packing")
+    assert len(s.exponent_states) == 3 and s.theta is not None and s.gamma is not None
+    for st in s.exponent_states:
+        pop = st.populations
+        z = {}
+        for (i, j), g in zip(st.pairs, st.gaps):
+            if g > 0 and not st.rattlers[i] and not st.rattlers[j]:
+                z[i] = z.get(i, 0) + 1
+                z[j] = z.get(j, 0) + 1
+        assert pop.n_bucklers == sum(1 for k, c in z.items() if c == 3)
+        live = [(i, j, g) for (i, j), g in zip(st.pairs, st.gaps)
+                if not st.rattlers[i] and not st.rattlers[j]]
+        assert pop.gaps.size == sum(1 for *_, g in live if g < 0)
+        assert pop.extended_forces.size + pop.buckler_forces.size == sum(
+            1 for *_, g in live if g > 0)
+    assert 0 < s.buckler_fraction < 1
+
+
+def test_nets_without_a_stored_transition_use_the_seeds_own(files, tmp_path):
+    path = tmp_path / "sweep-like.h5"
+    with atomic_h5(path, command="test") as f:
+        runs = f.require_group("runs")
+        for seed in NET_SEEDS:
+            rng = np.random.default_rng(1000 + seed)
+            for n in NET_NS:
+                attrs, data = synthetic_net_state(n, seed, rng)
+                attrs["transition"] = "none"
+                write_state(runs, f"L2_N{n}_seed{seed}", attrs, data)
+    res = cmp.compare([path], tmp_path / "out", n_bootstrap=0, figures=False)
+    (s,) = res.summaries
+    assert s.transition.mean == pytest.approx(1000.0)
+    assert all(st.transition == pytest.approx(1000.0) for st in s.states)
+    assert any("N* not stored" in w for w in s.warnings)
+    assert s.nearest and all(st.control == 950 for st in s.nearest)
