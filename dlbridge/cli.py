@@ -21,6 +21,7 @@ SUBCOMMANDS = {
     "demo": ("dlbridge.workflow.demo", "add_demo_parser"),
     "sweep": ("dlbridge.workflow.sweep_cli", "add_sweep_parsers"),
     "merge": ("dlbridge.workflow.sweep_cli", "add_sweep_parsers"),
+    "validate": ("dlbridge.workflow.validate", "add_validate_parser"),
 }
 """Subcommand → (module, function adding its parser to a subparsers object)."""
 

@@ -427,3 +427,20 @@ def test_nets_without_a_stored_transition_use_the_seeds_own(files, tmp_path):
     assert all(st.transition == pytest.approx(1000.0) for st in s.states)
     assert any("N* not stored" in w for w in s.warnings)
     assert s.nearest and all(st.control == 950 for st in s.nearest)
+
+
+def test_a_state_whose_pressure_contradicts_its_distance_is_left_out(files, tmp_path):
+    """p/Δφ far from the other seeds' value means φ_J of that seed is misplaced."""
+    copy = tmp_path / "misplaced.h5"
+    shutil.copy(files["disks"], copy)
+    with h5py.File(copy, "r+") as f:
+        groups = []
+        f["runs"].visititems(lambda n, o: groups.append(o) if isinstance(o, h5py.Group)
+                             and "side" in o.attrs and o.attrs["delta_phi"] < 2e-6 else None)
+        bad = groups[0]
+        bad.attrs["pressure"] = 100.0 * bad.attrs["pressure"]
+        bad_seed = int(bad.attrs["seed"])
+    res = cmp.compare([copy], tmp_path / "out", n_bootstrap=0, figures=False)
+    (s,) = res.summaries
+    assert bad_seed not in {st.seed for st in s.nearest} and len(s.nearest) == 2
+    assert any("misplaced" in w and f"seed {bad_seed}" in w for w in s.warnings)

@@ -166,3 +166,19 @@ def test_no_buckler_split_for_aspherical_particles():
     assert pop.n_bucklers == 0 and pop.buckler_forces.size == 0
     assert math.isnan(pop.buckler_fraction)
     assert pop.extended_forces.size == int(((kind == "e") | (kind == "l")).sum())
+
+
+def test_range_systematic_flags_a_bent_distribution():
+    rng = np.random.default_rng(6)
+    pure = [power_sample(rng, 2000, 0.4) for _ in range(5)]
+    p = an.pooled_exponent(pure, 1, "theta", n_bootstrap=0)
+    assert p.systematic < 3 * p.statistical
+    assert p.error == pytest.approx(math.hypot(p.statistical, p.systematic))
+    # density x^0.1 below 0.05 and x^1.0 above: no single power law over the sample
+    bent = []
+    for _ in range(5):
+        x = rng.random(20000)
+        small = 0.05 * rng.random(4000) ** (1 / 1.1)
+        bent.append(np.concatenate([small, 0.05 + 0.95 * x ** 0.5]))
+    b = an.pooled_exponent(bent, 1, "theta", n_bootstrap=0)
+    assert b.systematic > 3 * b.statistical

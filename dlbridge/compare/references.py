@@ -15,6 +15,7 @@ import dataclasses
 import math
 from typing import Callable, Sequence
 
+from packing.analysis import PooledExponent
 from packing.literature import load_reference
 from packing.shapes import ROUND
 
@@ -25,6 +26,7 @@ from .summary import SystemSummary, fit_error
 class Check:
     """One measured quantity against its reference (module docstring).
 
+    detail : the parts of the error (statistical, range) when known.
     lower_bound : the reference is a lower bound (N_Δ/N > 0.4 for nets): agreement means
     value ≥ reference within the error. bar : the accepted |value − reference| (None: report
     only). note : what the reference does or does not promise for this system.
@@ -40,6 +42,13 @@ class Check:
     bar: float | None = None
     lower_bound: bool = False
     note: str = ""
+    detail: str = ""
+
+    @property
+    def measured(self) -> str:
+        """value ± error, with the error's parts when known."""
+        text = f"{_cell(self.value)} ± {_cell(self.error)}"
+        return f"{text} ({self.detail})" if self.detail else text
 
     @property
     def z(self) -> float:
@@ -96,6 +105,7 @@ class Rule:
     lower_bound: bool = False
     note: str = ""
     reference: float | None = None      # the record states a formula: its value here
+    attribute: str | None = None        # the SystemSummary exponent the rule reads, if any
 
 
 def _round(s: SystemSummary) -> bool:
@@ -115,6 +125,14 @@ def _exponent(name: str) -> Callable[[SystemSummary], tuple[float, float]]:
         fit = getattr(s, name)
         return (math.nan, math.nan) if fit is None else (fit.exponent, fit_error(fit))
     return measure
+
+
+def _error_detail(s: SystemSummary, rule: "Rule") -> str:
+    """"stat x, range y" for pooled exponents (the two parts of their error)."""
+    fit = getattr(s, rule.attribute, None) if rule.attribute else None
+    if isinstance(fit, PooledExponent):
+        return f"stat {fit.statistical:.3f}, range {fit.systematic:.3f}"
+    return ""
 
 
 def _excess(s: SystemSummary) -> tuple[float, float]:
@@ -137,23 +155,29 @@ def _net_index(s: SystemSummary) -> tuple[float, float]:
 HYPOSTATIC_NOTE = ("hypostatic packings: P(f) and g(h) are not expected to be power laws "
                    "(Brito et al., PNAS 115, 11736, 2018); fitted exponents are summaries only")
 
+def _exponent_rule(quantity: str, applies, attribute: str, key: str, subkey: str | None = None,
+                   **kw) -> Rule:
+    """A rule on one of the SystemSummary's pooled exponents."""
+    return Rule(quantity, applies, _exponent(attribute), key, subkey, attribute=attribute, **kw)
+
+
 RULES: tuple[Rule, ...] = (
     # bars of the validation (issue acceptance): θ_e ± 0.04, θ_l ± 0.06, γ ± 0.05
-    Rule("θ_e (extended forces)", _round, _exponent("theta"), "theta_force_meanfield", bar=0.04),
-    Rule("θ_l (buckler forces)", _round, _exponent("theta_buckler"),
-         "exponents_packing_numerics_lerner2013", "theta_local", bar=0.06),
-    Rule("γ (gaps)", _round, _exponent("gamma"), "gamma_gap_meanfield", bar=0.05),
+    _exponent_rule("θ_e (extended forces)", _round, "theta", "theta_force_meanfield", bar=0.04),
+    _exponent_rule("θ_l (buckler forces)", _round, "theta_buckler",
+                   "exponents_packing_numerics_lerner2013", "theta_local", bar=0.06),
+    _exponent_rule("γ (gaps)", _round, "gamma", "gamma_gap_meanfield", bar=0.05),
     Rule("N_Δ − (N_dof + 1) at φ_J", _round, _excess, "N_Delta_isostatic_periodic", bar=0.5,
          reference=0.0),
     Rule("b of N_Δ/N_dof − iso ∝ Δφ^b", _round, _index_scaling, "exponent_Z_excess", bar=0.05),
-    Rule("θ (forces)", _aspherical, _exponent("theta"), "hypostatic_no_powerlaw",
-         note=HYPOSTATIC_NOTE),
-    Rule("γ (gaps)", _aspherical, _exponent("gamma"), "hypostatic_no_powerlaw",
-         note=HYPOSTATIC_NOTE),
-    Rule("θ (unsatisfied Δ)", _net, _exponent("theta"), "net_theta_gamma_geiger", "theta",
-         bar=0.15),
-    Rule("γ (satisfied Δ)", _net, _exponent("gamma"), "net_theta_gamma_geiger", "gamma",
-         bar=0.15),
+    _exponent_rule("θ (forces)", _aspherical, "theta", "hypostatic_no_powerlaw",
+                   note=HYPOSTATIC_NOTE),
+    _exponent_rule("γ (gaps)", _aspherical, "gamma", "hypostatic_no_powerlaw",
+                   note=HYPOSTATIC_NOTE),
+    _exponent_rule("θ (unsatisfied Δ)", _net, "theta", "net_theta_gamma_geiger", "theta",
+                   bar=0.15),
+    _exponent_rule("γ (satisfied Δ)", _net, "gamma", "net_theta_gamma_geiger", "gamma",
+                   bar=0.15),
     Rule("N_Δ/N just below N*", _net, _net_index, "net_NDelta_over_N_below_Nstar",
          lower_bound=True),
 )
@@ -183,7 +207,7 @@ def checks(summaries: Sequence[SystemSummary]) -> list[Check]:
             out.append(Check(system=s.label, quantity=rule.quantity, value=value, error=error,
                              reference=ref, key=rule.key + (f".{rule.subkey}" if rule.subkey else ""),
                              source=source, bar=rule.bar, lower_bound=rule.lower_bound,
-                             note=rule.note))
+                             note=rule.note, detail=_error_detail(s, rule)))
     return out
 
 
@@ -201,7 +225,7 @@ def checks_markdown(items: Sequence[Check]) -> str:
         ref = "—" if not math.isfinite(c.reference) else f"{ref} [{c.key}]"
         bar = "—" if c.bar is None else f"± {c.bar:g}"
         z = "—" if c.bar is None and c.note else _cell(c.z, 1)
-        lines.append(f"| {c.system} | {c.quantity} | {_cell(c.value)} ± {_cell(c.error)} | {ref} "
+        lines.append(f"| {c.system} | {c.quantity} | {c.measured} | {ref} "
                      f"| {bar} | {z} | {c.verdict} |")
         sources.setdefault(c.key.split(".")[0], c.source)
     lines.append("")

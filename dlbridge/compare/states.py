@@ -62,7 +62,8 @@ class State:
     dim : space dimension of a packing (its d global translations), 0 for a net.
     n_particles : packings (NaN for nets). pairs, rattlers, diameters : a packing's candidate
     pairs (M, 2), rattler mask (N,) and particle diameters (N,) (None when not stored; diameters
-    only for discs and spheres). stop_reason : a net's (packings: "none").
+    only for discs and spheres). stop_reason : a net's (packings: "none"). pressure : a
+    packing's virial pressure (NaN when not stored).
     """
 
     source: str
@@ -88,6 +89,7 @@ class State:
     rattlers: np.ndarray | None = None
     diameters: np.ndarray | None = None
     stop_reason: str = "none"
+    pressure: float = math.nan
 
     @property
     def description(self) -> Side:
@@ -144,6 +146,15 @@ class State:
     def marginal(self) -> np.ndarray:
         """(M,) bool: the marginal constraints among ``gaps`` (`packing.analysis.marginal_mask`)."""
         return marginal_mask(self.gaps) if self.gaps.size else np.zeros(0, dtype=bool)
+
+    @property
+    def pressure_ratio(self) -> float:
+        """p / Δφ^(α−1) of a packing above φ_J (p ∝ Δφ^(α−1), O'Hern et al., PRE 68, 011306,
+        2003): about constant over the states of one system when φ_J is right; NaN otherwise."""
+        d = self.distance
+        if not (math.isfinite(self.pressure) and math.isfinite(d) and d > 0):
+            return math.nan
+        return self.pressure / d ** (POTENTIAL_EXPONENT.get(self.potential, 2.0) - 1.0)
 
     def force_variable(self) -> np.ndarray:
         """Δ > 0 mapped to a quantity ∝ the constraint force, f ∝ Δ^(α−1), normalised to ⟨f⟩ = 1.
@@ -259,7 +270,8 @@ def _read_state(group: h5py.Group, path: str) -> State:
         **{name: _eigenvalues(group, name) for name in EIGENVALUE_SETS},
         unjammed=packing_side and not bool(attrs.get("jammed", True)),
         **(_packing_arrays(group, where) if packing_side else {}),
-        stop_reason=str(attrs.get("stop_reason", "none")))
+        stop_reason=str(attrs.get("stop_reason", "none")),
+        pressure=_as_float(attrs.get("pressure", "none")) if packing_side else math.nan)
 
 
 def read_states(path: str | os.PathLike) -> list[State]:

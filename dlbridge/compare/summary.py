@@ -268,6 +268,30 @@ def _test_error_peak(states: Sequence[State]) -> tuple[float, float] | None:
     return x, float(np.mean(pts[x]))
 
 
+MISPLACED_FACTOR = 3.0      # p/Δφ^(α−1) this far from the system's median: φ_J is misplaced
+
+
+def drop_misplaced(nearest: Sequence[State]) -> tuple[tuple[State, ...], list[str]]:
+    """The packing states at the transition whose pressure agrees with their Δφ, and a warning
+    for each one left out: p/Δφ^(α−1) more than MISPLACED_FACTOR from the median of the system
+    means that state is not at the stated distance (its seed's φ_J is misplaced, e.g. a search
+    that ended on another branch); nets pass unchanged."""
+    ratios = [s.pressure_ratio for s in nearest]
+    ok = [r for r in ratios if math.isfinite(r) and r > 0]
+    if len(ok) < 3:
+        return tuple(nearest), []
+    med = float(np.median(ok))
+    keep, notes = [], []
+    for s, r in zip(nearest, ratios):
+        if math.isfinite(r) and not med / MISPLACED_FACTOR <= r <= med * MISPLACED_FACTOR:
+            notes.append(f"{s.source}: p/Δφ^(α−1) = {r:.3g} against the median {med:.3g} of "
+                         f"the other seeds: φ_J of seed {s.seed} is misplaced; left out of the "
+                         "values at the transition")
+        else:
+            keep.append(s)
+    return tuple(keep), notes
+
+
 def with_transition(states: Sequence[State]) -> tuple[tuple[State, ...], list[str]]:
     """The states, with the transition of nets whose files carry none (a sweep trains each width
     on its own) set to the mean of the seeds' own N* (:func:`network_seed_transition`), and a
@@ -298,6 +322,7 @@ def summarize_system(key: SystemKey, states: Sequence[State],
     states, derived = with_transition(states)
     realisations = _by_realisation(states)
     nearest = tuple(s for s in (nearest_state(r) for r in realisations.values()) if s is not None)
+    nearest, misplaced = drop_misplaced(nearest)
     index = estimate(s.isostaticity_index for s in nearest)
     isostatic_reference = is_round_packing(key)
     if isostatic_reference:
@@ -328,4 +353,4 @@ def summarize_system(key: SystemKey, states: Sequence[State],
         energy_scaling=fit_scaling([d for d, s in zip(dist, states) if not s.unjammed],
                                    [s.energy for s in states if not s.unjammed]),
         test_error_peak=_test_error_peak(states),
-        warnings=tuple(derived + _count_warnings(states)))
+        warnings=tuple(derived + misplaced + _count_warnings(states)))

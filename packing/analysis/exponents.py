@@ -4,10 +4,16 @@ nets.
 
 Each exponent is one :func:`~.fits.fit_small_x_power_law` of the pooled sample with the lower cut
 of :data:`DEFAULT_TRIM` (so the few smallest values cannot set it) and the KS upper cut-off. Its
-error is the larger of the Fisher error and the standard deviation over bootstrap resamples of
-the *realisations* (the states are resampled whole, with replacement, and the whole fit, cut-offs
-included, is redone): values within one packing are correlated, so resampling values alone would
-understate the error.
+statistical error is the larger of the Fisher error and the standard deviation over bootstrap
+resamples of the *realisations* (the states are resampled whole, with replacement, and the whole
+fit, cut-offs included, is redone): values within one packing are correlated, so resampling
+values alone would understate the error. Its systematic error is the largest change of the
+exponent, beyond what noise explains, when the upper cut-off is put at the fixed fractions
+:data:`RANGE_QUANTILES` of the sample instead: a finite sample is a power law only over a
+limited range, and where the distribution bends the KS choice can jump between ranges
+(measured: γ of 47 sphere packings, N = 1024, Δφ = 1e-7: 0.389 with the KS cut at h = 0.2,
+0.335 ± 0.009 with the cut at the 5 % quantile, h = 2e-3). The error reported combines both in
+quadrature.
 """
 from __future__ import annotations
 
@@ -24,6 +30,7 @@ from .populations import ContactPopulations
 
 DEFAULT_TRIM = 3                # the 3 smallest pooled values only set the lower cut
 DEFAULT_REALISATION_BOOTSTRAP = 200
+RANGE_QUANTILES = (0.05, 0.1, 0.25)   # alternative upper cut-offs for the systematic error
 
 
 @dataclasses.dataclass(frozen=True)
@@ -32,12 +39,14 @@ class PooledExponent:
 
     fit : the fit of the pooled sample. stderr_realisations : standard deviation over bootstrap
     resamples of the realisations (NaN with fewer than 2 realisations or successful resamples).
-    n_realisations : realisations pooled.
+    n_realisations : realisations pooled. systematic : the largest change of the exponent over
+    the upper cut-offs of :data:`RANGE_QUANTILES` beyond noise (0 when none can be fitted).
     """
 
     fit: PowerLawFit
     stderr_realisations: float
     n_realisations: int
+    systematic: float = 0.0
 
     @property
     def value(self) -> float:
@@ -47,10 +56,15 @@ class PooledExponent:
     exponent = value
 
     @property
-    def error(self) -> float:
+    def statistical(self) -> float:
         """max(Fisher error, realisation bootstrap error)."""
         boot = self.stderr_realisations
         return self.fit.stderr if not math.isfinite(boot) else max(boot, self.fit.stderr)
+
+    @property
+    def error(self) -> float:
+        """The statistical and the systematic (range) errors in quadrature."""
+        return math.hypot(self.statistical, self.systematic)
 
     @property
     def name(self) -> str:
@@ -77,8 +91,27 @@ class PooledExponent:
         return self.fit.density(x)
 
 
-def _fit(values: np.ndarray, sign: int, name: str, floor: float, trim: int) -> PowerLawFit:
-    return fit_small_x_power_law(values, sign=sign, name=name, floor=floor, trim=trim)
+def _fit(values: np.ndarray, sign: int, name: str, floor: float, trim: int,
+         quantile: float | None = None) -> PowerLawFit:
+    rule = dict(rule="ks") if quantile is None else dict(rule="quantile", quantile=quantile)
+    return fit_small_x_power_law(values, sign=sign, name=name, floor=floor, trim=trim, **rule)
+
+
+def _range_systematic(values: np.ndarray, fit: PowerLawFit, sign: int, floor: float,
+                      trim: int) -> float:
+    """The largest shift of the exponent between the KS cut-off and a cut-off of
+    RANGE_QUANTILES beyond what noise explains: √max(0, δ² − |σ_q² − σ_ks²|), δ being the shift
+    and σ the Fisher errors (for nested samples the difference of the two estimates has variance
+    |σ_q² − σ_ks²|)."""
+    shifts = [0.0]
+    for q in RANGE_QUANTILES:
+        try:
+            alt = _fit(values, sign, fit.name, floor, trim, q)
+        except ParameterError:
+            continue
+        excess = (alt.exponent - fit.exponent) ** 2 - abs(alt.stderr ** 2 - fit.stderr ** 2)
+        shifts.append(math.sqrt(max(0.0, excess)))
+    return max(shifts)
 
 
 def pooled_exponent(samples: Sequence[np.ndarray], sign: int, name: str, floor: float = 0.0,
@@ -92,8 +125,9 @@ def pooled_exponent(samples: Sequence[np.ndarray], sign: int, name: str, floor: 
     parts = [np.asarray(s, dtype=np.float64).ravel() for s in samples]
     if not parts:
         return None
+    pooled = np.concatenate(parts)
     try:
-        fit = _fit(np.concatenate(parts), sign, name, floor, trim)
+        fit = _fit(pooled, sign, name, floor, trim)
     except ParameterError:
         return None
     rng = np.random.default_rng(seed)
@@ -106,7 +140,8 @@ def pooled_exponent(samples: Sequence[np.ndarray], sign: int, name: str, floor: 
         except ParameterError:
             continue
     sd = float(np.std(est, ddof=1)) if len(est) >= 2 else math.nan
-    return PooledExponent(fit=fit, stderr_realisations=sd, n_realisations=len(parts))
+    return PooledExponent(fit=fit, stderr_realisations=sd, n_realisations=len(parts),
+                          systematic=_range_systematic(pooled, fit, sign, floor, trim))
 
 
 @dataclasses.dataclass(frozen=True)

@@ -1,0 +1,208 @@
+"""``dlbridge validate``: the literature table reproduced at a chosen scale.
+
+Each scale (:data:`SCALES`) is a list of systems, each a sweep :class:`~.grid.Grid` (3D spheres,
+2D discs, 2D ellipses, nets at N*). The runs go through :func:`~.sweep.run_sweep` into
+``OUT/runs/<system>/`` (resumable: a re-run skips finished runs; any sweep executor, so the
+cluster scale runs on ``slurm``/``dask``/``submitit``), are merged into ``OUT/<system>.h5``,
+compared (:func:`dlbridge.compare.compare`, tables and figures in ``OUT``) and checked against
+data/literature.json (:mod:`dlbridge.compare.references`). ``OUT/report.md`` holds the checks,
+the comparison table, the figures, the command and the machine.
+
+Protocols (why these numbers): packings at Δφ = 1e-7 above a φ_J located to a relative 1e-10
+(θ_e rises from 0.21 at Δφ = 1e-4 to 0.37–0.39 at 1e-6 … 1e-8 for N = 1024 spheres, 8 seeds:
+finite pressure rounds the small forces), plus Δφ up to 1e-2 for the N_Δ scaling. Nets: ReLU,
+quadratic hinge, Adam (the paper's setting), random data in d = 10, widths around N*; only nets
+whose loss converged (stop reason ``converged``) within 20 % below N* enter θ and γ
+(`dlbridge.compare.summary`), and the report says how many did.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import math
+import platform
+import shlex
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Sequence
+
+from packing.errors import require
+from packing.io import atomic_output, check_output_path, file_attributes
+
+from ..compare.references import checks, checks_markdown
+from .grid import Grid
+from .sweep import EXECUTORS, merge_runs, run_sweep
+
+
+@dataclasses.dataclass(frozen=True)
+class ValidationScale:
+    """A named set of systems: (system name, grid) pairs and what the scale is for."""
+
+    name: str
+    purpose: str
+    systems: tuple[tuple[str, Grid], ...]
+
+
+def _packings(dim: int, n: int, seeds: int, shape: str | None = None,
+              aspect: float = 1.0) -> Grid:
+    fixed = {"dim": dim, "n": n, "rtol": 1e-10, "delta_phis": [1e-7, 1e-5, 1e-3, 1e-2]}
+    if shape is not None:
+        fixed.update(shape=shape, aspect=aspect)
+    return Grid("packing", fixed, {"seed": list(range(seeds))})
+
+
+def _nets(n_train: int, widths: Sequence[float], seeds: int, steps: int) -> Grid:
+    fixed = {"dataset": "random", "dim": 10, "n_train": n_train, "n_test": 0, "depth": 2,
+             "steps": steps, "seeds": list(range(seeds))}
+    return Grid("network", fixed, {"width": list(widths)})
+
+
+SCALES = {
+    "small": ValidationScale(
+        "small", "minutes on 2 cores: every number computed, few resolved",
+        (("spheres", _packings(3, 256, 8)), ("discs", _packings(2, 256, 8)),
+         ("ellipses", _packings(2, 128, 4, "ellipse", 1.5)),
+         ("nets", _nets(100, (4, 5, 6, 7), 6, 20_000)))),
+    "large": ValidationScale(
+        "large", "the largest sizes run on 2 CPU cores (about 20 minutes wall)",
+        (("spheres", _packings(3, 1024, 48)), ("discs", _packings(2, 1024, 32)),
+         ("ellipses", _packings(2, 256, 8, "ellipse", 1.5)),
+         ("nets", _nets(400, (8, 9, 10, 11, 12), 8, 40_000)))),
+    "cluster": ValidationScale(
+        "cluster", "a cluster or GPU through a distributed executor (--executor slurm/dask/submitit)",
+        (("spheres", _packings(3, 4096, 40)), ("discs", _packings(2, 4096, 40)),
+         ("ellipses", _packings(2, 1024, 20, "ellipse", 1.5)),
+         ("nets", _nets(2000, (24, 26, 28, 30, 32, 34), 16, 200_000)))),
+}
+"""The scales of ``dlbridge validate --scale``."""
+
+REPORT = "report.md"
+
+
+def add_validate_parser(subparsers) -> argparse.ArgumentParser:
+    """The ``validate`` subcommand."""
+    p = subparsers.add_parser(
+        "validate", help="reproduce the literature table at a chosen scale",
+        description="Run packings (3D spheres, 2D discs, ellipses) and nets at N* at one scale "
+                    "through the sweep executors, compare them and check every number against "
+                    "data/literature.json; writes OUT/report.md, tables and figures.")
+    p.add_argument("--scale", choices=sorted(SCALES), default="small",
+                   help="small (about 3 minutes on 2 cores), large (about 20 minutes) or "
+                        "cluster (default small)")
+    p.add_argument("--out", required=True, help="output folder (runs are resumed from it)")
+    p.add_argument("--executor", choices=EXECUTORS, default="local",
+                   help="sweep executor (default local: a process pool)")
+    p.add_argument("--workers", type=int, default=2, help="parallel runs (default 2)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace the merged files, tables, figures and report in OUT")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=run_validate)
+    return p
+
+
+def _merged(out: Path, name: str) -> Path:
+    return out / f"{name}.h5"
+
+
+def _check_outputs(out: Path, overwrite: bool) -> None:
+    """ParameterError before any work when a merged file or the report exists without
+    --overwrite."""
+    for path in [out / REPORT] + [_merged(out, n) for n, _ in SCALES["small"].systems]:
+        check_output_path(path, overwrite, name="--out")
+
+
+def run_seconds(merged: Path) -> tuple[int, float]:
+    """(runs, summed seconds of their computation) from a merged file's /index."""
+    import h5py
+    import numpy as np
+
+    with h5py.File(merged, "r") as f:
+        sec = np.asarray(f["index"]["seconds"][()], dtype=np.float64)
+    return int(sec.size), float(np.nansum(sec))
+
+
+def run_scale(scale: ValidationScale, out: Path, executor: str, workers: int,
+              progress: bool, command: str) -> list[Path]:
+    """Every system of ``scale``: sweep into OUT/runs/<name>/, merge into OUT/<name>.h5."""
+    merged = []
+    (out / "runs").mkdir(exist_ok=True)
+    for name, grid in scale.systems:
+        rep = run_sweep(grid, out / "runs" / name, executor=executor, workers=workers,
+                        command=command, progress=progress,
+                        log=lambda m: print(m, file=sys.stderr))
+        require(rep.failed == 0 and rep.locked == 0, "validate", "every run done",
+                f"{name}: {rep.failed} failed, {rep.locked} locked ({'; '.join(rep.errors)[:300]})")
+        merge_runs(out / "runs" / name, _merged(out, name), overwrite=True, command=command)
+        merged.append(_merged(out, name))
+    return merged
+
+
+def _system_line(name: str, grid: Grid) -> str:
+    swept = {k: (f"{len(v)} values" if len(v) > 6 else list(v)) for k, v in grid.axes.items()}
+    return f"- `{name}`: side {grid.side}, fixed {dict(grid.fixed)}, swept {swept}"
+
+
+def _exponent_line(s) -> str:
+    """What the exponents of one system stand on: states, their stop reasons, marginal counts."""
+    reasons = Counter(st.stop_reason for st in s.exponent_states)
+    why = ", ".join(f"{n} {r}" for r, n in sorted(reasons.items())) if s.side == "network" else \
+        "one per seed at the smallest Δφ"
+    extra = (f"; bucklers {s.buckler_fraction:.1%} of the non-rattlers"
+             if math.isfinite(s.buckler_fraction) else "")
+    return (f"- {s.label}: θ, γ from {len(s.exponent_states)} states ({why}); marginal "
+            f"constraints per state {s.n_marginal.mean:.2f}{extra}")
+
+
+def _cost_line(out: Path, name: str) -> str:
+    runs, seconds = run_seconds(_merged(out, name))
+    return f"- `{name}`: {runs} runs, {seconds / 60:.1f} min of computation summed over runs"
+
+
+def report_text(scale: ValidationScale, command: str, result, wall: float,
+                out: Path | None = None) -> str:
+    """The Markdown report: checks, the comparison table, figures, command, machine and the
+    computation per system (from the merged files' index, when ``out`` is given)."""
+    attrs = file_attributes(command)
+    figs = sorted(p.name for p in result.files if p.suffix == ".png")
+    lines = [f"# Validation against the literature — scale `{scale.name}`", "",
+             f"{scale.purpose}. Command: `{command}`, on "
+             f"{platform.machine()} ({attrs.get('cpu', '')}); package {attrs.get('package_version', '')}, "
+             f"git {attrs.get('git_commit', 'unknown')}, {attrs.get('created', '')}.", "",
+             "## Checks", "", checks_markdown(checks(result.summaries)),
+             "What the exponents stand on:", "", *[_exponent_line(s) for s in result.summaries],
+             "",
+             "## Systems", "", *[_system_line(name, g) for name, g in scale.systems], "",
+             *([f"Computation (this invocation took {wall / 60:.1f} min wall; finished runs "
+                f"found in OUT/runs are reused):", "",
+                *[_cost_line(out, name) for name, _ in scale.systems], ""] if out else []),
+             "## Comparison table", "", result.markdown, "## Figures", "",
+             *[f"![{f}]({f})" for f in figs]]
+    return "\n".join(lines) + "\n"
+
+
+def run_validate(args: argparse.Namespace, argv: Sequence[str] | None = None) -> int:
+    """The ``validate`` command; returns 0 (ParameterError on bad input, before any work)."""
+    from ..compare.command import compare, prepare_out_dir
+
+    require(isinstance(args.workers, int) and 1 <= args.workers <= 1024, "--workers",
+            "an integer in [1, 1024]", args.workers)
+    out = prepare_out_dir(args.out)
+    _check_outputs(out, args.overwrite)
+    scale = SCALES[args.scale]
+    command = "dlbridge " + " ".join(shlex.quote(a) for a in (argv if argv is not None
+                                                               else sys.argv[1:]))
+    t0 = time.perf_counter()
+    files = run_scale(scale, out, args.executor, args.workers, not args.quiet, command)
+    result = compare(files, out, figures=True, overwrite=True)
+    wall = time.perf_counter() - t0
+    with atomic_output(out / REPORT, overwrite=True) as tmp:
+        tmp.write_text(report_text(scale, command, result, wall, out), encoding="utf-8")
+    print(f"dlbridge validate: {args.scale} scale in {wall / 60:.1f} min; report {out / REPORT}")
+    print(checks_markdown(checks(result.summaries)))
+    bad = [c for c in checks(result.summaries) if not math.isfinite(c.value)]
+    if bad:
+        print(f"dlbridge validate: {len(bad)} quantities could not be measured at this scale",
+              file=sys.stderr)
+    return 0
