@@ -79,7 +79,8 @@ def test_small_validation_measures_gamma_and_theta_e_of_spheres(tmp_path):
     for name in ("sphere 3D N=256", "disk 2D N=256", "ellipse 2D N=128", "net random"):
         assert name in report
     rows = {}
-    for line in report.splitlines():
+    checks_table = report[report.index("## Checks"):report.index("What the exponents")]
+    for line in checks_table.splitlines():
         cells = [c.strip() for c in line.split("|")]
         if len(cells) > 4 and cells[1].startswith(("sphere", "disk")):
             value, _, err = cells[3].partition(" ± ")
