@@ -290,7 +290,7 @@ def test_tables_and_figures_written(result, files):
     out = files["tmp"] / "out"
     names = {p.name for p in result.files}
     for stem in ("fig1_isostaticity", "fig2_gap_distributions", "fig3_spectra", "fig4_energy",
-                 "fig5_test_error"):
+                 "fig5_test_error", "fig6_pressure"):
         for ext in ("png", "pdf"):
             assert f"{stem}.{ext}" in names
             assert (out / f"{stem}.{ext}").stat().st_size > 5000

@@ -25,7 +25,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
-from packing.analysis import ZERO_MODE_RTOL, log_histogram
+from packing.analysis import ZERO_MODE_RTOL, fit_scaling, log_histogram
 from packing.errors import require
 from packing.io import atomic_output
 
@@ -430,8 +430,46 @@ def figure_test_error(summaries: Sequence[SystemSummary], out_dir: Path) -> list
 
 
 # ------------------------------------------------------------------------------------- all
+# ----------------------------------------------------------------------------- figure 6
+def _pressure_points(s: SystemSummary) -> tuple[np.ndarray, np.ndarray]:
+    """(Δφ, p) of the jammed packing states with a stored pressure > 0, from the seeds whose
+    state at the transition passed the pressure check (summary.drop_misplaced)."""
+    kept = {t.realisation for t in s.nearest}
+    pts = [(t.distance, t.pressure) for t in s.states if t.realisation in kept and not t.unjammed
+           and math.isfinite(t.pressure) and t.pressure > 0 and math.isfinite(t.distance)
+           and t.distance > 0]
+    return (np.array(pts).T if pts else (np.zeros(0), np.zeros(0)))
+
+
+def figure_pressure(summaries: Sequence[SystemSummary], out_dir: Path) -> list[Path]:
+    """Pressure against Δφ for every packing system with stored pressures (single states and
+    the least-squares law p ∝ Δφ^b, against b = α − 1 of O'Hern et al., PRE 68, 011306, 2003);
+    writes nothing (returns []) without such states."""
+    data = [(s, st, *_pressure_points(s)) for s, st in zip(summaries, styles(summaries))
+            if s.side == "packing"]
+    data = [d for d in data if d[2].size >= 3]
+    if not data:
+        return []
+    fig, (ax,) = _new_figure(width=6.0, height=4.4)
+    for s, st, x, y in data:
+        ax.plot(x, y, ls="none", ms=4, alpha=0.6, label=s.label, **st)
+        f = fit_scaling(x, y)
+        if f is not None:
+            xx = np.geomspace(f.x_min, f.x_max, 30)
+            ax.plot(xx, f(xx), color=st["color"], lw=1,
+                    label=r"  fit $p \propto \Delta\varphi^{\,b}$, $b$ = "
+                    + format_pm(f.exponent, f.stderr))
+    _loglog(ax)
+    ax.set_xlabel(r"$\Delta\varphi = \varphi - \varphi_J$")
+    ax.set_ylabel(r"virial pressure  $p$")
+    ax.legend(fontsize=7, loc="best")
+    fig.suptitle(r"Pressure above jamming, $p \propto \Delta\varphi^{\alpha-1}$ (misplaced and "
+                 "rearranged states left out)", fontsize=10)
+    return save(fig, out_dir, "fig6_pressure")
+
+
 FIGURE_STEMS = ("fig1_isostaticity", "fig2_gap_distributions", "fig3_spectra", "fig4_energy",
-                "fig5_test_error")
+                "fig5_test_error", "fig6_pressure")
 """The figures :func:`plot_all` can write (each as every one of :data:`FORMATS`)."""
 
 
@@ -441,12 +479,13 @@ def figure_files(out_dir: str | Path) -> list[Path]:
 
 
 def plot_all(summaries: Sequence[SystemSummary], out_dir: str | Path) -> list[Path]:
-    """All five figures (the fifth only with network data); returns the files written."""
+    """All six figures (the fifth only with network data, the sixth only with packing
+    pressures); returns the files written."""
     out = Path(out_dir)
     require(out.is_dir(), "out_dir", "an existing directory", str(out))
     require(len(summaries) >= 1, "summaries", "at least one system", len(summaries))
     files: list[Path] = []
     for fn in (figure_isostaticity, figure_gap_distributions, figure_spectra, figure_energy,
-               figure_test_error):
+               figure_test_error, figure_pressure):
         files += fn(summaries, out)
     return files
