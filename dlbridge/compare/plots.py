@@ -1,14 +1,17 @@
 """Figures of ``dlbridge compare`` (matplotlib, Agg; PNG and PDF).
 
 1. ``fig1_isostaticity``   N_Δ/N_dof against the distance to the transition, all systems.
-2. ``fig2_gap_distributions`` P₊ of the force variable (Δ > 0) and P₋ of |Δ| (Δ < 0) at the
-   transition, log-binned, with the fitted power laws over their fitted ranges.
+2. ``fig2_gap_distributions`` P₊ of the force variable (Δ > 0; packings: extended and buckler
+   forces apart) and P₋ of |Δ| (Δ < 0) at the transition, log-binned, with the fitted power laws
+   over their fitted ranges.
 3. ``fig3_spectra``        density of states of the stiffness part (H0) and of the stress part
    (Hp) at the transition, side by side, eigenvalues in units of the mean non-zero stiffness
    eigenvalue of the same state.
 4. ``fig4_energy``         energy (packings, per particle) and training loss (nets) against the
    distance to the transition, with the fitted power laws.
 5. ``fig5_test_error``     test error of the nets against N/N* (skipped without network data).
+6. ``fig6_pressure``       pressure of the packings against Δφ with the fitted power law
+   (skipped without packing pressures).
 
 Figures are built on :class:`matplotlib.figure.Figure` directly, so importing this module never
 changes pyplot's global backend. Every figure function returns the files it wrote.
