@@ -60,8 +60,10 @@ def synthetic_net_state(n: int, seed: int, rng: np.random.Generator) -> tuple[di
     return attrs, data
 
 
-def write_synthetic_network(path: Path, seeds=NET_SEEDS, depth: int = 2) -> Path:
-    """A synthetic network file (the HDF5 contract of packing.io) with the known answers of the docstring."""
+def write_synthetic_network(path: Path, seeds=NET_SEEDS, depth: int = 2,
+                            transition: float | str = NET_NSTAR) -> Path:
+    """A synthetic network file (the HDF5 contract of packing.io) with the known answers of the
+    docstring; ``transition`` is the stored N* ("none": not stored, as in a sweep)."""
     with atomic_h5(path, command="synthetic network file (tests/test_compare.py)") as f:
         runs = f.require_group("runs")
         for seed in seeds:
@@ -69,6 +71,7 @@ def write_synthetic_network(path: Path, seeds=NET_SEEDS, depth: int = 2) -> Path
             for n in NET_NS:
                 attrs, data = synthetic_net_state(n, seed, rng)
                 attrs["depth"] = depth
+                attrs["transition"] = transition
                 write_state(runs, f"L{depth}_N{n}_seed{seed}", attrs, data)
     return path
 
@@ -412,15 +415,7 @@ def test_packing_populations_against_the_stored_contacts(files, result):
 
 
 def test_nets_without_a_stored_transition_use_the_seeds_own(files, tmp_path):
-    path = tmp_path / "sweep-like.h5"
-    with atomic_h5(path, command="test") as f:
-        runs = f.require_group("runs")
-        for seed in NET_SEEDS:
-            rng = np.random.default_rng(1000 + seed)
-            for n in NET_NS:
-                attrs, data = synthetic_net_state(n, seed, rng)
-                attrs["transition"] = "none"
-                write_state(runs, f"L2_N{n}_seed{seed}", attrs, data)
+    path = write_synthetic_network(tmp_path / "sweep-like.h5", transition="none")
     res = cmp.compare([path], tmp_path / "out", n_bootstrap=0, figures=False)
     (s,) = res.summaries
     assert s.transition.mean == pytest.approx(1000.0)
