@@ -182,3 +182,12 @@ def test_range_systematic_flags_a_bent_distribution():
         bent.append(np.concatenate([small, 0.05 + 0.95 * x ** 0.5]))
     b = an.pooled_exponent(bent, 1, "theta", n_bootstrap=0)
     assert b.systematic > 3 * b.statistical
+
+
+def test_without_the_split_theta_is_named_theta():
+    rng = np.random.default_rng(7)
+    pops = [an.contact_populations(*synthetic_packing(rng)[:3], dim=3, split_bucklers=False)
+            for _ in range(3)]
+    ex = an.packing_exponents(pops, n_bootstrap=0)
+    assert ex.theta_extended.name == "theta" and ex.theta_buckler is None
+    assert math.isnan(ex.buckler_fraction)

@@ -213,9 +213,11 @@ def force_samples(s: SystemSummary) -> list[tuple[str, np.ndarray, object]]:
     """(label suffix, pooled values, fit) of the Δ > 0 populations of a system: a packing's
     extended and buckler forces when split, else the pooled force variable."""
     pops = [st.populations for st in s.exponent_states]
-    if pops and all(p is not None for p in pops):
+    if pops and all(p is not None and p.bucklers_split for p in pops):
         return [(" extended", np.concatenate([p.extended_forces for p in pops]), s.theta),
                 (" bucklers", np.concatenate([p.buckler_forces for p in pops]), s.theta_buckler)]
+    if pops and all(p is not None for p in pops):
+        return [("", np.concatenate([p.extended_forces for p in pops]), s.theta)]
     g = pooled_gaps(s.exponent_states)
     return [("", g[g > 0], s.theta)]
 

@@ -147,7 +147,9 @@ def pooled_exponent(samples: Sequence[np.ndarray], sign: int, name: str, floor: 
 @dataclasses.dataclass(frozen=True)
 class PackingExponents:
     """θ_e (extended forces), θ_l (buckler forces) and γ (gaps) of a set of packing states, each
-    None when its pooled sample is too small; the bucklers' mean fraction; marginal contacts."""
+    None when its pooled sample is too small; the bucklers' mean fraction; marginal contacts.
+    Without the buckler split (ellipses, ellipsoids) θ_extended is θ of every force, named
+    "theta"."""
 
     theta_extended: PooledExponent | None
     theta_buckler: PooledExponent | None
@@ -165,8 +167,10 @@ def packing_exponents(populations: Sequence[ContactPopulations],
     scales = [p.overlap_scale for p in pops if math.isfinite(p.overlap_scale)]
     floor = max(scales) if scales else 0.0
     kw = dict(n_bootstrap=n_bootstrap, seed=seed)
+    split = any(p.bucklers_split for p in pops)
     return PackingExponents(
-        theta_extended=pooled_exponent([p.extended_forces for p in pops], 1, "theta_e", **kw),
+        theta_extended=pooled_exponent([p.extended_forces for p in pops], 1,
+                                       "theta_e" if split else "theta", **kw),
         theta_buckler=pooled_exponent([p.buckler_forces for p in pops], 1, "theta_l", **kw),
         gamma=pooled_exponent([p.gaps for p in pops], -1, "gamma", floor=floor, **kw),
         buckler_fraction=float(np.mean([p.buckler_fraction for p in pops])) if pops else math.nan,
