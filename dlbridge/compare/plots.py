@@ -227,8 +227,7 @@ def gap_sample(s: SystemSummary) -> np.ndarray:
     pops = [st.populations for st in s.exponent_states]
     if pops and all(p is not None for p in pops):
         return np.concatenate([p.gaps for p in pops])
-    g = pooled_gaps(s.exponent_states)
-    return -g[g < 0]
+    return np.concatenate([st.gap_variable() for st in s.exponent_states] or [np.zeros(0)])
 
 
 def figure_gap_distributions(summaries: Sequence[SystemSummary], out_dir: Path) -> list[Path]:
@@ -437,10 +436,9 @@ def figure_test_error(summaries: Sequence[SystemSummary], out_dir: Path) -> list
 # ------------------------------------------------------------------------------------- all
 # ----------------------------------------------------------------------------- figure 6
 def _pressure_points(s: SystemSummary) -> tuple[np.ndarray, np.ndarray]:
-    """(Δφ, p) of the jammed packing states with a stored pressure > 0, from the seeds whose
-    state at the transition passed the pressure check (summary.drop_misplaced)."""
-    kept = {t.realisation for t in s.nearest}
-    pts = [(t.distance, t.pressure) for t in s.states if t.realisation in kept and not t.unjammed
+    """(Δφ, p) of the jammed packing states with a stored pressure > 0 (the summary's states:
+    seeds with a misplaced φ_J are already left out, summary.drop_misplaced)."""
+    pts = [(t.distance, t.pressure) for t in s.states if not t.unjammed
            and math.isfinite(t.pressure) and t.pressure > 0 and math.isfinite(t.distance)
            and t.distance > 0]
     return (np.array(pts).T if pts else (np.zeros(0), np.zeros(0)))

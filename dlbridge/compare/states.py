@@ -156,6 +156,10 @@ class State:
             return math.nan
         return self.pressure / d ** (POTENTIAL_EXPONENT.get(self.potential, 2.0) - 1.0)
 
+    def gap_variable(self) -> np.ndarray:
+        """|Δ| of the satisfied constraints (Δ < 0), marginal constraints left out."""
+        return -self.gaps[(self.gaps < 0.0) & ~self.marginal]
+
     def force_variable(self) -> np.ndarray:
         """Δ > 0 mapped to a quantity ∝ the constraint force, f ∝ Δ^(α−1), normalised to ⟨f⟩ = 1.
 

@@ -177,18 +177,15 @@ def pooled_gaps(states: Sequence[State]) -> np.ndarray:
     parts = []
     for s in states:
         parts.append(s.force_variable())
-        parts.append(s.gaps[(s.gaps < 0.0) & ~s.marginal])
+        parts.append(-s.gap_variable())
     return np.concatenate(parts) if parts else np.zeros(0)
 
 
-def fit_error(fit) -> float:
-    """The error bar reported for an exponent: a :class:`~packing.analysis.PooledExponent`'s
-    (bootstrap over realisations, never below the Fisher error) or a single fit's (its bootstrap
-    error when computed, never below the Fisher error)."""
-    if isinstance(fit, PooledExponent):
-        return fit.error
-    boot = fit.stderr_bootstrap
-    return fit.stderr if boot is None or not math.isfinite(boot) else max(boot, fit.stderr)
+def fit_error(fit: PooledExponent) -> float:
+    """The error bar reported for an exponent: :attr:`~packing.analysis.PooledExponent.error`
+    (the bootstrap over realisations, never below the Fisher error, and the fit-range
+    systematic in quadrature)."""
+    return fit.error
 
 
 def exponent_states(states: Sequence[State], nearest: Sequence[State]) -> tuple[State, ...]:
@@ -219,7 +216,7 @@ def _exponents(states: Sequence[State], n_bootstrap: int) -> _Exponents:
         return _Exponents(ex.theta_extended, ex.theta_buckler, ex.gamma, ex.buckler_fraction,
                           estimate(p.n_marginal for p in pops))
     pos = [s.force_variable() for s in states]
-    neg = [-s.gaps[(s.gaps < 0.0) & ~s.marginal] for s in states]
+    neg = [s.gap_variable() for s in states]
     return _Exponents(pooled_exponent(pos, 1, "theta", n_bootstrap=n_bootstrap),
                       None, pooled_exponent(neg, -1, "gamma", n_bootstrap=n_bootstrap),
                       math.nan, estimate(int(s.marginal.sum()) for s in states))
@@ -271,25 +268,27 @@ def _test_error_peak(states: Sequence[State]) -> tuple[float, float] | None:
 MISPLACED_FACTOR = 3.0      # p/Δφ^(α−1) this far from the system's median: φ_J is misplaced
 
 
-def drop_misplaced(nearest: Sequence[State]) -> tuple[tuple[State, ...], list[str]]:
-    """The packing states at the transition whose pressure agrees with their Δφ, and a warning
-    for each one left out: p/Δφ^(α−1) more than MISPLACED_FACTOR from the median of the system
-    means that state is not at the stated distance (its seed's φ_J is misplaced, e.g. a search
-    that ended on another branch); nets pass unchanged."""
-    ratios = [s.pressure_ratio for s in nearest]
+def drop_misplaced(states: Sequence[State]) -> tuple[tuple[State, ...], list[str]]:
+    """The states without the realisations whose φ_J is misplaced, and a warning for each one
+    left out. A realisation is misplaced when p/Δφ^(α−1) of its state at the transition is more
+    than MISPLACED_FACTOR from the median of the system's: that state, and with it every state
+    of the seed, is not at its stated distance (e.g. a search that ended on another branch), so
+    the seed's φ_J, counts, scaling and exponents are all left out. Nets (no pressure) pass
+    unchanged."""
+    nearest = [n for n in (nearest_state(r) for r in _by_realisation(states).values()) if n]
+    ratios = [n.pressure_ratio for n in nearest]
     ok = [r for r in ratios if math.isfinite(r) and r > 0]
     if len(ok) < 3:
-        return tuple(nearest), []
+        return tuple(states), []
     med = float(np.median(ok))
-    keep, notes = [], []
-    for s, r in zip(nearest, ratios):
+    bad, notes = set(), []
+    for n, r in zip(nearest, ratios):
         if math.isfinite(r) and not med / MISPLACED_FACTOR <= r <= med * MISPLACED_FACTOR:
-            notes.append(f"{s.source}: p/Δφ^(α−1) = {r:.3g} against the median {med:.3g} of "
-                         f"the other seeds: φ_J of seed {s.seed} is misplaced; left out of the "
-                         "values at the transition")
-        else:
-            keep.append(s)
-    return tuple(keep), notes
+            bad.add(n.realisation)
+            notes.append(f"{n.source}: p/Δφ^(α−1) = {r:.3g} against the median {med:.3g} of "
+                         f"the other seeds: φ_J of seed {n.seed} is misplaced; every state of "
+                         "the seed is left out")
+    return tuple(s for s in states if s.realisation not in bad), notes
 
 
 def with_transition(states: Sequence[State]) -> tuple[tuple[State, ...], list[str]]:
@@ -320,9 +319,9 @@ def summarize_system(key: SystemKey, states: Sequence[State],
     """All measurements of one system (module docstring) as a :class:`SystemSummary`."""
     require(len(states) >= 1, "states", "a non-empty sequence", len(states))
     states, derived = with_transition(states)
+    states, misplaced = drop_misplaced(states)
     realisations = _by_realisation(states)
     nearest = tuple(s for s in (nearest_state(r) for r in realisations.values()) if s is not None)
-    nearest, misplaced = drop_misplaced(nearest)
     index = estimate(s.isostaticity_index for s in nearest)
     isostatic_reference = is_round_packing(key)
     if isostatic_reference:

@@ -28,6 +28,9 @@ from collections import Counter
 from pathlib import Path
 from typing import Sequence
 
+import h5py
+import numpy as np
+
 from packing.errors import require
 from packing.io import atomic_output, check_output_path, file_attributes
 
@@ -106,18 +109,15 @@ def _merged(out: Path, name: str) -> Path:
     return out / f"{name}.h5"
 
 
-def _check_outputs(out: Path, overwrite: bool) -> None:
+def _check_outputs(out: Path, scale: ValidationScale, overwrite: bool) -> None:
     """ParameterError before any work when a merged file or the report exists without
     --overwrite."""
-    for path in [out / REPORT] + [_merged(out, n) for n, _ in SCALES["small"].systems]:
+    for path in [out / REPORT] + [_merged(out, n) for n, _ in scale.systems]:
         check_output_path(path, overwrite, name="--out")
 
 
 def run_seconds(merged: Path) -> tuple[int, float]:
     """(runs, summed seconds of their computation) from a merged file's /index."""
-    import h5py
-    import numpy as np
-
     with h5py.File(merged, "r") as f:
         sec = np.asarray(f["index"]["seconds"][()], dtype=np.float64)
     return int(sec.size), float(np.nansum(sec))
@@ -189,8 +189,8 @@ def run_validate(args: argparse.Namespace, argv: Sequence[str] | None = None) ->
     require(isinstance(args.workers, int) and 1 <= args.workers <= 1024, "--workers",
             "an integer in [1, 1024]", args.workers)
     out = prepare_out_dir(args.out)
-    _check_outputs(out, args.overwrite)
     scale = SCALES[args.scale]
+    _check_outputs(out, scale, args.overwrite)
     command = "dlbridge " + " ".join(shlex.quote(a) for a in (argv if argv is not None
                                                                else sys.argv[1:]))
     t0 = time.perf_counter()
