@@ -22,6 +22,8 @@ SUBCOMMANDS = {
     "sweep": ("dlbridge.workflow.sweep_cli", "add_sweep_parsers"),
     "merge": ("dlbridge.workflow.sweep_cli", "add_sweep_parsers"),
     "validate": ("dlbridge.workflow.validate", "add_validate_parser"),
+    "regimes": ("dlbridge.workflow.regimes", "add_regimes_parser"),
+    "dataset": ("dlbridge.nets.embedded", "add_dataset_parser"),
 }
 """Subcommand → (module, function adding its parser to a subparsers object)."""
 

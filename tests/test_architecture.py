@@ -24,7 +24,8 @@ LONG_MODULES = {
     # numba kernels: FIRE, FIRE 2.0 and the pair table over every shape
     "packing/_engine.py",
 }
-TORCH_FREE = ("packing", "dlbridge", "dlbridge.compare", "dlbridge.nstar", "dlbridge.cli")
+TORCH_FREE = ("packing", "dlbridge", "dlbridge.compare", "dlbridge.nstar", "dlbridge.cli",
+              "dlbridge.regimes", "dlbridge.regimes.summary", "dlbridge.regimes.plots")
 """Modules (and subpackages) that must never import torch."""
 FORBIDDEN = {
     "packing": ("torch", "dlbridge"),
@@ -32,7 +33,8 @@ FORBIDDEN = {
                          "packing.hessian", "packing._engine", "packing._pairs",
                          "packing.minimize", "packing.protocol"),
     "dlbridge.compare": ("torch", "dlbridge.nets", "dlbridge.workflow"),
-    "dlbridge.nets": ("dlbridge.compare", "dlbridge.workflow"),
+    "dlbridge.nets": ("dlbridge.compare", "dlbridge.workflow", "dlbridge.regimes"),
+    "dlbridge.regimes": ("torch", "dlbridge.nets", "dlbridge.workflow"),
     "dlbridge.nstar": ("torch", "dlbridge.nets", "dlbridge.compare", "dlbridge.workflow"),
 }
 """Prefix of an importing module → prefixes it must not import."""

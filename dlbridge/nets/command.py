@@ -92,7 +92,7 @@ def _validate_train(args: argparse.Namespace) -> list[float] | None:
     if widths is not None:
         require(all(math.isfinite(w) and w >= 1 for w in widths), "--widths",
                 "'auto' or numbers >= 1", args.widths)
-    if args.dataset != "random":
+    if args.dataset in ("mnist", "cifar10"):
         require(args.data_dir is not None, "--data-dir", f"given for dataset {args.dataset}",
                 args.data_dir)
     return widths

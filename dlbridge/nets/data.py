@@ -5,6 +5,8 @@ in {−1, +1} of shape (P,), split into train and test with a seeded permutation
 
 * ``random``: x uniform on the sphere of radius √d in R^d, y = ±1 independent fair coins
   (Geiger et al., PRE 100, 012115, 2019, section II; Spigler et al., J. Phys. A 52, 474001, 2019).
+* ``mnist-parity``: the embedded MNIST-parity file of the repository (:mod:`.embedded`; no
+  directory needed, at most 32 components, train and test points from separate pools).
 * ``mnist``: parity of the digit (y = +1 for odd digits, −1 for even ones), images flattened and
   projected on the first d principal components of the *training split*, whitened (unit variance
   along each component on the training split) — Geiger et al. 2019, section V.
@@ -33,11 +35,17 @@ import pickle
 from dataclasses import dataclass
 from pathlib import Path
 
+import h5py
 import numpy as np
 
 from packing.errors import ParameterError, require
 
-DATASETS = ("random", "mnist", "cifar10")
+DATASETS = ("random", "mnist-parity", "mnist", "cifar10")
+#: The embedded MNIST-parity file (made by :mod:`.embedded`), relative to the repository root
+#: (this file is ``<root>/dlbridge/nets/data.py``).
+EMBEDDED_PATH: Path = Path(__file__).resolve().parents[2] / "data" / "mnist_parity_pca.h5"
+N_COMPONENTS = 32
+POOLS = ("train", "test")
 
 
 @dataclass(frozen=True)
@@ -288,12 +296,50 @@ def cifar10_parity(directory: str | Path, dim: int, n_train: int, n_test: int = 
     return split_parity(x, y, "cifar10", dim, n_train, n_test, seed)
 
 
+# --------------------------------------------------------------------------------------------
+# The embedded MNIST-parity file (:mod:`.embedded`)
+
+def read_pool(pool: str, path: str | Path = EMBEDDED_PATH) -> tuple[np.ndarray, np.ndarray]:
+    """(x (n, N_COMPONENTS) float64, digits (n,) int64) of the ``pool`` ("train" or "test")."""
+    require(pool in POOLS, "pool", "train or test", pool)
+    p = Path(path)
+    require(p.is_file(), "embedded dataset", "the file data/mnist_parity_pca.h5 "
+            "(remake it with: dlbridge dataset --mnist DIR)", str(p))
+    try:
+        with h5py.File(p, "r") as f:
+            return (np.asarray(f[pool]["x"], dtype=np.float64),
+                    np.asarray(f[pool]["digits"], dtype=np.int64))
+    except (OSError, KeyError) as exc:
+        raise ParameterError(f"embedded dataset must be a readable file with train/ and test/ "
+                             f"groups (got {str(p)!r}: {exc})") from None
+
+
+def load_embedded(dim: int, n_train: int, n_test: int = 0, seed: int = 0,
+                  path: str | Path = EMBEDDED_PATH) -> Dataset:
+    """MNIST parity: ``n_train`` points of the train pool, ``n_test`` of the test pool, first
+    ``dim`` whitened components; points drawn by permutations seeded by ``seed``."""
+    require(isinstance(dim, (int, np.integer)) and 1 <= dim <= N_COMPONENTS, "dim",
+            f"an integer in [1, {N_COMPONENTS}] for the embedded dataset", dim)
+    parts = []
+    rng = np.random.default_rng(seed)
+    for pool, n, name in (("train", n_train, "n_train"), ("test", n_test, "n_test")):
+        x, digits = read_pool(pool, path)
+        require(isinstance(n, (int, np.integer)) and 0 <= n <= len(x) and (n >= 1 or pool == "test"),
+                name, f"an integer in [{1 if pool == 'train' else 0}, {len(x)}] "
+                f"(the embedded {pool} pool)", n)
+        pick = rng.permutation(len(x))[:n]
+        parts += [x[pick, :dim], np.where(digits[pick] % 2 == 1, 1.0, -1.0)]
+    return Dataset("mnist-parity", *parts)
+
+
 def load_dataset(name: str, dim: int, n_train: int, n_test: int = 0, seed: int = 0,
                  data_dir: str | Path | None = None) -> Dataset:
     """Dispatch on ``name`` in :data:`DATASETS`; mnist/cifar10 need ``data_dir``."""
     require(name in DATASETS, "dataset", f"one of {', '.join(DATASETS)}", name)
     if name == "random":
         return random_sphere(dim, n_train, n_test, seed)
+    if name == "mnist-parity":
+        return load_embedded(dim, n_train, n_test, seed)
     require(data_dir is not None, "data_dir", f"a directory for dataset {name}", data_dir)
     loader = mnist_parity if name == "mnist" else cifar10_parity
     return loader(data_dir, dim, n_train, n_test, seed)

@@ -11,8 +11,14 @@ and lazy training in deep neural networks", eq. (1)–(3); Geiger, Petrini, Wyar
 Weights are O(1) at initialisation (Gaussian N(0, 1) entries, or orthogonal matrices scaled by
 √max(n_out, n_in) so that entries have unit variance), biases start at 0. σ is normalised so that
 E[σ(g)²] = 1 for g ~ N(0, 1): √2·ReLU (as in the paper's code), tanh (left as is, as there),
-c·softplus with c fixed by Gauss–Hermite quadrature. The loss is rescaled by 1/α² (train.py),
-so α√h ≫ 1 is the lazy (NTK) regime and α√h ≪ 1 the feature regime.
+c·softplus with c fixed by Gauss–Hermite quadrature. The loss is rescaled by 1/α² (train.py).
+
+The α convention. The last layer divides by n_L = h, as in the authors' code (Geiger et al.,
+github.com/mariogeiger/feature_lazy), not by √h as in the paper's text, so this α is the code's:
+α = α_code = √h α_paper, with f_paper = W z/√h and F = α_paper f_paper (see
+:func:`alpha_paper`). The loss prefactor (1/α² here, 1/α in the code) changes only the time
+scale. The lazy (kernel) regime is α ≫ 1 and the feature regime α ≪ 1 in this convention,
+i.e. √h α_paper ≫ 1 and ≪ 1; the crossover α* ∝ h^(−1/2) of the paper reads α*_code = O(1).
 
 Flat parameter order: [W^1 (row-major n_1×n_0), b^1, W^2, b^2, …, W^{L+1} (1×n_L), b^{L+1}];
 biases are present only when ``bias`` is True. N counts every trainable parameter.
@@ -170,6 +176,11 @@ class NetSpec:
         return tuple(out)
 
 
+def alpha_paper(alpha: float, spec: NetSpec) -> float:
+    """α in the paper's convention (last layer 1/√n_L): α_paper = α / √n_L (module docstring)."""
+    return alpha / math.sqrt(spec.widths[-1])
+
+
 def make_spec(d_in: int, depth: int, h: float, **kwargs) -> NetSpec:
     """:class:`NetSpec` with ``depth`` hidden layers of mean width ``h`` (see :func:`layer_widths`)."""
     return NetSpec(d_in=d_in, widths=layer_widths(depth, h), h=float(h), **kwargs)
@@ -264,7 +275,10 @@ def net_output(spec: NetSpec, theta: torch.Tensor, x: torch.Tensor,
 # Ensembles: nets of different widths zero-padded into one (E, N_pad) parameter tensor
 
 class EnsembleModel:
-    """E nets sharing d, depth, σ, biases and α, evaluated together with batched matmuls.
+    """E nets sharing d, depth, σ and biases, evaluated together with batched matmuls.
+
+Each net keeps its own widths and its own α (``alphas``, (E,); the forward pass f does not
+depend on α, the objective of train.py scales each row by its α).
 
     Every net is embedded in the layout of the widest layers (n_ℓ^max): its parameters sit at
     ``index[e]`` of a padded flat vector of length ``n_pad``; padded weights and biases are 0 and
@@ -277,10 +291,10 @@ class EnsembleModel:
         require(len(specs) >= 1, "specs", "a non-empty list of NetSpec", len(specs))
         first = specs[0]
         for s in specs:
-            same = (s.d_in, s.depth, s.activation, s.bias, s.alpha) == \
-                   (first.d_in, first.depth, first.activation, first.bias, first.alpha)
-            require(same, "specs", "nets with equal d_in, depth, activation, bias and alpha",
-                    (s.d_in, s.depth, s.activation, s.bias, s.alpha))
+            same = (s.d_in, s.depth, s.activation, s.bias) == \
+                   (first.d_in, first.depth, first.activation, first.bias)
+            require(same, "specs", "nets with equal d_in, depth, activation and bias",
+                    (s.d_in, s.depth, s.activation, s.bias))
         self.specs = tuple(specs)
         self.device, self.dtype = torch.device(device), dtype
         self.max_widths = tuple(max(s.widths[k] for s in specs) for k in range(first.depth))
@@ -296,6 +310,7 @@ class EnsembleModel:
         fan = torch.cat([torch.full((len(specs), 1), float(first.d_in), dtype=dtype), widths], 1)
         self.inv_sqrt_fan = (1.0 / fan.sqrt()).to(self.device)       # (E, L+1)
         self.inv_last = (1.0 / widths[:, -1]).to(self.device)        # (E,)
+        self.alphas = torch.tensor([s.alpha for s in specs], dtype=dtype, device=self.device)
 
     def _embed(self, spec: NetSpec) -> torch.Tensor:
         """Positions (N,) of ``spec``'s flat parameters inside the padded layout."""
@@ -320,8 +335,8 @@ class EnsembleModel:
         idx = torch.as_tensor(rows, dtype=torch.long, device=self.device)
         sub.specs = tuple(self.specs[r] for r in rows)
         sub.index = [self.index[r] for r in rows]
-        sub.mask, sub.inv_sqrt_fan, sub.inv_last = (self.mask[idx], self.inv_sqrt_fan[idx],
-                                                    self.inv_last[idx])
+        sub.mask, sub.inv_sqrt_fan, sub.inv_last, sub.alphas = (
+            self.mask[idx], self.inv_sqrt_fan[idx], self.inv_last[idx], self.alphas[idx])
         return sub
 
     def pack(self, thetas: list[torch.Tensor]) -> torch.Tensor:
@@ -338,12 +353,15 @@ class EnsembleModel:
         """Per-net flat vectors from the padded (E, n_pad) tensor."""
         return [theta[e, idx] for e, idx in enumerate(self.index)]
 
-    def forward(self, theta: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        """f(w_e, x) for every net: (E, P) from padded ``theta`` (E, n_pad) and inputs ``x`` (P, d)."""
+    def layers(self, theta: torch.Tensor, x: torch.Tensor
+               ) -> tuple[list[torch.Tensor], list[torch.Tensor], torch.Tensor]:
+        """Pre-activations a^ℓ and activations z^ℓ (each (E, P, n_ℓ^max), ℓ = 1 … L) and f (E, P)
+        from padded ``theta`` (E, n_pad) and inputs ``x`` (P, d). Padded units have a^ℓ = 0 and
+        z^ℓ = σ(0), which feeds only zero weights."""
         act = get_activation(self.pad_spec.activation).fn
         sl = self.pad_spec.slices()
         E = self.size
-        z = None
+        pre, post, z = [], [], None
         for k, ((o, i), (ws, bs)) in enumerate(zip(self.pad_spec.shapes[:-1], sl[:-1])):
             w = theta[:, ws].reshape(E, o, i)
             if z is None:
@@ -354,8 +372,20 @@ class EnsembleModel:
             if bs is not None:
                 a = a + theta[:, None, bs]
             z = act(a)
+            pre.append(a)
+            post.append(z)
         ws, bs = sl[-1]
         f = torch.bmm(z, theta[:, ws, None])[..., 0] * self.inv_last[:, None]
         if bs is not None:
             f = f + theta[:, bs]
-        return f
+        return pre, post, f
+
+    def forward(self, theta: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """f(w_e, x) for every net: (E, P) from padded ``theta`` (E, n_pad) and inputs ``x`` (P, d)."""
+        return self.layers(theta, x)[2]
+
+    def unit_masks(self) -> list[torch.Tensor]:
+        """(E, n_ℓ^max) masks of every net's real units in each hidden layer ℓ = 1 … L."""
+        return [(torch.arange(n, device=self.device)[None, :]
+                 < torch.tensor([s.widths[k] for s in self.specs], device=self.device)[:, None]
+                 ).to(self.dtype) for k, n in enumerate(self.max_widths)]

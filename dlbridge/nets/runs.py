@@ -77,7 +77,7 @@ class NetRunSpec:
                 "used with loss quadratic (the constraint form of the analysis)", self.loss)
         require(self.device in ("auto", "cpu", "cuda"), "device", "one of auto, cpu, cuda",
                 self.device)
-        if self.dataset != "random":
+        if self.dataset in ("mnist", "cifar10"):
             require(self.data_dir is not None, "data_dir", f"given for dataset {self.dataset}",
                     self.data_dir)
 

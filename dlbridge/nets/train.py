@@ -75,6 +75,7 @@ class TrainConfig:
     loss_rtol: float = 1e-5
     n_measure: int = 40
     max_dout: float = 1e-1
+    fire_max_dout: float | None = None
 
     def __post_init__(self) -> None:
         require(self.optimizer in OPTIMIZERS, "optimizer", f"one of {', '.join(OPTIMIZERS)}",
@@ -153,7 +154,7 @@ class _EnsembleObjective:
     def __init__(self, model: EnsembleModel, x: torch.Tensor, y: torch.Tensor,
                  theta0: torch.Tensor, hinge: HingeLoss):
         self.model, self.x, self.y, self.hinge = model, x, y, hinge
-        self.alpha = model.pad_spec.alpha
+        self.alpha = model.alphas[:, None]                          # (E, 1)
         with torch.no_grad():
             self.f0 = model.forward(theta0, x)
 
@@ -162,7 +163,7 @@ class _EnsembleObjective:
             th = theta.detach().requires_grad_(True)
             out = self.alpha * (self.model.forward(th, self.x) - self.f0)
             deltas = 1.0 - self.y * out
-            loss = self.hinge.value(deltas).mean(dim=1) / self.alpha**2
+            loss = self.hinge.value(deltas).mean(dim=1) / self.alpha[:, 0] ** 2
             (grad,) = torch.autograd.grad(loss.sum(), th)
         return Evaluation(loss.detach(), deltas.detach(), out.detach(), grad * self.model.mask)
 
@@ -170,6 +171,7 @@ class _EnsembleObjective:
         """The objective of the nets ``rows`` only (same data, same padded layout)."""
         sub = copy.copy(self)
         sub.model, sub.f0 = self.model.take(rows.tolist()), self.f0[rows]
+        sub.alpha = sub.model.alphas[:, None]
         return sub
 
 
@@ -200,10 +202,10 @@ def _store(final: tuple[torch.Tensor, Evaluation], ids: np.ndarray, theta: torch
         getattr(final[1], name)[idx] = getattr(ev, name)
 
 
-def _make_optimizer(cfg: TrainConfig, theta: torch.Tensor, alpha: float):
+def _make_optimizer(cfg: TrainConfig, theta: torch.Tensor, alpha: torch.Tensor):
     builders = {
         "adam": lambda: Adam(theta, cfg.lr, cfg.decay_every, cfg.decay_factor, cfg.lr_min),
-        "fire": lambda: Fire(theta, cfg.lr),
+        "fire": lambda: Fire(theta, cfg.lr, max_dout=cfg.fire_max_dout),
         "flow": lambda: GradientFlow(theta, cfg.lr, cfg.max_dout, alpha=alpha),
     }
     return builders[cfg.optimizer]()
@@ -335,7 +337,7 @@ def _train_ensemble(specs, seeds, data, config, dev, dtype, progress, compact):
     final = (theta.clone(), Evaluation(*(t.clone() for t in (ev.loss, ev.gaps, ev.outputs,
                                                              ev.grad))))
     batch = _Batch(objective, theta0, f0_test, np.arange(model.size))
-    opt = _make_optimizer(config, theta, model.pad_spec.alpha)
+    opt = _make_optimizer(config, theta, model.alphas)
     rec = _Recorder(model.size, config)
     marks = set(measure_steps(config.max_steps, config.n_measure).tolist())
     active = torch.ones(model.size, dtype=torch.bool, device=dev)

@@ -22,7 +22,7 @@ class RunFailure(RuntimeError):
     """A run that finished without a valid result (e.g. a net whose loss diverged)."""
 
 
-SIDES = ("packing", "network")
+SIDES = ("packing", "network", "regimes")
 
 
 # ------------------------------------------------------------------------------ parameters
@@ -34,6 +34,12 @@ def _network_fields() -> tuple[str, ...]:
     from ..nets.runs import NetRunSpec
 
     return tuple(f.name for f in dataclasses.fields(NetRunSpec)) + ("seed", "seeds")
+
+
+def _regime_fields() -> tuple[str, ...]:
+    from ..nets.regimes import RegimeSpec
+
+    return tuple(f.name for f in dataclasses.fields(RegimeSpec)) + ("seed", "seeds")
 
 
 def _allowed(side: str) -> tuple[str, ...]:
@@ -109,6 +115,22 @@ def network_spec(params: Mapping[str, Any]):
             (p.get("seed"), p.get("seeds")))
     seeds = _int_list(p.pop("seeds", p.pop("seed", [0])), "seeds")
     return _validated_spec(NetRunSpec, p, "network"), seeds
+
+
+def regime_spec(params: Mapping[str, Any]):
+    """(validated RegimeSpec, seeds) of one regimes run's parameters (one width, its α list)."""
+    from ..nets.regimes import RegimeSpec
+
+    p = dict(params)
+    require(not ("seed" in p and "seeds" in p), "seed/seeds", "one of the two, not both",
+            (p.get("seed"), p.get("seeds")))
+    seeds = _int_list(p.pop("seeds", p.pop("seed", [0])), "seeds")
+    if "alphas" in p:
+        v = p["alphas"]
+        vals = v if isinstance(v, (list, tuple)) else [v]
+        require(all(_is_number(a) for a in vals), "alphas", "a list of numbers", v)
+        p["alphas"] = tuple(float(a) for a in vals)
+    return _validated_spec(RegimeSpec, p, "regimes"), seeds
 
 
 def _canonical(side: str, params: Mapping[str, Any]) -> dict:
@@ -264,6 +286,23 @@ def _network_compute(params: Mapping[str, Any], runs_group: h5py.Group) -> tuple
     return len(good), sum(not r.converged for r in good)
 
 
+def _regime_compute(params: Mapping[str, Any], runs_group: h5py.Group) -> tuple[int, int]:
+    """One width at every α of the run: (states, nets not fitted); RunFailure when a net
+    diverged."""
+    from ..nets.regimes import train_regime, write_regime
+
+    spec, seeds = regime_spec(params)
+    data = spec.load_data()
+    nets = train_regime(spec, seeds, data)
+    bad = [n.result for n in nets if n.result.stop_reason == "diverged"]
+    if bad:
+        from ..nets.runs import describe_diverged
+
+        raise RunFailure(describe_diverged(bad))
+    write_regime(runs_group, spec, nets, data)
+    return len(nets), sum(not n.result.fitted for n in nets)
+
+
 def _network_device(params: Mapping[str, Any]) -> str:
     from ..nets.runs import device_name
 
@@ -293,4 +332,5 @@ SWEEP_SIDES = {
     "packing": SweepSide(_packing_fields, packing_spec, "seed", _packing_compute, _cpu_device),
     "network": SweepSide(_network_fields, network_spec, "seeds", _network_compute,
                          _network_device),
+    "regimes": SweepSide(_regime_fields, regime_spec, "seeds", _regime_compute, _network_device),
 }

@@ -61,7 +61,7 @@ __all__ = ["EXECUTORS", "SIDES", "Grid", "Run", "RunFailure", "execute_run", "lo
            "merge_runs", "parse_value", "run_lock", "run_sweep"]
 
 EXECUTORS = ("serial", "local", "dask", "slurm", "submitit")
-RUN_FILE = re.compile(r"^(packing|network)-[0-9a-f]{16}\.h5$")
+RUN_FILE = re.compile(r"^(packing|network|regimes)-[0-9a-f]{16}\.h5$")
 STATUSES = ("done", "failed")
 
 

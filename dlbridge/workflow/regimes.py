@@ -1,0 +1,181 @@
+"""``dlbridge regimes``: the (h, α) phase diagram — lazy against feature training, ensembles and
+output fluctuations — run through the sweep executors and analysed.
+
+A scale (:data:`REGIME_SCALES`) has two grids of ``regimes`` runs (one run = one width, every
+α and seed of the grid trained as one ensemble, :mod:`dlbridge.nets.regimes`):
+
+* ``plane``: widths × α — the test-error plane, the kernel change against α, α*(h);
+* ``scan``: more widths at a feature and a lazy α — the ensemble predictor and the output
+  fluctuations against N.
+
+Runs go to ``OUT/runs/<grid>/`` (resumable), are merged into ``OUT/<grid>.h5`` and analysed
+(:mod:`dlbridge.regimes`): ``OUT/regimes.md`` (the checks against data/literature.json, α* in
+both conventions, every cell), ``OUT/regimes.csv`` and four figures. ``--analyse FILE …``
+analyses existing files without running anything.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import platform
+import shlex
+import sys
+import time
+from pathlib import Path
+from typing import Sequence
+
+from packing.errors import require
+from packing.io import atomic_output, check_output_path, file_attributes
+
+from .grid import Grid
+from .sweep import EXECUTORS, merge_runs, run_sweep
+
+REPORT, TABLE = "regimes.md", "regimes.csv"
+
+
+@dataclasses.dataclass(frozen=True)
+class RegimeScale:
+    """A named pair of grids, the α from which nets count as lazy, and what the scale is for."""
+
+    name: str
+    purpose: str
+    grids: tuple[tuple[str, Grid], ...]
+    lazy_alpha_min: float
+
+
+def _grid(fixed: dict, widths: Sequence[float], alphas: Sequence[float], seeds: int) -> Grid:
+    return Grid("regimes", {**fixed, "alphas": list(alphas), "seeds": list(range(seeds))},
+                {"width": list(widths)})
+
+
+def _scale(name: str, purpose: str, fixed: dict, plane: tuple, scan: tuple, seeds: int,
+           lazy_alpha_min: float) -> RegimeScale:
+    return RegimeScale(name, purpose, (("plane", _grid(fixed, *plane, seeds)),
+                                       ("scan", _grid(fixed, *scan, seeds))), lazy_alpha_min)
+
+
+_BASE = {"dataset": "mnist-parity", "dim": 10, "depth": 2, "activation": "softplus",
+         "loss": "softhinge", "optimizer": "flow"}
+REGIME_SCALES = {
+    "small": _scale("small", "about a minute on 2 cores: every number computed, none resolved",
+                    {**_BASE, "n_train": 32, "n_test": 500, "n_probe": 64, "steps": 20_000},
+                    ((8, 16), (0.1, 10.0, 1e3)), ((4, 6, 12), (0.1, 1e3)), 4, 100.0),
+    "default": _scale("default", "the CPU grid (2 cores)",
+                      {**_BASE, "n_train": 128, "n_test": 2000, "n_probe": 256,
+                       "steps": 200_000},
+                      ((16, 32, 64), (0.01, 0.1, 1.0, 10.0, 100.0, 1e3, 1e4)),
+                      ((8, 11, 23, 45), (0.1, 1e4)), 8, 1e3),
+    "paper": _scale("paper", "a GPU or a cluster (--executor slurm/dask/submitit; device auto)",
+                    {**_BASE, "depth": 3, "n_train": 5000, "n_test": 5000, "n_probe": 1000,
+                     "steps": 2_000_000, "device": "auto"},
+                    ((100, 200, 400, 800), tuple(10.0 ** (k / 2) for k in range(-6, 13))),
+                    ((50, 70, 141, 283, 566), (0.1, 1e5)), 20, 1e3),
+}
+"""The scales of ``dlbridge regimes --scale``."""
+
+
+def add_regimes_parser(subparsers) -> argparse.ArgumentParser:
+    """The ``regimes`` subcommand."""
+    p = subparsers.add_parser(
+        "regimes", help="the (h, alpha) phase diagram: lazy vs feature training, ensembles",
+        description="Train nets over widths h, scales alpha and seeds on MNIST parity to "
+                    "N_Delta = 0, measure the tangent-kernel change, the test error of single "
+                    "nets and of the ensemble predictor and the output fluctuations; write "
+                    "OUT/regimes.md, OUT/regimes.csv and figures.")
+    p.add_argument("--scale", choices=sorted(REGIME_SCALES), default="default",
+                   help="small (a minute), default (the CPU grid) or paper (default default)")
+    p.add_argument("--out", required=True, help="output folder (runs are resumed from it)")
+    p.add_argument("--analyse", nargs="+", metavar="FILE", default=None,
+                   help="analyse these regimes files instead of running a scale")
+    p.add_argument("--executor", choices=EXECUTORS, default="local",
+                   help="sweep executor (default local: a process pool)")
+    p.add_argument("--workers", type=int, default=2, help="parallel runs (default 2)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace the merged files, table, figures and report in OUT")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=run_regimes)
+    return p
+
+
+def run_grids(scale: RegimeScale, out: Path, executor: str, workers: int, progress: bool,
+              command: str) -> list[Path]:
+    """Both grids of ``scale``: sweep into OUT/runs/<grid>/, merge into OUT/<grid>.h5."""
+    (out / "runs").mkdir(exist_ok=True)
+    merged = []
+    for name, grid in scale.grids:
+        rep = run_sweep(grid, out / "runs" / name, executor=executor, workers=workers,
+                        command=command, progress=progress,
+                        log=lambda m: print(m, file=sys.stderr))
+        require(rep.failed == 0 and rep.locked == 0, "regimes", "every run done",
+                f"{name}: {rep.failed} failed, {rep.locked} locked ({'; '.join(rep.errors)[:300]})")
+        merge_runs(out / "runs" / name, out / f"{name}.h5", overwrite=True, command=command)
+        merged.append(out / f"{name}.h5")
+    return merged
+
+
+def report_text(summary, command: str, scale: RegimeScale | None, wall: float,
+                figures: Sequence[Path]) -> str:
+    """The Markdown report of one analysis."""
+    from ..regimes.summary import cells_markdown, checks_markdown, crossover_markdown
+
+    attrs = file_attributes(command)
+    first = summary.cells[0].first
+    grids = [f"- `{n}`: fixed {dict(g.fixed)}, widths {list(g.axes['width'])}"
+             for n, g in (scale.grids if scale else ())]
+    return "\n".join([
+        f"# The (h, α) phase diagram — {first.dataset}, P = {first.n_train}, L = {first.depth}",
+        "", f"{scale.purpose if scale else 'analysis of existing files'}. Command: `{command}`, "
+        f"on {platform.machine()} ({attrs.get('cpu', '')}); package "
+        f"{attrs.get('package_version', '')}, git {attrs.get('git_commit', 'unknown')}, "
+        f"{attrs.get('created', '')}; {wall / 60:.1f} min wall.", "",
+        "α is the code's (last layer 1/h): α_paper = α/√h. Only fitted nets (N_Δ = 0) enter "
+        "the statistics.", "", *grids, "", "## Against the literature", "",
+        checks_markdown(summary), "## Crossover α*", "", crossover_markdown(summary),
+        "## Every cell", "", cells_markdown(summary), "## Figures", "",
+        *[f"![{p.name}]({p.name})" for p in figures if p.suffix == ".png"]]) + "\n"
+
+
+def analyse(files: Sequence[Path], out: Path, lazy_alpha_min: float, command: str,
+            scale: RegimeScale | None, wall: float):
+    """Summary, figures, CSV and report of ``files`` into ``out``; returns the summary."""
+    from ..regimes import plots
+    from ..regimes.cells import load_regime_nets
+    from ..regimes.summary import csv_text, summarise
+
+    summary = summarise(load_regime_nets(files), lazy_alpha_min)
+    figs = [*plots.test_error_plane(summary.cells, out),
+            *plots.kernel_change(summary.cells, summary.stars, summary.threshold, out),
+            *plots.ensemble(summary.cells, out),
+            *plots.fluctuations(summary.cells, summary.fluctuation, out)]
+    with atomic_output(out / TABLE, overwrite=True) as tmp:
+        tmp.write_text(csv_text(summary), encoding="utf-8")
+    with atomic_output(out / REPORT, overwrite=True) as tmp:
+        tmp.write_text(report_text(summary, command, scale, wall, figs), encoding="utf-8")
+    return summary
+
+
+def run_regimes(args: argparse.Namespace, argv: Sequence[str] | None = None) -> int:
+    """The ``regimes`` command; returns 0 (ParameterError on bad input, before any work)."""
+    from ..compare.command import prepare_out_dir
+    from ..regimes.summary import checks_markdown
+
+    require(isinstance(args.workers, int) and 1 <= args.workers <= 1024, "--workers",
+            "an integer in [1, 1024]", args.workers)
+    out = prepare_out_dir(args.out)
+    scale = None if args.analyse else REGIME_SCALES[args.scale]
+    for path in [out / REPORT, out / TABLE] + ([out / f"{n}.h5" for n, _ in scale.grids]
+                                              if scale else []):
+        check_output_path(path, args.overwrite, name="--out")
+    command = "dlbridge " + " ".join(shlex.quote(a) for a in (argv if argv is not None
+                                                               else sys.argv[1:]))
+    t0 = time.perf_counter()
+    if scale is None:
+        files = [Path(f) for f in args.analyse]
+        lazy_min = REGIME_SCALES["default"].lazy_alpha_min
+    else:
+        files = run_grids(scale, out, args.executor, args.workers, not args.quiet, command)
+        lazy_min = scale.lazy_alpha_min
+    summary = analyse(files, out, lazy_min, command, scale, time.perf_counter() - t0)
+    print(f"dlbridge regimes: report {out / REPORT}")
+    print(checks_markdown(summary))
+    return 0
