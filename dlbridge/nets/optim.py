@@ -121,10 +121,8 @@ class Fire:
 
     def __init__(self, theta: torch.Tensor, dt0: float, dt_max_factor: float = 10.0,
                  dt_min_factor: float = 0.02, n_delay: int = 20, f_inc: float = 1.1,
-                 f_dec: float = 0.5, a_start: float = 0.25, f_a: float = 0.99,
-                 max_dout: float | None = None):
+                 f_dec: float = 0.5, a_start: float = 0.25, f_a: float = 0.99):
         E = theta.shape[0]
-        self.max_dout = max_dout
         kw = dict(dtype=theta.dtype, device=theta.device)
         self.v = torch.zeros_like(theta)
         self.dt = torch.full((E,), dt0, **kw)
@@ -154,16 +152,11 @@ class Fire:
         fhat = torch.where(fnorm > 0, force / torch.where(fnorm > 0, fnorm, 1.0), 0.0)
         v = (1 - a[:, None]) * v + a[:, None] * v.norm(dim=1, keepdim=True) * fhat
         x = x + dt[:, None] * v
-        new = evaluate(_where_net(active, x, theta))
-        if self.max_dout is not None:
-            moved = (new.outputs - ev.outputs).abs().amax(dim=1) >= self.max_dout
-            active, rejected = active & ~moved, active & moved
-            self.dt = torch.where(rejected, self.dt * self.f_dec, self.dt)
-            self.v = _where_net(rejected, self.v * self.f_dec, self.v)
         self.v = _where_net(active, v, self.v)
         self.dt, self.a = _where_net(active, dt, self.dt), _where_net(active, a, self.a)
         self.n_pos = torch.where(active, n_pos, self.n_pos)
-        return _where_net(active, x, theta), merge(active, new, ev)
+        theta = _where_net(active, x, theta)
+        return theta, merge(active, evaluate(theta), ev)
 
     def take(self, rows: torch.Tensor) -> None:
         """Drop every net but ``rows`` from the optimiser state."""

@@ -9,10 +9,15 @@ Wyart, Phys. Rep. 924, 2021), and where it departs from the authors' code (featu
   α = √h α_paper, both are stored;
 * loss: the soft hinge softplus(βΔ)/β with β = 20, as their default, times 1/α² (theirs 1/α:
   a factor α in the time scale only), F = α[f(w) − f(w₀)];
-* dynamics: FIRE (a damped inertial descent, the momentum family of their "continuous momentum"
-  flow). Plain gradient flow was measured 10× slower on the soft hinge, and stalls on the plain
-  hinge's kinks (optim.GradientFlow); Adam's step does not scale with the gradient, so its
-  lazy limit is not the kernel regime of gradient descent;
+* dynamics: gradient flow (optim.GradientFlow: explicit Euler, adaptive step, outputs moving
+  less than 0.1 per step). The authors integrate a "continuous momentum" flow, gradient flow
+  in its limit τ → 0, with τ = 10⁻³ h min(1, 10³/α) in their figures. Inertial minimisers
+  are not gradient flow: FIRE, measured (P = 1000, h = 20, α = 10 and 10³), ends with a kernel change 10× and
+  outputs |F| 4× those of gradient flow at equal α, carried past the margin by its momentum;
+  Adam's step does not scale with the gradient, so its lazy limit is not that of gradient
+  descent. Gradient flow is slow in the lazy regime: its number of steps does not depend on α
+  there but grows fast with P (N_Δ = 11 of 128 left after 2·10⁵ steps at h = 24), which sets
+  the sizes of the CPU scales;
 * stop: N_Δ = 0, i.e. min_μ y_μ F_μ ≥ 1 (their ``stop_margin`` = 1), or the loss converged, or
   the step budget. Only fitted nets enter the phase diagram (their notebooks' ``nd == 0``).
 
@@ -39,7 +44,7 @@ from .losses import LOSSES
 from .models import ACTIVATIONS, EnsembleModel, alpha_paper, make_spec
 from .train import OPTIMIZERS, NetResult, TrainConfig, resolve_device, train_ensemble
 
-REGIME_LR = {"fire": 0.1, "flow": 1.0, "adam": 1e-2}
+REGIME_LR = {"flow": 1.0, "fire": 0.1, "adam": 1e-2}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -57,7 +62,7 @@ class RegimeSpec:
     alphas: tuple[float, ...] = (1.0,)
     activation: str = "softplus"
     loss: str = "softhinge"
-    optimizer: str = "fire"
+    optimizer: str = "flow"
     steps: int = 30_000
     lr: float | None = None
     n_probe: int = 256

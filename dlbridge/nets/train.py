@@ -75,7 +75,6 @@ class TrainConfig:
     loss_rtol: float = 1e-5
     n_measure: int = 40
     max_dout: float = 1e-1
-    fire_max_dout: float | None = None
 
     def __post_init__(self) -> None:
         require(self.optimizer in OPTIMIZERS, "optimizer", f"one of {', '.join(OPTIMIZERS)}",
@@ -205,7 +204,7 @@ def _store(final: tuple[torch.Tensor, Evaluation], ids: np.ndarray, theta: torch
 def _make_optimizer(cfg: TrainConfig, theta: torch.Tensor, alpha: torch.Tensor):
     builders = {
         "adam": lambda: Adam(theta, cfg.lr, cfg.decay_every, cfg.decay_factor, cfg.lr_min),
-        "fire": lambda: Fire(theta, cfg.lr, max_dout=cfg.fire_max_dout),
+        "fire": lambda: Fire(theta, cfg.lr),
         "flow": lambda: GradientFlow(theta, cfg.lr, cfg.max_dout, alpha=alpha),
     }
     return builders[cfg.optimizer]()

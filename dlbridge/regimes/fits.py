@@ -1,8 +1,10 @@
 """The numbers of the phase diagram: the lazy slope, the crossover α*(h), the output fluctuations
 and the ensemble gain against N, each with a bootstrap error over seeds. torch-free.
 
-* lazy slope: log₁₀ ‖ΔΘ‖/‖Θ₀‖ against log₁₀ α over every fitted net with α ≥ α_min at one
-  width; −1 in the lazy limit (Geiger, Spigler, Jacot, Wyart 2020: ‖ΔΘ‖ ∼ 1/(√h α_paper)).
+* lazy slope: log₁₀ ‖ΔΘ‖/‖Θ₀‖ against log₁₀ α for each seed over its fitted nets with
+  α ≥ α_min at one width, averaged over seeds; −1 in the lazy limit, where the weights move by
+  O(1/α) and the kernel changes to first order in them (the guide slope of the authors'
+  notebooks; Geiger, Spigler, Jacot, Wyart, J. Stat. Mech. 2020, 113301).
 * crossover α*: where the seed-mean of log₁₀ ‖ΔΘ‖/‖Θ₀‖ crosses log₁₀ c, by linear
   interpolation in log α between the two grid points around it (the authors' feature_lazy.py
   bisects on the same target); α* ∝ h^(−1/2) in the paper's convention (α_paper = α/√h), i.e.
@@ -11,8 +13,9 @@ and the ensemble gain against N, each with a bootstrap error over seeds. torch-f
 * ensemble gain: ε_N − ε̄_N ∝ N^c, with ε̄_N the error of the ensemble predictor at the same N;
   c = −1/2 (ibid.: ε_N − ε_∞ ∼ N^(−1/2), the excess coming from the fluctuations, ∝ ‖F − F̄‖²).
 
-Errors: the bootstrap resamples the seeds of every cell (n_boot replicates, fixed rng seed)
-and refits; the quoted error is the standard deviation of the refitted exponents.
+Errors (but the lazy slope's, a standard error over seeds): the bootstrap resamples the seeds
+of every cell (n_boot replicates, fixed rng seed) and refits; the quoted error is the standard
+deviation of the refitted exponents.
 """
 from __future__ import annotations
 
@@ -100,23 +103,28 @@ def ensemble_gain_exponent(cells: Sequence[Cell], n_boot: int = N_BOOTSTRAP) -> 
 
 
 def lazy_slope(cells: Sequence[Cell], alpha_min: float) -> Exponent | None:
-    """Slope of log ‖ΔΘ‖/‖Θ₀‖ against log α over the fitted nets with α ≥ alpha_min (one
-    width): every net is a point, the standard error is the least-squares one, the bootstrap
-    resamples seeds within each α."""
-    use = [c for c in cells if c.first.alpha >= alpha_min and c.n_fitted >= 1]
-    x = np.array([n.alpha for c in use for n in c.fitted])
-    y = np.array([n.kernel_change for c in use for n in c.fitted])
-    fit = fit_scaling(x, y)
-    if fit is None:
+    """Slope of log ‖ΔΘ‖/‖Θ₀‖ against log α over the fitted nets with α ≥ alpha_min (one width).
+
+    A seed's nets at different α share their initialisation, so their kernel changes share a
+    prefactor that varies from seed to seed by a factor ~2: the slope is fitted per seed (over
+    its fitted α ≥ alpha_min, two at least) and the value is the mean over seeds, its error the
+    standard error of that mean. ``fit`` keeps the pooled least squares for its prefactor."""
+    use = [c for c in cells if c.first.alpha >= alpha_min]
+    nets = [n for c in use for n in c.fitted]
+    pooled = fit_scaling([n.alpha for n in nets], [n.kernel_change for n in nets])
+    per_seed = []
+    for seed in sorted({n.seed for n in nets}):
+        mine = [n for n in nets if n.seed == seed]
+        if len({n.alpha for n in mine}) >= 2:
+            per_seed.append(np.polyfit(np.log10([n.alpha for n in mine]),
+                                       np.log10([n.kernel_change for n in mine]), 1)[0])
+    if pooled is None or len(per_seed) < 2:
         return None
-    rng = np.random.default_rng(BOOTSTRAP_SEED)
-    slopes = []
-    for _ in range(N_BOOTSTRAP):
-        nets = [n for c in use for n in _resampled(c, rng)]
-        fb = fit_scaling([n.alpha for n in nets], [n.kernel_change for n in nets])
-        if fb is not None:
-            slopes.append(fb.exponent)
-    return Exponent("lazy slope", fit, float(np.std(slopes, ddof=1)), x, y)
+    slopes = np.array(per_seed)
+    sem = float(slopes.std(ddof=1) / math.sqrt(slopes.size))
+    fit = dataclasses.replace(pooled, exponent=float(slopes.mean()), stderr=sem)
+    return Exponent("lazy slope", fit, sem, np.array([n.alpha for n in nets]),
+                    np.array([n.kernel_change for n in nets]))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -153,7 +161,19 @@ def crossover(cells: Sequence[Cell], n_last: int, threshold: float = KERNEL_THRE
     return None
 
 
-def crossover_exponent(stars: Sequence[Crossover], convention: str) -> ScalingFit | None:
-    """Weighted-free least squares of log α* against log h (``convention``: code or paper)."""
-    y = [s.alpha_code if convention == "code" else s.alpha_paper for s in stars]
-    return fit_scaling([s.width for s in stars], y)
+def crossover_exponent(stars: Sequence[Crossover], convention: str,
+                       n_boot: int = N_BOOTSTRAP) -> ScalingFit | None:
+    """Least squares of log α* against log h (``convention``: code or paper). Its stderr is the
+    larger of the least-squares one and a parametric bootstrap: every log α* drawn from a normal
+    law of its interpolation error, refitted."""
+    shift = 0.0 if convention == "code" else 1.0
+    widths = np.array([s.width for s in stars])
+    logs = np.array([s.log_alpha - shift * 0.5 * math.log10(s.n_last) for s in stars])
+    fit = fit_scaling(widths, 10.0 ** logs)
+    if fit is None:
+        return None
+    errs = np.array([s.log_alpha_error for s in stars])
+    rng = np.random.default_rng(BOOTSTRAP_SEED)
+    slopes = [np.polyfit(np.log10(widths), logs + errs * rng.standard_normal(len(logs)), 1)[0]
+              for _ in range(n_boot)]
+    return dataclasses.replace(fit, stderr=float(max(fit.stderr, np.std(slopes, ddof=1))))

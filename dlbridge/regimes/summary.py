@@ -2,8 +2,9 @@
 against its literature value (data/literature.json). torch-free.
 
 :func:`summarise` takes the nets of a run and returns a :class:`RegimesSummary`: the cells, the
-lazy slope per width (nets with α ≥ ``lazy_alpha_min``), α* per width in both conventions and
-its scaling with h, and per α the fluctuation and ensemble-gain exponents over the widths.
+lazy slope per width with two α ≥ ``lazy_alpha_min`` or more, α* per width with at least
+:data:`MIN_ALPHAS_CROSSOVER` α values in both conventions and its scaling with h, and per α
+the fluctuation and ensemble-gain exponents over the widths.
 """
 from __future__ import annotations
 
@@ -27,6 +28,10 @@ from .fits import (
     fluctuation_exponent,
     lazy_slope,
 )
+
+MIN_ALPHAS_CROSSOVER = 4
+"""Widths with fewer α values (the scan grid's two) get no α*: one interval of several decades
+is no interpolation."""
 
 REFERENCES = {"lazy slope": "regimes_lazy_kernel_change",
               "alpha* (paper)": "regimes_alpha_star_scaling",
@@ -70,9 +75,10 @@ def summarise(nets: Sequence[RegimeNet], lazy_alpha_min: float,
     by_w: dict[float, list[Cell]] = {}
     for c in cells:
         by_w.setdefault(c.first.width, []).append(c)
-    lazy = {w: lazy_slope(g, lazy_alpha_min) for w, g in by_w.items()}
-    stars = tuple(s for s in (crossover(g, _n_last(g[0]), threshold) for g in by_w.values())
-                  if s is not None)
+    lazy = {w: lazy_slope(g, lazy_alpha_min) for w, g in by_w.items()
+            if sum(c.first.alpha >= lazy_alpha_min for c in g) >= 2}
+    stars = tuple(s for s in (crossover(g, _n_last(g[0]), threshold) for g in by_w.values()
+                              if len(g) >= MIN_ALPHAS_CROSSOVER) if s is not None)
     by_a: dict[float, list[Cell]] = {}
     for c in cells:
         by_a.setdefault(c.first.alpha, []).append(c)
@@ -129,8 +135,9 @@ def _exponent_line(label: str, fit: Exponent | None, ref_name: str) -> str:
     if fit is None:
         return f"| {label} | – | {_reference_value(ref_name)} | – | not enough fitted cells |"
     ref = load_reference(REFERENCES[ref_name])["value"]
+    points = "nets, slope per seed" if ref_name == "lazy slope" else "points"
     return (f"| {label} | {_pm(fit.value, fit.error)} | {_reference_value(ref_name)} | "
-            f"{_z(fit.value, fit.error, ref)} | {fit.fit.n_points} points, "
+            f"{_z(fit.value, fit.error, ref)} | {fit.fit.n_points} {points}, "
             f"x ∈ [{fit.fit.x_min:g}, {fit.fit.x_max:g}] |")
 
 
@@ -163,7 +170,7 @@ def crossover_markdown(summary: RegimesSummary) -> str:
                      f"{s.alpha_paper:.3g} (×/÷ {f:.2f}) |")
     sc = summary.star_fit_code
     if sc is not None:
-        lines += ["", f"α*_code ∝ h^{sc.exponent:.2f} ± {sc.stderr:.2f} (0 expected)."]
+        lines += ["", f"α*_code ∝ h^({sc.exponent:.3f} ± {sc.stderr:.3f}) (0 expected)."]
     return "\n".join(lines) + "\n"
 
 
