@@ -4,9 +4,9 @@
 2. ``regimes2_kernel_change``  ‖Θ − Θ₀‖/‖Θ₀‖ against α (code convention, left) and
    α_paper = α/√h (right) for every width, with a slope −1 guide, the threshold and α*.
 3. ``regimes3_ensemble``       test error against N: single nets (mean ± s.e.) and the
-   ensemble predictor sign(F̄), one colour per α.
+   ensemble predictor sign(F̄), one colour per α scanned over the widths.
 4. ``regimes4_fluctuations``   ‖F − F̄‖ against N on log-log axes with the fitted N^a and the
-   predicted N^(−1/4).
+   predicted N^(−1/4), same α.
 """
 from __future__ import annotations
 
@@ -28,6 +28,15 @@ def _by(cells: Sequence[Cell], attr: str) -> dict[float, list[Cell]]:
     for c in cells:
         out.setdefault(getattr(c.first, attr), []).append(c)
     return dict(sorted(out.items()))
+
+
+def _scanned(cells: Sequence[Cell]) -> dict[float, list[Cell]]:
+    """The cells with two fitted seeds or more by α, keeping the α scanned over the most widths
+    (four or more when some α has them: the scan grid), so that N-trends are not drawn from
+    the three widths of the plane."""
+    groups = {a: [c for c in g if c.n_fitted >= 2] for a, g in _by(cells, "alpha").items()}
+    need = 4 if any(len(g) >= 4 for g in groups.values()) else 2
+    return {a: g for a, g in groups.items() if len(g) >= need}
 
 
 def test_error_plane(cells: Sequence[Cell], out_dir: Path) -> list[Path]:
@@ -83,10 +92,7 @@ def kernel_change(cells: Sequence[Cell], stars: Sequence[Crossover], threshold: 
 def ensemble(cells: Sequence[Cell], out_dir: Path) -> list[Path]:
     """Figure 3: single-net and ensemble test errors against N, one colour per α."""
     fig, (ax,) = _new_figure(1, 5.4, 4.0)
-    for k, (alpha, group) in enumerate(_by(cells, "alpha").items()):
-        group = [c for c in group if c.n_fitted >= 2]
-        if len(group) < 2:
-            continue
+    for k, (alpha, group) in enumerate(_scanned(cells).items()):
         n = np.array([c.first.n_params for c in group])
         e = np.array([c.test_error for c in group])
         ens = np.array([c.ensemble_error for c in group])
@@ -103,10 +109,7 @@ def ensemble(cells: Sequence[Cell], out_dir: Path) -> list[Path]:
 def fluctuations(cells: Sequence[Cell], fits: dict[float, Exponent], out_dir: Path) -> list[Path]:
     """Figure 4: ‖F − F̄‖ against N per α with the fitted law and the N^(−1/4) prediction."""
     fig, (ax,) = _new_figure(1, 5.4, 4.0)
-    for k, (alpha, group) in enumerate(_by(cells, "alpha").items()):
-        group = [c for c in group if c.n_fitted >= 2]
-        if len(group) < 2:
-            continue
+    for k, (alpha, group) in enumerate(_scanned(cells).items()):
         col = COLOURS[k % len(COLOURS)]
         n = np.array([c.first.n_params for c in group])
         ax.plot(n, [c.fluctuation for c in group], color=col, marker="o", ls="none",

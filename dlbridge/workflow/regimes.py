@@ -28,7 +28,8 @@ from packing.errors import require
 from packing.io import atomic_output, check_output_path, file_attributes
 
 from .grid import Grid
-from .sweep import EXECUTORS, merge_runs, run_sweep
+from .sweep import merge_runs, run_sweep
+from .validate import add_run_options, run_seconds
 
 REPORT, TABLE = "regimes.md", "regimes.csv"
 
@@ -89,12 +90,7 @@ def add_regimes_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="output folder (runs are resumed from it)")
     p.add_argument("--analyse", nargs="+", metavar="FILE", default=None,
                    help="analyse these regimes files instead of running a scale")
-    p.add_argument("--executor", choices=EXECUTORS, default="local",
-                   help="sweep executor (default local: a process pool)")
-    p.add_argument("--workers", type=int, default=2, help="parallel runs (default 2)")
-    p.add_argument("--overwrite", action="store_true",
-                   help="replace the merged files, table, figures and report in OUT")
-    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    add_run_options(p)
     p.set_defaults(func=run_regimes)
     return p
 
@@ -125,8 +121,6 @@ def report_text(summary, command: str, scale: RegimeScale | None, wall: float,
     grids = [f"- `{n}`: fixed {dict(g.fixed)}, widths {list(g.axes['width'])}"
              for n, g in (scale.grids if scale else ())]
     if out is not None and scale is not None:
-        from .validate import run_seconds
-
         for n, _ in scale.grids:
             runs, seconds = run_seconds(out / f"{n}.h5")
             grids.append(f"- `{n}`: {runs} runs, {seconds / 60:.1f} min of computation summed "

@@ -95,14 +95,20 @@ def add_validate_parser(subparsers) -> argparse.ArgumentParser:
                    help="small (about 3 minutes on 2 cores), large (about 20 minutes) or "
                         "cluster (default small)")
     p.add_argument("--out", required=True, help="output folder (runs are resumed from it)")
+    add_run_options(p)
+    p.set_defaults(func=run_validate)
+    return p
+
+
+def add_run_options(p: argparse.ArgumentParser) -> None:
+    """--executor, --workers, --overwrite, --quiet: the options of a command that runs grids
+    into OUT through the sweep executors (validate, regimes)."""
     p.add_argument("--executor", choices=EXECUTORS, default="local",
                    help="sweep executor (default local: a process pool)")
     p.add_argument("--workers", type=int, default=2, help="parallel runs (default 2)")
     p.add_argument("--overwrite", action="store_true",
                    help="replace the merged files, tables, figures and report in OUT")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
-    p.set_defaults(func=run_validate)
-    return p
 
 
 def _merged(out: Path, name: str) -> Path:
