@@ -5,8 +5,8 @@ The protocol (Geiger, Spigler, Jacot, Wyart, J. Stat. Mech. 2020, 113301; Geiger
 Wyart, Phys. Rep. 924, 2021), and where it departs from the authors' code (feature_lazy):
 
 * data: MNIST parity, whitened principal components (the embedded dataset by default);
-* net: softplus (σ normalised, β = 1; their code uses β = 5), last layer 1/h: α is the code's
-  α = √h α_paper, both are stored;
+* net: softplus (σ normalised, β = 1; their code uses β = 5), biases in every layer (their main
+  runs have none), last layer 1/h: α is the code's α = √h α_paper, both are stored;
 * loss: the soft hinge softplus(βΔ)/β with β = 20, as their default, times 1/α² (theirs 1/α:
   a factor α in the time scale only), F = α[f(w) − f(w₀)];
 * dynamics: gradient flow (optim.GradientFlow: explicit Euler, adaptive step, outputs moving
