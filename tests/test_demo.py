@@ -67,9 +67,18 @@ def test_stdout_has_files_and_table(demo):
     table = (out / "comparison.md").read_text(encoding="utf-8")
     assert table.strip() in proc.stdout
     assert "| disk 2D" in table and "| ellipse 2D" in table and "| net random" in table
-    for stage in ("[demo 1/4] discs", "[demo 2/4] ellipses", "[demo 3/4] networks",
-                  "[demo 4/4] compare"):
+    for stage in ("[demo 1/5] discs", "[demo 2/5] ellipses", "[demo 3/5] networks",
+                  "[demo 4/5] compare", "[demo 5/5] regimes"):
         assert stage in proc.stderr
+    assert str(out / "regimes" / "regimes.md") in proc.stdout
+
+
+def test_regimes_stage_measures_the_lazy_limit_on_mnist_parity(demo):
+    """The small regimes scale inside the demo (its numbers: tests/test_regimes.py, slow)."""
+    out, _ = demo
+    report = (out / "regimes" / "regimes.md").read_text(encoding="utf-8")
+    assert "mnist-parity, P = 16" in report and "lazy slope" in report
+    assert (out / "regimes" / "regimes3_ensemble.png").read_bytes()[:8] == PNG_MAGIC
 
 
 def test_figures_are_nonempty_pngs(demo):

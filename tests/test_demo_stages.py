@@ -2,6 +2,8 @@
 demo runs. Nothing is computed here; the end-to-end demo is tests/test_demo.py (slow)."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 
@@ -15,7 +17,7 @@ def test_the_shown_commands_run_what_the_demo_runs(tmp_path, size):
     from packing.cli import build_parser as pk_parser
     from packing.cli import jam_spec
 
-    discs, ellipses, nets, comparison = stages(SIZES[size], tmp_path, True, False)
+    discs, ellipses, nets, comparison, regimes = stages(SIZES[size], tmp_path, True, False)
     for st in (discs, ellipses):
         args = pk_parser().parse_args(list(st.argv))
         spec, seeds = st.run.args[:2]
@@ -27,3 +29,6 @@ def test_the_shown_commands_run_what_the_demo_runs(tmp_path, size):
     args = dl_parser(list(comparison.argv)).parse_args(list(comparison.argv))
     assert [str(p) for p in comparison.run.args[0]] == args.files
     assert comparison.run.keywords["n_bootstrap"] == args.bootstrap
+    args = dl_parser(list(regimes.argv)).parse_args(list(regimes.argv))
+    assert regimes.run.args[:3] == (args.scale, Path(args.out), args.overwrite)
+    assert (regimes.run.args[4], regimes.run.args[5]) == (args.executor, args.workers)

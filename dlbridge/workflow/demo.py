@@ -11,7 +11,10 @@ re-implemented here; the demo only chooses the specs, and shows the equivalent c
    (Geiger et al., PRE 100, 012115, 2019) → ``nets.h5``; the widths are those whose parameter
    count N is closest above N/P = each value of the preset's grid (:func:`net_widths`);
 4. ``dlbridge compare`` on the three files → ``comparison.csv``, ``comparison.md`` and the
-   figures ``fig*.png``/``fig*.pdf``, all in ``--out``.
+   figures ``fig*.png``/``fig*.pdf``, all in ``--out``;
+5. ``dlbridge regimes --scale small``: nets on the embedded MNIST-parity data across widths and
+   α → ``regimes/`` (the lazy slope, the ensemble predictor and the generalisation figures on
+   real data; the nets of stage 3 have random labels, so their test error is chance by design).
 
 The sizes are a :class:`DemoSize` preset (``default``; ``--small`` for the end-to-end test).
 Progress (bars and one line per stage) goes to stderr; stdout gets the list of files written and
@@ -38,6 +41,7 @@ from ..compare.tables import TABLE_FILES
 
 DEFAULT_OUT = "demo-out"
 FILES = {"discs": "discs.h5", "ellipses": "ellipses.h5", "nets": "nets.h5"}
+REGIMES_DIR = "regimes"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -170,8 +174,20 @@ def _network_stage(size: DemoSize, out: Path, quiet: bool, overwrite: bool) -> S
     return Stage("networks", "dlbridge", argv, run)
 
 
+def _regimes_stage(out: Path, quiet: bool, overwrite: bool) -> Stage:
+    """The regimes stage: :func:`dlbridge.workflow.regimes.regimes_to_dir` of the small scale,
+    in this process."""
+    from .regimes import regimes_to_dir
+
+    argv = ("regimes", "--scale", "small", "--out", str(out), "--executor", "serial", "--workers", "1",
+            *_flags(quiet, overwrite, "--quiet"))
+    run = functools.partial(regimes_to_dir, "small", out, overwrite, "dlbridge " + shlex.join(argv),
+                            "serial", 1, not quiet)
+    return Stage("regimes", "dlbridge", argv, run)
+
+
 def stages(size: DemoSize, out_dir: Path, quiet: bool, overwrite: bool) -> list[Stage]:
-    """The four steps of the demo, in order (module docstring)."""
+    """The five steps of the demo, in order (module docstring)."""
     files = {k: out_dir / v for k, v in FILES.items()}
     compare_argv = ("compare", *(str(p) for p in files.values()), "--out", str(out_dir),
                     "--bootstrap", str(size.bootstrap)) + (("--overwrite",) if overwrite else ())
@@ -184,6 +200,7 @@ def stages(size: DemoSize, out_dir: Path, quiet: bool, overwrite: bool) -> list[
         Stage("compare", "dlbridge", compare_argv,
               functools.partial(compare, list(files.values()), out_dir,
                                 n_bootstrap=size.bootstrap, overwrite=overwrite)),
+        _regimes_stage(out_dir / REGIMES_DIR, quiet, overwrite),
     ]
 
 
@@ -192,6 +209,7 @@ def existing_outputs(out_dir: Path) -> list[Path]:
     if not out_dir.is_dir():
         return []
     names = [out_dir / n for n in (*FILES.values(), *TABLE_FILES)] + figure_files(out_dir)
+    names.append(out_dir / REGIMES_DIR / "regimes.md")
     return [p for p in names if os.path.lexists(p)]
 
 
@@ -232,9 +250,10 @@ def add_demo_parser(subparsers) -> argparse.ArgumentParser:
     :func:`run_demo`."""
     p = subparsers.add_parser(
         "demo", help="small disc, ellipse and network runs, then compare (minutes on a CPU)",
-        description="Run packing jam (discs, ellipses), dlbridge train (random data width sweep) "
-                    "and dlbridge compare with small embedded sizes; write everything into "
-                    "--out and print the files and the comparison table.")
+        description="Run packing jam (discs, ellipses), dlbridge train (random data width sweep), "
+                    "dlbridge compare and dlbridge regimes --scale small (embedded MNIST parity) "
+                    "with small embedded sizes; write everything into --out and print the files "
+                    "and the comparison table.")
     p.add_argument("--out", default=DEFAULT_OUT, metavar="DIR",
                    help=f"output directory, created if missing (default {DEFAULT_OUT}/)")
     p.add_argument("--small", action="store_true",
@@ -255,7 +274,7 @@ def _one_torch_thread():
 
 
 def run_demo(args: argparse.Namespace, argv: Sequence[str] | None = None) -> int:
-    """Run the four stages, then print the files written and the comparison table; returns 0."""
+    """Run the five stages, then print the files written and the comparison table; returns 0."""
     out_dir = Path(args.out)
     check_out_dir(out_dir, args.overwrite)
     prepare_out_dir(out_dir)
@@ -280,5 +299,7 @@ def print_report(out_dir: Path, wall: float, cpu: float) -> None:
     print(f"tables:  {', '.join(str(out_dir / t) for t in TABLE_FILES)}")
     figs = sorted(out_dir.glob("fig*.png"))
     print(f"figures: {', '.join(str(f) for f in figs)} (and .pdf)")
+    print(f"regimes: {out_dir / REGIMES_DIR / 'regimes.md'} (MNIST parity: lazy and feature nets, "
+          f"ensembles; figures regimes*.png there)")
     print()
     print((out_dir / "comparison.md").read_text(encoding="utf-8"))

@@ -158,28 +158,40 @@ def analyse(files: Sequence[Path], out: Path, lazy_alpha_min: float, command: st
     return summary
 
 
+def regimes_to_dir(scale_name: str, out: str | Path, overwrite: bool, command: str,
+                   executor: str = "local", workers: int = 2, progress: bool = True):
+    """Run the scale ``scale_name`` into ``out`` and analyse it; returns the summary.
+    ParameterError before any work when a merged file, the table or the report exists without
+    ``overwrite``."""
+    from ..compare.command import prepare_out_dir
+
+    require(isinstance(workers, int) and 1 <= workers <= 1024, "--workers",
+            "an integer in [1, 1024]", workers)
+    scale = REGIME_SCALES[scale_name]
+    out = prepare_out_dir(out)
+    for path in [out / REPORT, out / TABLE] + [out / f"{n}.h5" for n, _ in scale.grids]:
+        check_output_path(path, overwrite, name="--out")
+    t0 = time.perf_counter()
+    files = run_grids(scale, out, executor, workers, progress, command)
+    return analyse(files, out, scale.lazy_alpha_min, command, scale, time.perf_counter() - t0)
+
+
 def run_regimes(args: argparse.Namespace, argv: Sequence[str] | None = None) -> int:
     """The ``regimes`` command; returns 0 (ParameterError on bad input, before any work)."""
     from ..compare.command import prepare_out_dir
     from ..regimes.summary import checks_markdown
 
-    require(isinstance(args.workers, int) and 1 <= args.workers <= 1024, "--workers",
-            "an integer in [1, 1024]", args.workers)
-    out = prepare_out_dir(args.out)
-    scale = None if args.analyse else REGIME_SCALES[args.scale]
-    for path in [out / REPORT, out / TABLE] + ([out / f"{n}.h5" for n, _ in scale.grids]
-                                              if scale else []):
-        check_output_path(path, args.overwrite, name="--out")
     command = "dlbridge " + " ".join(shlex.quote(a) for a in (argv if argv is not None
                                                                else sys.argv[1:]))
-    t0 = time.perf_counter()
-    if scale is None:
-        files = [Path(f) for f in args.analyse]
-        lazy_min = REGIME_SCALES["default"].lazy_alpha_min
+    if args.analyse:
+        out = prepare_out_dir(args.out)
+        for path in (out / REPORT, out / TABLE):
+            check_output_path(path, args.overwrite, name="--out")
+        summary = analyse([Path(f) for f in args.analyse], out,
+                          REGIME_SCALES["default"].lazy_alpha_min, command, None, 0.0)
     else:
-        files = run_grids(scale, out, args.executor, args.workers, not args.quiet, command)
-        lazy_min = scale.lazy_alpha_min
-    summary = analyse(files, out, lazy_min, command, scale, time.perf_counter() - t0)
-    print(f"dlbridge regimes: report {out / REPORT}")
+        summary = regimes_to_dir(args.scale, args.out, args.overwrite, command, args.executor,
+                                 args.workers, not args.quiet)
+    print(f"dlbridge regimes: report {Path(args.out) / REPORT}")
     print(checks_markdown(summary))
     return 0
