@@ -129,10 +129,10 @@ def test_stored_run_reads_back_into_cells(tmp_path):
 
 def test_crossover_interpolates_the_threshold():
     """Kernel changes 10, 1, 0.1, 0.01 at α = 1 … 1000 (a seed pair each) cross 0.5 at 10^1.3."""
-    from dlbridge.regimes.cells import Cell, RegimeNet
+    from dlbridge.regimes.cells import Cell, RegimeState
 
     def net(alpha, k, seed):
-        return RegimeNet(2, 10.0, 100, alpha, alpha / math.sqrt(10), seed, True, "fitted", 1,
+        return RegimeState(2, 10.0, 100, alpha, alpha / math.sqrt(10), seed, True, "fitted", 1,
                          0.1, k, 0.0, np.zeros(3), np.ones(3), 10, "x")
 
     cells = [Cell((net(a, k, 0), net(a, k, 1))) for a, k in ((1.0, 10.0), (10.0, 1.0),

@@ -12,12 +12,15 @@ Wyart, Phys. Rep. 924, 2021), and where it departs from the authors' code (featu
 * dynamics: gradient flow (optim.GradientFlow: explicit Euler, adaptive step, outputs moving
   less than 0.1 per step). The authors integrate a "continuous momentum" flow, gradient flow
   in its limit τ → 0, with τ = 10⁻³ h min(1, 10³/α) in their figures. Inertial minimisers
-  are not gradient flow: FIRE, measured (P = 1000, h = 20, α = 10 and 10³), ends with a kernel change 10× and
-  outputs |F| 4× those of gradient flow at equal α, carried past the margin by its momentum;
+  are not gradient flow: FIRE (P = 1000, h = 20, α = 10) fits in ~4·10³ steps with
+  ‖Θ − Θ₀‖/‖Θ₀‖ = 3.3–3.7 and test outputs ⟨|F|⟩ ≈ 12, carried past the margin by its momentum,
+  where gradient flow, at its 2·10⁴-step budget with 180 data still unsatisfied, has moved the
+  kernel by 0.25–0.34 and has ⟨|F|⟩ ≈ 2.6 (benchmarks/regimes_protocol.py);
   Adam's step does not scale with the gradient, so its lazy limit is not that of gradient
   descent. Gradient flow is slow in the lazy regime: its number of steps does not depend on α
-  there but grows fast with P (N_Δ = 11 of 128 left after 2·10⁵ steps at h = 24), which sets
-  the sizes of the CPU scales;
+  there but grows fast with P (α = 10⁴, h = 16: fitted in 1.0–1.9·10⁴ steps at P = 32, 1–2
+  data of 64 left after 10⁵ steps at P = 64; benchmarks/regimes_protocol.py), which sets the
+  sizes of the CPU scales;
 * stop: N_Δ = 0, i.e. min_μ y_μ F_μ ≥ 1 (their ``stop_margin`` = 1), or the loss converged, or
   the step budget. Only fitted nets enter the phase diagram (their notebooks' ``nd == 0``).
 
@@ -36,13 +39,13 @@ import numpy as np
 import torch
 
 from packing.errors import require
-from packing.io import CommonAttributes, write_state
+from packing.io import write_state
 
-from .data import DATASETS, Dataset, load_dataset
+from .data import Dataset, load_dataset
 from .kernel import kernel_change, tangent_kernel, weight_change
-from .losses import LOSSES
-from .models import ACTIVATIONS, EnsembleModel, alpha_paper, make_spec
-from .train import OPTIMIZERS, NetResult, TrainConfig, resolve_device, train_ensemble
+from .models import EnsembleModel, alpha_paper, make_spec
+from .runs import check_data_fields, net_state_record
+from .train import NetResult, TrainConfig, resolve_device, train_ensemble
 
 REGIME_LR = {"flow": 1.0, "fire": 0.1, "adam": 1e-2}
 
@@ -70,31 +73,13 @@ class RegimeSpec:
 
     def validate(self) -> None:
         """ParameterError naming the first bad field (nothing is computed)."""
-        require(self.dataset in DATASETS, "dataset", f"one of {', '.join(DATASETS)}", self.dataset)
-        for name, lo in (("dim", 1), ("n_train", 1), ("n_test", 1), ("data_seed", 0),
-                         ("depth", 1), ("steps", 1), ("n_probe", 1)):
-            v = getattr(self, name)
-            require(isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= lo,
-                    name, f"an integer >= {lo}", v)
+        check_data_fields(self, (("n_test", 1), ("n_probe", 1)))
         require(self.n_probe <= self.n_test, "n_probe", f"at most n_test = {self.n_test}",
                 self.n_probe)
-        require(math.isfinite(self.width) and self.width >= 1, "width", "a number >= 1",
-                self.width)
         require(len(self.alphas) >= 1 and all(math.isfinite(a) and a > 0 for a in self.alphas),
                 "alphas", "a non-empty list of finite numbers > 0", self.alphas)
         require(len(set(self.alphas)) == len(self.alphas), "alphas", "distinct values",
                 self.alphas)
-        for name, table in (("activation", ACTIVATIONS), ("loss", LOSSES),
-                            ("optimizer", OPTIMIZERS)):
-            require(getattr(self, name) in table, name, f"one of {', '.join(table)}",
-                    getattr(self, name))
-        require(self.lr is None or (math.isfinite(self.lr) and self.lr > 0), "lr",
-                "a finite number > 0", self.lr)
-        require(self.device in ("auto", "cpu", "cuda"), "device", "one of auto, cpu, cuda",
-                self.device)
-        if self.dataset in ("mnist", "cifar10"):
-            require(self.data_dir is not None, "data_dir", f"given for dataset {self.dataset}",
-                    self.data_dir)
 
     def config(self) -> TrainConfig:
         """The :class:`TrainConfig` of the protocol (module docstring)."""
@@ -160,25 +145,15 @@ def train_regime(spec: RegimeSpec, seeds: Sequence[int], data: Dataset | None = 
 
 def regime_state_record(spec: RegimeSpec, net: RegimeNet, y_test: np.ndarray
                         ) -> tuple[dict, dict]:
-    """(attributes, datasets) of one net's state group under the HDF5 contract; the test labels
-    ``y_test`` (n_test,) are stored with the outputs so that an ensemble can be scored."""
-    r, s = net.result, net.result.spec
-    common = CommonAttributes(side="network", control_name="n_params", control=s.n_params,
-                              transition=math.nan, energy=r.loss, n_dof=s.n_params,
-                              n_constraints=r.n_constraints, seed=r.seed)
-    attrs = {
-        **common.to_attrs(), "n_params": s.n_params, "width": s.h, "widths": np.asarray(s.widths),
-        "depth": s.depth, "n_train": len(r.gaps), "n_test": len(net.test_outputs),
-        "dataset": spec.dataset, "dim": s.d_in, "data_seed": spec.data_seed,
-        "alpha": s.alpha, "alpha_paper": net.alpha_paper, "activation": s.activation,
-        "loss": spec.loss, "optimizer": spec.optimizer, "train_loss": r.loss,
-        "train_error": r.train_error, "test_error": r.test_error, "steps": r.steps,
-        "converged": r.converged, "stop_reason": r.stop_reason, "fitted": r.fitted,
-        "kernel_change": net.kernel_change, "weight_change": net.weight_change,
-        "n_probe": spec.n_probe, "regime_run": True,
-    }
-    return attrs, {"gaps": r.gaps, "test_outputs": net.test_outputs,
-                   "test_labels": np.asarray(y_test, dtype=np.int8)}
+    """(attributes, datasets) of one net's state group: those of every net
+    (:func:`.runs.net_state_record`) plus the order parameters and the test outputs; the test
+    labels ``y_test`` (n_test,) are stored with them so that an ensemble can be scored."""
+    attrs, dsets = net_state_record(spec, net.result)
+    attrs.update(n_test=len(net.test_outputs), alpha_paper=net.alpha_paper,
+                 fitted=net.result.fitted, kernel_change=net.kernel_change,
+                 weight_change=net.weight_change, n_probe=spec.n_probe, regime_run=True)
+    dsets.update(test_outputs=net.test_outputs, test_labels=np.asarray(y_test, dtype=np.int8))
+    return attrs, dsets
 
 
 def write_regime(runs_group: h5py.Group, spec: RegimeSpec, nets: Sequence[RegimeNet],

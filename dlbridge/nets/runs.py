@@ -30,6 +30,30 @@ from .train import OPTIMIZERS, NetResult, TrainConfig, resolve_device, train_ens
 DEFAULT_LR = {"adam": 1e-2, "fire": 1e-1, "flow": 1.0}
 
 
+def check_data_fields(spec, extra_ints: tuple[tuple[str, int], ...] = ()) -> None:
+    """ParameterError naming the first bad field among those a run of nets at one width shares
+    (:class:`NetRunSpec`, :class:`dlbridge.nets.regimes.RegimeSpec`): data, depth, width, σ,
+    loss, optimiser, budget, learning rate, device; ``extra_ints``: (name, lower bound) of
+    further integer fields."""
+    require(spec.dataset in DATASETS, "dataset", f"one of {', '.join(DATASETS)}", spec.dataset)
+    for name, lo in (("dim", 1), ("n_train", 1), ("data_seed", 0), ("depth", 1), ("steps", 1),
+                     *extra_ints):
+        v = getattr(spec, name)
+        require(isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= lo,
+                name, f"an integer >= {lo}", v)
+    require(math.isfinite(spec.width) and spec.width >= 1, "width", "a number >= 1", spec.width)
+    for name, table in (("activation", ACTIVATIONS), ("loss", LOSSES), ("optimizer", OPTIMIZERS)):
+        require(getattr(spec, name) in table, name, f"one of {', '.join(table)}",
+                getattr(spec, name))
+    require(spec.lr is None or (math.isfinite(spec.lr) and spec.lr > 0), "lr",
+            "a finite number > 0", spec.lr)
+    require(spec.device in ("auto", "cpu", "cuda"), "device", "one of auto, cpu, cuda",
+            spec.device)
+    if spec.dataset in ("mnist", "cifar10"):
+        require(spec.data_dir is not None, "data_dir", f"given for dataset {spec.dataset}",
+                spec.data_dir)
+
+
 @dataclasses.dataclass(frozen=True)
 class NetRunSpec:
     """Everything that defines the training of nets at one width, except their seeds."""
@@ -55,31 +79,12 @@ class NetRunSpec:
 
     def validate(self) -> None:
         """ParameterError naming the first bad field (nothing is computed)."""
-        require(self.dataset in DATASETS, "dataset", f"one of {', '.join(DATASETS)}", self.dataset)
-        for name, lo in (("dim", 1), ("n_train", 1), ("n_test", 0), ("data_seed", 0),
-                         ("depth", 1), ("steps", 1)):
-            v = getattr(self, name)
-            require(isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= lo,
-                    name, f"an integer >= {lo}", v)
-        require(math.isfinite(self.width) and self.width >= 1, "width", "a number >= 1",
-                self.width)
+        check_data_fields(self, (("n_test", 0),))
         require(math.isfinite(self.alpha) and self.alpha > 0, "alpha", "a finite number > 0",
                 self.alpha)
-        require(self.activation in ACTIVATIONS, "activation", f"one of {', '.join(ACTIVATIONS)}",
-                self.activation)
         require(self.init in INITS, "init", f"one of {', '.join(INITS)}", self.init)
-        require(self.loss in LOSSES, "loss", f"one of {', '.join(LOSSES)}", self.loss)
-        require(self.optimizer in OPTIMIZERS, "optimizer", f"one of {', '.join(OPTIMIZERS)}",
-                self.optimizer)
-        require(self.lr is None or (math.isfinite(self.lr) and self.lr > 0), "lr",
-                "a finite number > 0", self.lr)
         require(not self.hessian or self.loss == "quadratic", "hessian",
                 "used with loss quadratic (the constraint form of the analysis)", self.loss)
-        require(self.device in ("auto", "cpu", "cuda"), "device", "one of auto, cpu, cuda",
-                self.device)
-        if self.dataset in ("mnist", "cifar10"):
-            require(self.data_dir is not None, "data_dir", f"given for dataset {self.dataset}",
-                    self.data_dir)
 
     def config(self) -> TrainConfig:
         """The :class:`TrainConfig`: the paper-shaped lr schedule of TrainConfig (not tied to the

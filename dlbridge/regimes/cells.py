@@ -1,7 +1,7 @@
 """The nets of a phase-diagram run read back from HDF5 and grouped into (h, α) cells.
 
-A :class:`RegimeNet` is one state group written by :mod:`dlbridge.nets.regimes` (attribute
-``regime_run``); a :class:`Cell` is every seed at one (depth, width, α). Only fitted nets
+A :class:`RegimeState` is one net's state group read back, as :mod:`dlbridge.nets.regimes`
+wrote it (attribute ``regime_run``); a :class:`Cell` is every seed at one (depth, width, α). Only fitted nets
 (N_Δ = 0) enter a cell's statistics; the cell keeps how many seeds it had. torch-free.
 
 Per cell, over its n fitted seeds (Geiger et al., J. Stat. Mech. 2020, 023401 and 113301; the
@@ -29,7 +29,7 @@ from packing.io import iter_states
 
 
 @dataclasses.dataclass(frozen=True)
-class RegimeNet:
+class RegimeState:
     """One trained net of a phase-diagram run: its attributes and test outputs F (n_test,)."""
 
     depth: int
@@ -50,6 +50,11 @@ class RegimeNet:
     dataset: str
 
     @property
+    def n_last(self) -> int:
+        """Width of the last hidden layer, from α/α_paper = √n_L."""
+        return int(round((self.alpha / self.alpha_paper) ** 2))
+
+    @property
     def cell_key(self) -> tuple:
         """(dataset, P, depth, width, α): the nets of one cell share it."""
         return (self.dataset, self.n_train, self.depth, self.width, self.alpha)
@@ -67,7 +72,7 @@ def _attr(group: h5py.Group, name: str, kind, where: str):
     return kind(v.item() if isinstance(v, np.generic) else v)
 
 
-def read_regime_nets(path: str | os.PathLike) -> list[RegimeNet]:
+def read_regime_nets(path: str | os.PathLike) -> list[RegimeState]:
     """Every regimes state of one HDF5 file (a merged sweep or a run file)."""
     try:
         f = h5py.File(path, "r")
@@ -83,12 +88,12 @@ def read_regime_nets(path: str | os.PathLike) -> list[RegimeNet]:
             values = {k: _attr(g, k, kind, where) for k, kind in _ATTRS.items()}
             for name in ("test_outputs", "test_labels"):
                 require(name in g, f"dataset {name}", "present in every regimes state", where)
-            nets.append(RegimeNet(**values, test_outputs=np.asarray(g["test_outputs"], float),
+            nets.append(RegimeState(**values, test_outputs=np.asarray(g["test_outputs"], float),
                                   test_labels=np.asarray(g["test_labels"], float)))
     return nets
 
 
-def load_regime_nets(paths: Iterable[str | os.PathLike]) -> list[RegimeNet]:
+def load_regime_nets(paths: Iterable[str | os.PathLike]) -> list[RegimeState]:
     """The regimes states of every file; ParameterError when there are none."""
     nets = [n for p in paths for n in read_regime_nets(p)]
     require(len(nets) >= 1, "input files", "files holding regimes states (dlbridge regimes)",
@@ -100,14 +105,14 @@ def load_regime_nets(paths: Iterable[str | os.PathLike]) -> list[RegimeNet]:
 class Cell:
     """Every seed of one (depth, width, α); statistics over its fitted seeds (module docstring)."""
 
-    nets: tuple[RegimeNet, ...]
+    nets: tuple[RegimeState, ...]
 
     @property
-    def first(self) -> RegimeNet:
+    def first(self) -> RegimeState:
         return self.nets[0]
 
     @property
-    def fitted(self) -> tuple[RegimeNet, ...]:
+    def fitted(self) -> tuple[RegimeState, ...]:
         """The nets with N_Δ = 0."""
         return tuple(n for n in self.nets if n.fitted)
 
@@ -167,10 +172,18 @@ def output_fluctuation(outputs: np.ndarray) -> float:
     return float(math.sqrt(np.mean(outputs.var(axis=0, ddof=1))))
 
 
-def group_cells(nets: Sequence[RegimeNet]) -> list[Cell]:
-    """The nets grouped by :attr:`RegimeNet.cell_key`, sorted by (dataset, P, depth, width, α).
+def group_by(cells: Sequence[Cell], attr: str) -> dict[float, list[Cell]]:
+    """``cells`` keyed by the attribute ``attr`` of their nets (width, alpha), sorted."""
+    out: dict[float, list[Cell]] = {}
+    for c in cells:
+        out.setdefault(getattr(c.first, attr), []).append(c)
+    return dict(sorted(out.items()))
+
+
+def group_cells(nets: Sequence[RegimeState]) -> list[Cell]:
+    """The nets grouped by :attr:`RegimeState.cell_key`, sorted by (dataset, P, depth, width, α).
     Two nets of one cell with the same seed are one net stored twice: ParameterError."""
-    cells: dict[tuple, list[RegimeNet]] = {}
+    cells: dict[tuple, list[RegimeState]] = {}
     for n in nets:
         cells.setdefault(n.cell_key, []).append(n)
     for key, members in cells.items():

@@ -17,24 +17,17 @@ from typing import Sequence
 import numpy as np
 
 from ..compare.plots import MARKERS, _new_figure, save
-from .cells import Cell
+from .cells import Cell, group_by
 from .fits import Crossover, Exponent
 
 COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2")
-
-
-def _by(cells: Sequence[Cell], attr: str) -> dict[float, list[Cell]]:
-    out: dict[float, list[Cell]] = {}
-    for c in cells:
-        out.setdefault(getattr(c.first, attr), []).append(c)
-    return dict(sorted(out.items()))
 
 
 def _scanned(cells: Sequence[Cell]) -> dict[float, list[Cell]]:
     """The cells with two fitted seeds or more by α, keeping the α scanned over the most widths
     (four or more when some α has them: the scan grid), so that N-trends are not drawn from
     the three widths of the plane."""
-    groups = {a: [c for c in g if c.n_fitted >= 2] for a, g in _by(cells, "alpha").items()}
+    groups = {a: [c for c in g if c.n_fitted >= 2] for a, g in group_by(cells, "alpha").items()}
     need = 4 if any(len(g) >= 4 for g in groups.values()) else 2
     return {a: g for a, g in groups.items() if len(g) >= need}
 
@@ -63,17 +56,17 @@ def kernel_change(cells: Sequence[Cell], stars: Sequence[Crossover], threshold: 
                   out_dir: Path) -> list[Path]:
     """Figure 2: the kernel change against α in both conventions, one curve per width."""
     fig, axes = _new_figure(2, 5.0, 4.0)
-    for k, (width, group) in enumerate(_by(cells, "width").items()):
+    for k, (width, group) in enumerate(group_by(cells, "width").items()):
         group = [c for c in group if c.n_fitted >= 1]
         if not group:
             continue
         a = np.array([c.first.alpha for c in group])
         m = np.array([c.log_kernel_change[0] for c in group])
         s = np.nan_to_num(np.array([c.log_kernel_change[1] for c in group]))
-        n_last = group[0].first.alpha / group[0].first.alpha_paper
+        sqrt_n_last = group[0].first.alpha / group[0].first.alpha_paper
         style = dict(color=COLOURS[k % len(COLOURS)], marker=MARKERS[k % len(MARKERS)],
                      capsize=2, label=f"h = {width:g}")
-        for ax, x in zip(axes, (a, a / n_last)):
+        for ax, x in zip(axes, (a, a / sqrt_n_last)):
             ax.errorbar(x, 10**m, yerr=[10**m - 10**(m - s), 10**(m + s) - 10**m], **style)
     for star in stars:
         axes[0].axvline(star.alpha_code, color="0.7", lw=0.6)

@@ -17,7 +17,7 @@ import numpy as np
 from packing.analysis import ScalingFit
 from packing.literature import load_reference
 
-from .cells import Cell, RegimeNet, group_cells
+from .cells import Cell, RegimeState, group_by, group_cells
 from .fits import (
     KERNEL_THRESHOLD,
     Crossover,
@@ -51,39 +51,20 @@ class RegimesSummary:
     fluctuation: dict
     gain: dict
 
-    def by_width(self) -> dict[float, list[Cell]]:
-        out: dict[float, list[Cell]] = {}
-        for c in self.cells:
-            out.setdefault(c.first.width, []).append(c)
-        return out
-
-    def by_alpha(self) -> dict[float, list[Cell]]:
-        out: dict[float, list[Cell]] = {}
-        for c in self.cells:
-            out.setdefault(c.first.alpha, []).append(c)
-        return dict(sorted(out.items()))
 
 
-def _n_last(cell: Cell) -> int:
-    return int(round((cell.first.alpha / cell.first.alpha_paper) ** 2))
-
-
-def summarise(nets: Sequence[RegimeNet], lazy_alpha_min: float,
+def summarise(nets: Sequence[RegimeState], lazy_alpha_min: float,
               threshold: float = KERNEL_THRESHOLD) -> RegimesSummary:
     """Every number of the phase diagram from the nets of one (dataset, P, depth)."""
     cells = group_cells(nets)
-    by_w: dict[float, list[Cell]] = {}
-    for c in cells:
-        by_w.setdefault(c.first.width, []).append(c)
+    by_w = group_by(cells, "width")
     lazy = {w: lazy_slope(g, lazy_alpha_min) for w, g in by_w.items()
             if sum(c.first.alpha >= lazy_alpha_min for c in g) >= 2}
-    stars = tuple(s for s in (crossover(g, _n_last(g[0]), threshold) for g in by_w.values()
+    stars = tuple(s for s in (crossover(g, g[0].first.n_last, threshold) for g in by_w.values()
                               if len(g) >= MIN_ALPHAS_CROSSOVER) if s is not None)
-    by_a: dict[float, list[Cell]] = {}
-    for c in cells:
-        by_a.setdefault(c.first.alpha, []).append(c)
-    fluct = {a: fluctuation_exponent(g) for a, g in sorted(by_a.items())}
-    gain = {a: ensemble_gain_exponent(g) for a, g in sorted(by_a.items())}
+    by_a = group_by(cells, "alpha")
+    fluct = {a: fluctuation_exponent(g) for a, g in by_a.items()}
+    gain = {a: ensemble_gain_exponent(g) for a, g in by_a.items()}
     return RegimesSummary(tuple(cells), lazy_alpha_min, threshold, lazy, stars,
                           crossover_exponent(stars, "code"), crossover_exponent(stars, "paper"),
                           fluct, gain)

@@ -28,8 +28,7 @@ from packing.errors import require
 from packing.io import atomic_output, check_output_path, file_attributes
 
 from .grid import Grid
-from .sweep import merge_runs, run_sweep
-from .validate import add_run_options, run_seconds
+from .validate import add_run_options, run_seconds, sweep_and_merge
 
 REPORT, TABLE = "regimes.md", "regimes.csv"
 
@@ -61,8 +60,8 @@ REGIME_SCALES = {
     "small": _scale("small", "under a minute on 2 cores: the pipeline end to end",
                     {**_BASE, "n_train": 16, "n_test": 300, "n_probe": 64, "steps": 20_000},
                     ((8, 16), (0.1, 10.0, 1e3, 1e4)), ((4, 6, 12), (0.1, 1e4)), 4, 1e3),
-    # P = 32: gradient flow fits the lazy nets in ~2·10⁴ steps; at P = 64 (h = 16 and 32)
-    # 1–3 data are still unsatisfied after 10⁵ steps, at P = 128 11 of 128 after 2·10⁵.
+    # P = 32: gradient flow fits the lazy nets in 1.0–1.9·10⁴ steps; at P = 64 1–2 data are
+    # still unsatisfied after 10⁵ steps (h = 16, α = 10⁴; benchmarks/regimes_protocol.py).
     "default": _scale("default", "the CPU grid (2 cores, about 10 minutes)",
                       {**_BASE, "n_train": 32, "n_test": 2000, "n_probe": 256,
                        "steps": 100_000},
@@ -98,17 +97,7 @@ def add_regimes_parser(subparsers) -> argparse.ArgumentParser:
 def run_grids(scale: RegimeScale, out: Path, executor: str, workers: int, progress: bool,
               command: str) -> list[Path]:
     """Both grids of ``scale``: sweep into OUT/runs/<grid>/, merge into OUT/<grid>.h5."""
-    (out / "runs").mkdir(exist_ok=True)
-    merged = []
-    for name, grid in scale.grids:
-        rep = run_sweep(grid, out / "runs" / name, executor=executor, workers=workers,
-                        command=command, progress=progress,
-                        log=lambda m: print(m, file=sys.stderr))
-        require(rep.failed == 0 and rep.locked == 0, "regimes", "every run done",
-                f"{name}: {rep.failed} failed, {rep.locked} locked ({'; '.join(rep.errors)[:300]})")
-        merge_runs(out / "runs" / name, out / f"{name}.h5", overwrite=True, command=command)
-        merged.append(out / f"{name}.h5")
-    return merged
+    return sweep_and_merge(scale.grids, out, executor, workers, progress, command, "regimes")
 
 
 def report_text(summary, command: str, scale: RegimeScale | None, wall: float,

@@ -129,20 +129,27 @@ def run_seconds(merged: Path) -> tuple[int, float]:
     return int(sec.size), float(np.nansum(sec))
 
 
-def run_scale(scale: ValidationScale, out: Path, executor: str, workers: int,
-              progress: bool, command: str) -> list[Path]:
-    """Every system of ``scale``: sweep into OUT/runs/<name>/, merge into OUT/<name>.h5."""
+def sweep_and_merge(grids: Sequence[tuple[str, Grid]], out: Path, executor: str, workers: int,
+                    progress: bool, command: str, who: str) -> list[Path]:
+    """Every (name, grid): sweep into OUT/runs/<name>/, merge into OUT/<name>.h5; ParameterError
+    (naming the command ``who``) when a run failed or is locked by another worker."""
     merged = []
     (out / "runs").mkdir(exist_ok=True)
-    for name, grid in scale.systems:
+    for name, grid in grids:
         rep = run_sweep(grid, out / "runs" / name, executor=executor, workers=workers,
                         command=command, progress=progress,
                         log=lambda m: print(m, file=sys.stderr))
-        require(rep.failed == 0 and rep.locked == 0, "validate", "every run done",
+        require(rep.failed == 0 and rep.locked == 0, who, "every run done",
                 f"{name}: {rep.failed} failed, {rep.locked} locked ({'; '.join(rep.errors)[:300]})")
         merge_runs(out / "runs" / name, _merged(out, name), overwrite=True, command=command)
         merged.append(_merged(out, name))
     return merged
+
+
+def run_scale(scale: ValidationScale, out: Path, executor: str, workers: int,
+              progress: bool, command: str) -> list[Path]:
+    """Every system of ``scale`` through :func:`sweep_and_merge`."""
+    return sweep_and_merge(scale.systems, out, executor, workers, progress, command, "validate")
 
 
 def _system_line(name: str, grid: Grid) -> str:
