@@ -136,7 +136,7 @@ def state_record(spec: JamSpec, run: SeedRun, result: MinimizeResult,
         "n_rattlers": net.n_rattlers,
         # beyond the contract
         "delta_phi": p.phi - run.jam.phi_j, "phi_unjammed": run.jam.phi_unjammed,
-        "isostatic_count": net.isostatic_count, "z": net.z, "jammed": is_jammed(result),
+        "isostatic_count": net.isostatic_count, "z": net.z, "jammed": is_jammed(result, run.jam.threshold),
         "max_force": result.max_force, "steps": result.steps, "converged": result.converged,
         "search_converged": run.jam.all_converged, "dispersity": spec.dispersity, "method": spec.method,
         "ftol": spec.ftol, "state_ftol": result.ftol, "rtol": spec.rtol, "search": run.jam.search,

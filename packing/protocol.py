@@ -3,7 +3,8 @@ states at chosen distances Δφ = φ − φ_J above it or at target pressures.
 
 Two searches share the first stage (O'Hern, Silbert, Liu, Nagel, PRE 68, 011306, 2003, Sec. II):
 from a random configuration, minimise and compress affinely in steps of ``dphi`` (decompressing
-first if the start is jammed) until a minimised state is jammed (energy per particle > 1e-16).
+first if the start is jammed) until a minimised state is jammed (energy per particle above 1e-16,
+or above 1e-2 rtol² when that is lower: :func:`jamming_threshold`).
 
 - ``"descent"`` (default) follows that jammed state down its decompression branch. Above φ_J the
   harmonic pressure is linear, p = K (φ − φ_J) (O'Hern et al. 2003), so the secant through the last
@@ -12,6 +13,10 @@ first if the start is jammed) until a minimised state is jammed (energy per part
   secant's zero, checked by the branch decompressed to φ̂_J(1 − 0.9 rtol) being unjammed (with
   ``verify``, also by the branch at φ̂_J(1 + 0.45 rtol) being jammed). If a check fails, the new
   state joins the bracket and the search goes on (secant steps, then bisection on the branch).
+  A branch can end at finite pressure: decompressed past a saddle-node, its state collapses to an
+  unjammed one. When the bracket closes on a jammed end whose p/K puts the branch's zero more
+  than 100 rtol below it, that collapsed state is compressed up until it jams, and the descent
+  starts again from there (as bisection does when its jammed end came from another basin).
   Every state visited above φ_J is on one branch, reached from its jammed neighbour, and lies at
   Δφ ≳ 10 rtol: no state is minimised at the Δφ ~ rtol where, for Δφ ≪ N^-2, FIRE's slowest
   mode is set by the system size rather than by ω* ∝ Δφ^{1/2} (Goodrich, Liu, Nagel, PRL 109,
@@ -39,11 +44,14 @@ from .minimize import DEFAULT_FTOL, DEFAULT_MAX_STEPS, MinimizeResult, minimize
 from .system import Packing
 
 JAMMED_ENERGY_PER_PARTICLE = 1e-16
+ENERGY_PER_RTOL2 = 1e-2           # a search of precision rtol calls jammed E/N > this × rtol² ...
+ENERGY_PER_FTOL2 = 1e4            # ... but never E/N ≤ this × ftol² (see jamming_threshold)
 UNJAMMED_FLOOR_FACTOR = 1e-2      # "unjammed" is decided once (U + K)/N < 1e-2 × the threshold
 DESCENT_RATIO = 10.0              # each descent step divides the predicted Δφ by this factor
 FINAL_CHECK_WIDTH = 10.0          # the bracket is checked once the predicted Δφ < this × rtol × φ
 UNJAMMED_CHECK = 0.9              # the branch must be unjammed at φ̂_J (1 − 0.9 rtol)
 JAMMED_CHECK = 0.45               # and, with verify, jammed at φ̂_J (1 + 0.45 rtol)
+JUMP_WIDTH = 100.0                # a closed bracket whose jammed end's p/K exceeds this × rtol φ
 
 # Stored states resolve forces relative to their own scale: FIRE runs to min(ftol, 1e-5 p), p the
 # pressure the branch predicts, so that weak contacts are resolved at Δφ = 1e-7 as at 1e-6 (with
@@ -81,7 +89,8 @@ class JammingResult:
     the state at phi_j. n_minimizations / total_steps : the work done. all_converged : every FIRE
     run converged (or, for an unjammed state, reached the energy floor that decides it).
     search : "descent" or "bisection". phi_extrapolated : the secant's zero (NaN for bisection).
-    stiffness : the secant's slope K = dp/dφ (NaN for bisection).
+    stiffness : the secant's slope K = dp/dφ (NaN for bisection). threshold : the energy per
+    particle above which the search called a state jammed (:func:`jamming_threshold` of its rtol).
     """
 
     phi_j: float
@@ -93,6 +102,7 @@ class JammingResult:
     search: str = "descent"
     phi_extrapolated: float = math.nan
     stiffness: float = math.nan
+    threshold: float = JAMMED_ENERGY_PER_PARTICLE
 
 
 def is_jammed(result: MinimizeResult, threshold: float = JAMMED_ENERGY_PER_PARTICLE) -> bool:
@@ -100,12 +110,28 @@ def is_jammed(result: MinimizeResult, threshold: float = JAMMED_ENERGY_PER_PARTI
     return result.energy_per_particle > threshold
 
 
+def jamming_threshold(rtol: float, ftol: float = DEFAULT_FTOL) -> float:
+    """The energy per particle above which a search of relative precision ``rtol``, minimising to
+    the force tolerance ``ftol``, calls a state jammed.
+
+    JAMMED_ENERGY_PER_PARTICLE, lowered for rtol < 1e-7 to ENERGY_PER_RTOL2 × rtol², so that a
+    state at Δφ = rtol φ_J (harmonic E/N ≈ 0.25 Δφ² for spheres at φ_J ≈ 0.645, ≈ 0.1 rtol²) is
+    above it; but not below ENERGY_PER_FTOL2 × ftol²: an unjammed state that FIRE stops on its
+    force tolerance keeps E/N ~ 20 ftol² (N = 1024 spheres, ftol 1e-12). With 1e-16 alone φ_J is
+    resolved no closer than the Δφ where E/N crosses it, ≈ 2e-8.
+    """
+    return min(JAMMED_ENERGY_PER_PARTICLE, max(ENERGY_PER_RTOL2 * rtol * rtol,
+                                               ENERGY_PER_FTOL2 * ftol * ftol))
+
+
 class _Search:
     """Bookkeeping shared by the searches (private to find_jamming): the probes, their cost,
     the highest unjammed and lowest jammed states found."""
 
-    def __init__(self, settings: MinimizerSettings, progress: ProgressFn | None, max_minimizations: int):
+    def __init__(self, settings: MinimizerSettings, progress: ProgressFn | None, max_minimizations: int,
+                 threshold: float = JAMMED_ENERGY_PER_PARTICLE):
         self.settings = settings
+        self.threshold = threshold
         self.progress = progress
         self.max_minimizations = max_minimizations
         self.lo: MinimizeResult | None = None
@@ -117,11 +143,11 @@ class _Search:
     def probe(self, packing: Packing) -> MinimizeResult:
         if self.count >= self.max_minimizations:
             raise RuntimeError(f"φ_J search did not bracket within {self.max_minimizations} minimisations")
-        r = self.settings.run(packing, energy_floor=UNJAMMED_FLOOR_FACTOR * JAMMED_ENERGY_PER_PARTICLE)
+        r = self.settings.run(packing, energy_floor=UNJAMMED_FLOOR_FACTOR * self.threshold)
         self.count += 1
         self.steps += r.steps
         self.all_converged &= r.converged or r.below_floor
-        jammed = is_jammed(r)
+        jammed = self.jammed(r)
         if jammed:
             self.hi = r
         else:
@@ -129,6 +155,9 @@ class _Search:
         if self.progress is not None:
             self.progress(packing.phi, jammed)
         return r
+
+    def jammed(self, result: MinimizeResult) -> bool:
+        return is_jammed(result, self.threshold)
 
     def compress_until_jammed(self, start: Packing, dphi: float) -> None:
         """First stage: from ``start``, decompress with growing steps while jammed, then compress
@@ -140,15 +169,30 @@ class _Search:
             require(phi > 0, "start", "a configuration that unjams above φ = 0", start.phi)
             self.probe(self.hi.packing.at_phi(phi))
             step *= 2.0
-        step = dphi
+        self.compress_from_unjammed(dphi, dphi)
+
+    def compress_from_unjammed(self, step: float, dphi: float) -> MinimizeResult:
+        """Compress the highest unjammed state in steps from ``step`` doubling up to ``dphi``
+        until a state above it is jammed; that state (now ``hi``) is returned."""
         while self.hi is None or self.hi.packing.phi <= self.lo.packing.phi:
             self.probe(self.lo.packing.at_phi(self.lo.packing.phi + step))
             step = min(2.0 * step, dphi)
+        return self.hi
+
+    def rejam_unjammed_end(self, rtol: float, dphi: float) -> bool:
+        """Compress the unjammed end ``lo`` to the jammed end's φ: True if it is jammed there;
+        otherwise compress it on (first step :func:`_restart_step` of the bracket) until a state
+        is jammed, which becomes ``hi``, and return False."""
+        width = self.hi.packing.phi - self.lo.packing.phi
+        if self.jammed(self.probe(self.lo.packing.at_phi(self.hi.packing.phi))):
+            return True
+        self.compress_from_unjammed(_restart_step(width, rtol, self.lo.packing.phi), dphi)
+        return False
 
     def result(self, search: str, phi_j: float, phi_extrapolated: float = math.nan,
                stiffness: float = math.nan) -> JammingResult:
         return JammingResult(phi_j, self.lo.packing.phi, self.hi, self.count, self.steps,
-                             self.all_converged, search, phi_extrapolated, stiffness)
+                             self.all_converged, search, phi_extrapolated, stiffness, self.threshold)
 
 
 def _secant_estimate(branch: list[MinimizeResult]) -> tuple[float, float]:
@@ -164,6 +208,24 @@ def _secant_estimate(branch: list[MinimizeResult]) -> tuple[float, float]:
     return b.packing.phi - b.pressure / k, k
 
 
+def _ends_in_pressure_jump(branch: list[MinimizeResult], rtol: float) -> bool:
+    """True when the branch's lowest jammed state, at the closed bracket, still carries a pressure
+    that its stiffness K (the secant through the branch's two highest states) places more than
+    JUMP_WIDTH × rtol above its zero: decompressing it by rtol unjammed it, so the branch ends in
+    a collapse (a saddle-node) at finite p, not at p ∝ φ − φ_J."""
+    if len(branch) < 2:
+        return False
+    a, b = branch[0], branch[1]
+    k = (a.pressure - b.pressure) / (a.packing.phi - b.packing.phi)
+    top = branch[-1]
+    return k > 0 and top.pressure > JUMP_WIDTH * rtol * top.packing.phi * k
+
+
+def _restart_step(width: float, rtol: float, phi: float) -> float:
+    """First compression step from an unjammed end that the jammed end was not reached from."""
+    return max(4.0 * width, 2.0 * rtol * phi)
+
+
 def _descend(s: _Search, start: Packing, rtol: float, dphi: float, verify: bool) -> JammingResult:
     """The "descent" search (module docstring): secant steps down the decompression branch of the
     first jammed state until φ̂_J is predicted within 10 rtol, then the bracket checks."""
@@ -177,13 +239,19 @@ def _descend(s: _Search, start: Packing, rtol: float, dphi: float, verify: bool)
         phi_top = top.packing.phi
         lo_phi = lo.packing.phi if lo is not None else -math.inf
         if phi_top - lo_phi <= rtol * lo_phi:
-            s.hi, s.lo = top, lo
-            return s.result("descent", phi_top, *_secant_estimate(branch))
+            if not _ends_in_pressure_jump(branch, rtol):
+                s.hi, s.lo = top, lo
+                return s.result("descent", phi_top, *_secant_estimate(branch))
+            s.hi, s.lo = top, lo  # the branch collapses at phi_top: follow the collapsed state up
+            s.rejam_unjammed_end(rtol, dphi)
+            branch, lo = [s.hi], s.lo
+            bisecting = False
+            continue
         est, k = _secant_estimate(branch)
         usable = not bisecting and math.isfinite(est) and lo_phi < est < phi_top
         if usable and phi_top - est <= FINAL_CHECK_WIDTH * rtol * est:
             below = s.probe(top.packing.at_phi(est * (1.0 - UNJAMMED_CHECK * rtol)))
-            if is_jammed(below):
+            if s.jammed(below):
                 branch.append(below)
                 continue
             lo = below
@@ -191,7 +259,7 @@ def _descend(s: _Search, start: Packing, rtol: float, dphi: float, verify: bool)
                 s.hi, s.lo = top, lo
                 return s.result("descent", est, est, k)
             above = s.probe(top.packing.at_phi(est * (1.0 + JAMMED_CHECK * rtol)))
-            if is_jammed(above):
+            if s.jammed(above):
                 s.hi, s.lo = above, lo
                 return s.result("descent", est, est, k)
             lo = above
@@ -202,7 +270,7 @@ def _descend(s: _Search, start: Packing, rtol: float, dphi: float, verify: bool)
         else:  # no usable secant yet, or a bracket check failed
             target = 0.5 * (phi_top + (lo_phi if lo is not None else min(hint, phi_top - dphi)))
         r = s.probe(top.packing.at_phi(target))
-        if is_jammed(r):
+        if s.jammed(r):
             branch.append(r)
         else:
             lo = r
@@ -214,16 +282,11 @@ def _bisect(s: _Search, start: Packing, rtol: float, dphi: float, verify: bool) 
     from_lo = True  # the jammed end was compressed from the current unjammed end
     while True:
         while (s.hi.packing.phi - s.lo.packing.phi) > rtol * s.lo.packing.phi:
-            from_lo = is_jammed(s.probe(s.lo.packing.at_phi(0.5 * (s.lo.packing.phi + s.hi.packing.phi))))
+            from_lo = s.jammed(s.probe(s.lo.packing.at_phi(0.5 * (s.lo.packing.phi + s.hi.packing.phi))))
         # The jammed end must be reached from the final unjammed one: it may come from an
         # earlier, longer compression that fell into another basin.
-        width = s.hi.packing.phi - s.lo.packing.phi
-        if from_lo or is_jammed(s.probe(s.lo.packing.at_phi(s.hi.packing.phi))):
+        if from_lo or s.rejam_unjammed_end(rtol, dphi):
             return s.result("bisection", s.hi.packing.phi)
-        step = max(4.0 * width, 2.0 * rtol * s.lo.packing.phi)
-        while s.hi.packing.phi <= s.lo.packing.phi:
-            s.probe(s.lo.packing.at_phi(s.lo.packing.phi + step))
-            step = min(2.0 * step, dphi)
         from_lo = True
 
 
@@ -257,8 +320,9 @@ def find_jamming(start: Packing, rtol: float = 1e-7, dphi: float = 2e-3,
     require(math.isfinite(dphi) and 0 < dphi < 0.5, "dphi", "in (0, 0.5)", dphi)
     require(search in SEARCHES, "search", f"one of {tuple(SEARCHES)}", search)
     require(int(max_minimizations) >= 1, "max_minimizations", ">= 1", max_minimizations)
-    return SEARCHES[search](_Search(settings, progress, int(max_minimizations)), start, rtol, dphi,
-                            bool(verify))
+    searcher = _Search(settings, progress, int(max_minimizations),
+                       jamming_threshold(rtol, settings.ftol))
+    return SEARCHES[search](searcher, start, rtol, dphi, bool(verify))
 
 
 def compression_path(delta_phis: Sequence[float], max_ratio: float = 10 ** 0.5,

@@ -10,10 +10,12 @@ import pytest
 from packing.contacts import contact_network
 from packing.errors import ParameterError
 from packing.literature import load_reference
+from packing.minimize import MinimizeResult
 from packing.protocol import (
     MinimizerSettings,
     find_jamming,
     is_jammed,
+    jamming_threshold,
     state_at_pressure,
     state_settings,
     states_above_jamming,
@@ -59,6 +61,74 @@ def test_descent_extrapolates_the_branch_pressure_to_zero(dim, n):
     assert checked.phi_j == pytest.approx(jam.phi_j, rel=1e-12)  # same path up to the check
     assert jam.phi_j < checked.jammed.packing.phi <= jam.phi_j * (1 + 0.45 * rtol) * (1 + 1e-12)
     assert is_jammed(checked.jammed) and checked.jammed.converged
+
+
+def test_a_precision_of_1e_10_resolves_the_branch_zero(monkeypatch):
+    """At rtol = 1e-10 (FIRE to 1e-12) φ_J lies within 5 rtol of the zero of its branch's p(φ),
+    and the jammed end has p/(φ − zero) = K; with the threshold held at 1e-16 per particle the
+    search stops where E/N crosses it, more than 100 rtol above the zero (K of the same spheres)."""
+    rtol = 1e-10
+    jam = _jam(128, 3, seed=4, rtol=rtol)
+    zero = jam.phi_extrapolated
+    assert abs(jam.phi_j / zero - 1) <= 5 * rtol
+    top = jam.jammed
+    assert top.pressure / (top.packing.phi - zero) == pytest.approx(jam.stiffness, rel=0.02)
+    monkeypatch.setattr("packing.protocol.jamming_threshold", lambda rtol, ftol: 1e-16)
+    coarse = _jam(128, 3, seed=4, rtol=rtol)    # its jammed end at p/K > 100 rtol φ_J:
+    assert coarse.jammed.pressure / jam.stiffness > 100 * rtol * coarse.phi_j
+
+
+@dataclasses.dataclass(frozen=True)
+class _ModelState:
+    """A point of a model landscape: φ and the branch its minimum lies on."""
+
+    phi: float
+    branch: str
+    n: int = 1
+
+    def at_phi(self, phi):
+        return dataclasses.replace(self, phi=phi)
+
+
+@dataclasses.dataclass(frozen=True)
+class _CollapsingBranch(MinimizerSettings):
+    """Minimiser of a model landscape. Compressing the loose start ("a") jams at φ ≥ PHI_C on a
+    branch ("A") whose pressure K (φ − PHI_ZERO) is still finite at PHI_C (PHI_ZERO < PHI_C), so
+    decompressing it below PHI_C collapses it to an unjammed state ("b"); compressing that jams
+    at φ ≥ PHI_B with p = K (φ − PHI_B): the jamming point a search must return."""
+
+    PHI_ZERO, PHI_C, PHI_B, K = 0.690, 0.700, 0.7003, 0.2
+    RULES = {  # branch → (φ from which it is jammed, zero of its p(φ), branch when jammed, unjammed)
+        "a": (PHI_C, PHI_ZERO, "A", "a"),
+        "A": (PHI_C, PHI_ZERO, "A", "b"),
+        "b": (PHI_B, PHI_B, "b", "b"),
+    }
+
+    def run(self, packing, energy_floor=None):
+        jams, zero, jammed, loose = self.RULES[packing.branch]
+        if packing.phi >= jams:
+            p = self.K * (packing.phi - zero)
+            return MinimizeResult(dataclasses.replace(packing, branch=jammed), p, p, 0.0, 1,
+                                  True, 0, 0.0)
+        return MinimizeResult(dataclasses.replace(packing, branch=loose), 0.0, 0.0, 0.0, 1, True,
+                              0, 0.0, below_floor=True)
+
+
+def test_a_branch_that_collapses_at_finite_pressure_is_not_taken_for_phi_j():
+    """The descent's bracket closes at PHI_C, where its branch still has p = K × 0.01: it must
+    then compress the collapsed state up to where that jams, and return that φ_J."""
+    model = _CollapsingBranch()
+    jam = find_jamming(_ModelState(0.6905, "a"), rtol=1e-8, settings=model)
+    assert jam.phi_j == pytest.approx(model.PHI_B, rel=1e-8)
+    assert jam.jammed.packing.branch == "b"
+    assert jam.jammed.pressure <= 10 * model.K * 1e-8 * model.PHI_B
+
+
+def test_jamming_threshold_follows_the_precision_down_to_the_force_tolerance():
+    assert jamming_threshold(1e-7) == 1e-16 and jamming_threshold(1e-5) == 1e-16
+    assert jamming_threshold(1e-9) == pytest.approx(1e-20)
+    assert jamming_threshold(1e-10) == pytest.approx(1e-20)            # 1e4 ftol², ftol = 1e-12
+    assert jamming_threshold(1e-10, ftol=1e-14) == pytest.approx(1e-22)
 
 
 def test_state_settings_tighten_ftol_to_the_state_pressure():
