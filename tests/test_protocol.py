@@ -63,6 +63,17 @@ def test_descent_extrapolates_the_branch_pressure_to_zero(dim, n):
     assert is_jammed(checked.jammed) and checked.jammed.converged
 
 
+@pytest.mark.parametrize("dim,seed", [(2, 0), (2, 1), (3, 0)])
+def test_descent_steps_at_their_looser_tolerance_leave_phi_j_within_a_tenth_of_rtol(
+        monkeypatch, dim, seed):
+    rtol = 1e-7
+    loose = _jam(256, dim, seed=seed, rtol=rtol)
+    monkeypatch.setattr("packing.protocol.DESCENT_FTOL_FACTOR", 0.0)
+    tight = _jam(256, dim, seed=seed, rtol=rtol)
+    assert abs(loose.phi_j / tight.phi_j - 1) <= 0.1 * rtol
+    assert loose.total_steps < tight.total_steps
+
+
 def test_a_precision_of_1e_10_resolves_the_branch_zero(monkeypatch):
     """At rtol = 1e-10 (FIRE to 1e-12) φ_J lies within 5 rtol of the zero of its branch's p(φ),
     and the jammed end has p/(φ − zero) = K; with the threshold held at 1e-16 per particle the
