@@ -149,6 +149,47 @@ def _profile(results: list[dict], n: int) -> str:
     return "\n\n".join(blocks)
 
 
+def _final_states(r: dict) -> list[dict]:
+    """The two lowest jammed states of a descent (the secant that gives φ_J): the last two
+    jammed probes of the search (energy per particle above 1e-16, the threshold at rtol 1e-7)."""
+    return [p for p in r["probes"] if p["energy_per_particle"] > 1e-16][-2:]
+
+
+def _fit(points: list[tuple[float, float]]) -> float:
+    """Least-squares slope of log y against log x."""
+    if len({x for x, _ in points}) < 2:
+        return math.nan
+    xs = [math.log(x) for x, _ in points]
+    ys = [math.log(y) for _, y in points]
+    mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
+    return sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sum((x - mx) ** 2 for x in xs)
+
+
+def _limits(results: list[dict]) -> str:
+    """Per system ("after"): the cost per particle and FIRE step, and the steps of the final
+    secant's two states against N, with their fitted exponents."""
+    lines = ["| system | N | ns per particle-step | final states: Δφ (FIRE steps) | their steps |",
+             "|---|---:|---:|---|---:|"]
+    fits = []
+    for system in sorted({r["system"] for r in results}):
+        rows = sorted((r for r in results if r["system"] == system and r["version"] == "after"),
+                      key=lambda r: r["n"])
+        if not rows:
+            continue
+        per, fin = [], []
+        for r in rows:
+            ns = 1e9 * r["seconds"] / max(r["steps"], 1) / r["n"]
+            last = _final_states(r)
+            steps = sum(p["steps"] for p in last)
+            per.append((r["n"], ns))
+            fin.append((r["n"], max(steps, 1)))
+            cells = ", ".join(f"{p['delta_phi']:.1e} ({p['steps']})" for p in last)
+            lines.append(f"| {system} | {r['n']} | {ns:.1f} | {cells} | {steps} |")
+        fits.append(f"| {system} | {rows[0]['n']}–{rows[-1]['n']} | {_fit(fin):.2f} | {_fit(per):.2f} |")
+    return ("\n".join(lines) + "\n\n| system | N range | final states' steps ∝ N^s: s | "
+            "cost per particle-step ∝ N^c: c |\n|---|---|---:|---:|\n" + "\n".join(fits))
+
+
 def _summary(results: list[dict]) -> str:
     lines = ["| system | version | N range | b (time ∝ N^b) |", "|---|---|---|---:|"]
     keys = sorted({(r["system"], r["version"]) for r in results})
@@ -225,7 +266,8 @@ def _write(results: list[dict], args: argparse.Namespace) -> None:
 `python benchmarks/bench_jamming.py` on {stamp}, {platform.processor() or platform.machine()},
 one thread per process, seed {args.seed}, one seed per point (FIRE trajectories from a random start are
 chaotic: expect ±30 % between seeds at equal N). "before" = git {args.before_ref} (bisection from below,
-every minimisation to 1e-12); "after" = this checkout ("descent" search); "lammps" = the same task
+every minimisation to 1e-12); "after" = this checkout ("descent" search, its steps to the force
+tolerance `_descent_ftol`); "lammps" = the same task
 done the way a LAMMPS user does it, from the same start (`peers.run_lammps_jamming`: affine
 `change_box ... remap` compression in steps of 2e-3 with `minimize` (FIRE, 1e-12) after each, then
 bisection from the last unjammed state to 1e-7; LAMMPS from benchmarks/_work/peers-venv). Raw numbers:
@@ -241,14 +283,28 @@ bisection from the last unjammed state to 1e-7; LAMMPS from benchmarks/_work/pee
 
 ## What limits the exponent
 
-Read from the tables above. Per FIRE step (seconds / steps) the cost is close to linear in N up to
-4096 and grows faster beyond it. The step count grows too, from two kinds of minimisation that
-the profile shows: (1) the last compressions from below, which land within ~2e-3 under φ_J and
-creep for a long time before their energy reaches zero (the largest unjammed entries of the
-profile); capping them and compressing on from the capped state raised ⟨φ_J⟩ when tried while
-making this change, so they are kept; (2) each decompression step of the descent, whose
-relaxation grows with N at fixed Δφ (the jammed entries). The stored states below Δφ ≈ 1e-6 cost
-more with N by nature (the Δφ = 1e-7 columns).
+The search time is (FIRE steps) × (cost per step). Two measurements per system, from the runs
+above (one seed each, so ±30 %):
+
+{_limits(results)}
+
+- **The steps of the final states grow with N, as the physics of a jammed solid says they must
+  for a first-order minimiser.** φ_J comes from the secant through the branch's two lowest jammed
+  states, at Δφ ≈ 10 and 100 rtol, and each must be relaxed after its decompression. Below the
+  frequency ω* ∝ Δφ^(1/2) of the anomalous modes, a jammed solid still has plane waves. The
+  slowest of them, a transverse wave of wavelength L, has ω_min ≈ 2π c_T/L with c_T ∝ G^(1/2) ∝
+  Δφ^(1/4) (G ∝ Δφ^(1/2): O'Hern et al., PRE 68, 011306, 2003; ω*: Silbert, Liu, Nagel, PRL 95,
+  098301, 2005; the plane waves lie below ω* for Δφ ≫ N^(-2): Goodrich, Liu, Nagel, PRL 109,
+  095704, 2012). A momentum method such as FIRE needs at best ∝ ω_max/ω_min steps, so the steps
+  per state grow at least ∝ L: N^(1/2) in 2D and N^(1/3) in 3D. With a cost per step ∝ N, the
+  search costs at least ∝ N^1.5 in 2D and N^1.33 in 3D. Compare s above with 1/2 and 1/3. The
+  argument is for round particles: ellipses are hypostatic (quartic modes: Brito et al., PNAS 115,
+  11736, 2018), so it does not carry over as it stands; their final states are a small share of
+  their steps.
+- **The cost per particle-step** rises beyond N ≈ 4096 in 2D (c above). The likely cause, not
+  measured here, is a working set (positions, velocities, forces, the neighbour list and its
+  image shifts, in random particle order) that outgrows the core's cache.
+- **The stored states** below Δφ ≈ 1e-6 cost more with N by nature (the Δφ = 1e-7 columns).
 
 ## Every measurement
 

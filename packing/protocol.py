@@ -47,7 +47,7 @@ from .system import Packing
 
 JAMMED_ENERGY_PER_PARTICLE = 1e-16
 ENERGY_PER_RTOL2 = 1e-2           # a search of precision rtol calls jammed E/N > this × rtol² ...
-ENERGY_PER_FTOL2 = 1e4            # ... but never E/N ≤ this × ftol² (see jamming_threshold)
+ENERGY_PER_FTOL2 = 1e6            # ... but never E/N ≤ this × ftol² (see jamming_threshold)
 UNJAMMED_FLOOR_FACTOR = 1e-2      # "unjammed" is decided once (U + K)/N < 1e-2 × the threshold
 DESCENT_RATIO = 10.0              # each descent step divides the predicted Δφ by this factor
 FINAL_CHECK_WIDTH = 10.0          # the bracket is checked once the predicted Δφ < this × rtol × φ
@@ -119,8 +119,10 @@ def jamming_threshold(rtol: float, ftol: float = DEFAULT_FTOL) -> float:
 
     JAMMED_ENERGY_PER_PARTICLE, lowered for rtol < 1e-7 to ENERGY_PER_RTOL2 × rtol², so that a
     state at Δφ = rtol φ_J (harmonic E/N ≈ 0.25 Δφ² for spheres at φ_J ≈ 0.645, ≈ 0.1 rtol²) is
-    above it; but not below ENERGY_PER_FTOL2 × ftol²: an unjammed state that FIRE stops on its
-    force tolerance keeps E/N ~ 20 ftol² (N = 1024 spheres, ftol 1e-12). With 1e-16 alone φ_J is
+    above it; but not below ENERGY_PER_FTOL2 × ftol²: FIRE can stop a creeping unjammed state on
+    its force tolerance with E/N well above ftol² (20 ftol² and 1.6e4 ftol² seen for N = 1024
+    spheres at ftol 1e-12; the second, called jammed at a floor of 1e4 ftol², misplaced φ_J by
+    1e-7). At ftol 1e-12 this resolves Δφ ≈ 2e-9 (0.25 Δφ² = 1e-18); with 1e-16 alone φ_J is
     resolved no closer than the Δφ where E/N crosses it, ≈ 2e-8.
     """
     return min(JAMMED_ENERGY_PER_PARTICLE, max(ENERGY_PER_RTOL2 * rtol * rtol,

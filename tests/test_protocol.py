@@ -75,17 +75,19 @@ def test_descent_steps_at_their_looser_tolerance_leave_phi_j_within_a_tenth_of_r
 
 
 def test_a_precision_of_1e_10_resolves_the_branch_zero(monkeypatch):
-    """At rtol = 1e-10 (FIRE to 1e-12) φ_J lies within 5 rtol of the zero of its branch's p(φ),
+    """At rtol = 1e-10 (FIRE to 1e-14) φ_J lies within 5 rtol of the zero of its branch's p(φ),
     and the jammed end has p/(φ − zero) = K; with the threshold held at 1e-16 per particle the
     search stops where E/N crosses it, more than 100 rtol above the zero (K of the same spheres)."""
     rtol = 1e-10
-    jam = _jam(128, 3, seed=4, rtol=rtol)
+    start = random_packing(128, 0.58, 3, 1.4, "harmonic", 4)
+    fine = MinimizerSettings(ftol=1e-14)
+    jam = find_jamming(start, rtol=rtol, settings=fine)
     zero = jam.phi_extrapolated
     assert abs(jam.phi_j / zero - 1) <= 5 * rtol
     top = jam.jammed
     assert top.pressure / (top.packing.phi - zero) == pytest.approx(jam.stiffness, rel=0.02)
     monkeypatch.setattr("packing.protocol.jamming_threshold", lambda rtol, ftol: 1e-16)
-    coarse = _jam(128, 3, seed=4, rtol=rtol)    # its jammed end at p/K > 100 rtol φ_J:
+    coarse = find_jamming(start, rtol=rtol, settings=fine)    # its jammed end at p/K > 100 rtol φ_J:
     assert coarse.jammed.pressure / jam.stiffness > 100 * rtol * coarse.phi_j
 
 
@@ -137,9 +139,9 @@ def test_a_branch_that_collapses_at_finite_pressure_is_not_taken_for_phi_j():
 
 def test_jamming_threshold_follows_the_precision_down_to_the_force_tolerance():
     assert jamming_threshold(1e-7) == 1e-16 and jamming_threshold(1e-5) == 1e-16
-    assert jamming_threshold(1e-9) == pytest.approx(1e-20)
-    assert jamming_threshold(1e-10) == pytest.approx(1e-20)            # 1e4 ftol², ftol = 1e-12
-    assert jamming_threshold(1e-10, ftol=1e-14) == pytest.approx(1e-22)
+    assert jamming_threshold(1e-9) == pytest.approx(1e-18)             # 1e6 ftol², ftol = 1e-12
+    assert jamming_threshold(1e-10, ftol=1e-14) == pytest.approx(1e-20)
+    assert jamming_threshold(1e-11, ftol=1e-15) == pytest.approx(1e-22)
 
 
 def test_state_settings_tighten_ftol_to_the_state_pressure():
