@@ -111,13 +111,7 @@ def _before_tree(ref: str) -> Path:
 
 
 def _exponent(rows: list[dict]) -> float:
-    pts = sorted((r["n"], r["seconds"]) for r in rows)
-    if len({n for n, _ in pts}) < 2:
-        return math.nan
-    xs = [math.log(n) for n, _ in pts]
-    ys = [math.log(t) for _, t in pts]
-    mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
-    return sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sum((x - mx) ** 2 for x in xs)
+    return _fit([(r["n"], r["seconds"]) for r in rows])
 
 
 def _table(results: list[dict], states: list[float]) -> str:
