@@ -16,6 +16,7 @@ from packing.errors import ParameterError, require
 from packing.io import atomic_h5, check_output_path
 
 from .data import DATASETS
+from .finish import FINISHES
 from .losses import LOSSES
 from .models import ACTIVATIONS, INITS
 from .runs import NetRunSpec, describe_diverged, device_name, split_diverged, write_nets
@@ -69,6 +70,9 @@ def add_train_parser(sub) -> None:
     a("--loss", default="quadratic", help=f"one of {', '.join(LOSSES)}")
     a("--optimizer", default="adam", help=f"one of {', '.join(OPTIMIZERS)}")
     a("--steps", type=int, default=20_000, help="step budget per net")
+    a("--finish", choices=FINISHES, default="none",
+      help="newton: take every unfitted net on to the bottom of its loss by Levenberg–Marquardt "
+           "on the exact Hessian (N <= 4000; default none)")
     a("--lr", type=float, default=None, help="initial learning rate / dt (per optimizer default)")
     a("--rel-tol", type=float, default=0.02, help="relative width of the N* bracket (auto)")
     a("--hessian", action="store_true", help="store H, H0, Hp eigenvalues of every net")
@@ -105,7 +109,7 @@ def _run_spec(args: argparse.Namespace) -> NetRunSpec:
                       depth=args.depth, alpha=args.alpha, activation=args.activation,
                       init=args.init, bias=not args.no_bias, loss=args.loss,
                       optimizer=args.optimizer, steps=args.steps, lr=args.lr,
-                      hessian=args.hessian, device=args.device)
+                      finish=args.finish, hessian=args.hessian, device=args.device)
 
 
 def _summary(tr: Transition, n_train: int) -> str:

@@ -22,6 +22,7 @@ from packing.errors import require
 from packing.io import CommonAttributes, cpu_device_name, write_state
 
 from .data import DATASETS, Dataset, load_dataset
+from .finish import FINISHES
 from .hessian import analyze, problem_from_arrays
 from .losses import LOSSES, HingeLoss
 from .models import ACTIVATIONS, INITS, make_spec
@@ -74,6 +75,7 @@ class NetRunSpec:
     optimizer: str = "adam"
     steps: int = 20_000
     lr: float | None = None
+    finish: str = "none"
     hessian: bool = False
     device: str = "cpu"
 
@@ -83,6 +85,9 @@ class NetRunSpec:
         require(math.isfinite(self.alpha) and self.alpha > 0, "alpha", "a finite number > 0",
                 self.alpha)
         require(self.init in INITS, "init", f"one of {', '.join(INITS)}", self.init)
+        require(self.finish in FINISHES, "finish", f"one of {', '.join(FINISHES)}", self.finish)
+        require(self.finish == "none" or self.loss != "hinge", "finish",
+                "none with loss hinge (no curvature for Newton steps)", self.finish)
         require(not self.hessian or self.loss == "quadratic", "hessian",
                 "used with loss quadratic (the constraint form of the analysis)", self.loss)
 
@@ -91,7 +96,7 @@ class NetRunSpec:
         budget: a decay every steps/10 measured a ~1.7× larger N*, benchmarks/NSTAR.md)."""
         lr = DEFAULT_LR[self.optimizer] if self.lr is None else self.lr
         return TrainConfig(optimizer=self.optimizer, max_steps=self.steps, lr=lr, loss=self.loss,
-                           check_every=max(1, self.steps // 20))
+                           check_every=max(1, self.steps // 20), finish=self.finish)
 
     def load_data(self) -> Dataset:
         """The seeded train/test split of this run."""
@@ -149,7 +154,8 @@ def net_state_record(spec: NetRunSpec, r: NetResult, n_star: float = math.nan
         "train_loss": r.loss, "test_error": r.test_error, "train_error": r.train_error,
         "steps": r.steps, "converged": r.converged, "stop_reason": r.stop_reason,
         "n_eff": s.n_eff, "activation": s.activation, "bias": s.bias, "init": s.init,
-        "optimizer": spec.optimizer, "loss": spec.loss, "dim": s.d_in,
+        "optimizer": spec.optimizer, "finish": spec.finish,
+        "finish_iterations": r.finish_iterations, "loss": spec.loss, "dim": s.d_in,
         "data_seed": spec.data_seed,
     }
     h = r.history

@@ -12,7 +12,9 @@ losses.py). A net stops, and records why (``stop_reason``):
 * ``"diverged"``  — the loss became non-finite (never expected with the defaults).
 
 Measurements (loss, N_Δ, train and test error, |w − w₀|) are taken at log-spaced steps and at
-the step where each net stops; the final gap vector Δ (P,) is returned.
+the step where each net stops; the final gap vector Δ (P,) is returned. With
+``TrainConfig.finish = "newton"`` every net the optimiser left unfitted is then taken on by the
+second-order stage of :mod:`.finish`, and its stop reason becomes the finish's.
 
 :func:`train_ensemble` trains E nets (seeds and widths) as one batched computation
 (models.EnsembleModel); :func:`train_reference` trains one net with plain per-net code
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import dataclasses
 import math
 from dataclasses import dataclass, field
 from typing import Iterator
@@ -32,6 +35,8 @@ import torch
 from packing.errors import require
 
 from .data import Dataset
+from .finish import FINISHES, newton_finish
+from .hessian import problem_from_arrays
 from .losses import HingeLoss
 from .models import EnsembleModel, NetSpec, init_params, net_forward
 from .optim import Adam, Evaluation, Fire, GradientFlow, lr_schedule
@@ -56,7 +61,8 @@ class TrainConfig:
 
     ``lr`` is Adam's initial learning rate, FIRE's initial dt, or the flow's initial dt. The
     Adam learning rate (and FIRE's dt_max) follow :func:`optim.lr_schedule` with
-    ``decay_every``/``decay_factor``/``lr_min``.
+    ``decay_every``/``decay_factor``/``lr_min``. ``finish``: ``"newton"`` takes every net the
+    optimiser left unfitted on to the bottom of its loss (:mod:`.finish`), ``"none"`` does not.
     """
 
     optimizer: str = "adam"
@@ -75,10 +81,12 @@ class TrainConfig:
     loss_rtol: float = 1e-5
     n_measure: int = 40
     max_dout: float = 1e-1
+    finish: str = "none"
 
     def __post_init__(self) -> None:
         require(self.optimizer in OPTIMIZERS, "optimizer", f"one of {', '.join(OPTIMIZERS)}",
                 self.optimizer)
+        require(self.finish in FINISHES, "finish", f"one of {', '.join(FINISHES)}", self.finish)
         for name in ("max_steps", "decay_every", "check_every", "n_measure"):
             v = getattr(self, name)
             require(isinstance(v, (int, np.integer)) and v >= 1, name, "an integer >= 1", v)
@@ -109,7 +117,8 @@ class History:
 
 @dataclass(frozen=True)
 class NetResult:
-    """One trained net: final parameters (N,), gaps Δ (P,), loss, N_Δ, errors, why it stopped."""
+    """One trained net: final parameters (N,), gaps Δ (P,), loss, N_Δ, errors, why it stopped.
+    ``steps`` counts the optimiser's steps, ``finish_iterations`` the final stage's (0 without)."""
 
     spec: NetSpec
     seed: int
@@ -123,6 +132,7 @@ class NetResult:
     steps: int
     stop_reason: str
     history: History = field(repr=False)
+    finish_iterations: int = 0
 
     @property
     def fitted(self) -> bool:
@@ -319,9 +329,32 @@ def train_ensemble(specs: list[NetSpec], seeds: list[int], data: Dataset,
     Returns one :class:`NetResult` per net.
     """
     _check_inputs(specs, seeds, data)
+    dev = resolve_device(device)
     with flush_denormals():
-        return _train_ensemble(specs, seeds, data, config, resolve_device(device), dtype,
-                               progress, compact)
+        results = _train_ensemble(specs, seeds, data, config, dev, dtype, progress, compact)
+    if config.finish == "none":
+        return results
+    return [r if r.stop_reason in ("fitted", "diverged") else finished(r, data, config.hinge, dev)
+            for r in results]
+
+
+def finished(r: NetResult, data: Dataset, hinge: HingeLoss, device: torch.device) -> NetResult:
+    """``r`` taken on by :func:`.finish.newton_finish` (float64): its parameters, gaps, loss,
+    errors and stop reason where the finish stopped (the history stays the optimiser's)."""
+    x, y, xt, yt = _tensors(data, device, torch.float64)
+    prob = problem_from_arrays(r.spec, r.theta, r.theta0, x, y, hinge, device)
+    out = newton_finish(prob)
+    theta0 = torch.as_tensor(r.theta0, dtype=torch.float64, device=device)
+    with torch.no_grad():
+        d = prob.gaps(out.theta).cpu().numpy()
+        loss = float(prob.loss(out.theta))
+        test_out = net_forward(r.spec, out.theta, xt) - net_forward(r.spec, theta0, xt)
+        test_error = float((yt * test_out <= 0).to(torch.float64).mean()) if len(xt) else math.nan
+    return dataclasses.replace(
+        r, theta=out.theta.cpu().numpy(), gaps=d, loss=loss, n_constraints=int((d > 0).sum()),
+        train_error=float(np.mean(d >= 1)), test_error=test_error, stop_reason=out.reason,
+        finish_iterations=out.iterations)
+
 
 
 def _train_ensemble(specs, seeds, data, config, dev, dtype, progress, compact):
