@@ -154,7 +154,7 @@ def net_state_record(spec: NetRunSpec, r: NetResult, n_star: float = math.nan
         "train_loss": r.loss, "test_error": r.test_error, "train_error": r.train_error,
         "steps": r.steps, "converged": r.converged, "stop_reason": r.stop_reason,
         "n_eff": s.n_eff, "activation": s.activation, "bias": s.bias, "init": s.init,
-        "optimizer": spec.optimizer, "finish": spec.finish,
+        "optimizer": spec.optimizer, "finish": spec.config().finish,
         "finish_iterations": r.finish_iterations, "loss": spec.loss, "dim": s.d_in,
         "data_seed": spec.data_seed,
     }
