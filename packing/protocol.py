@@ -273,11 +273,10 @@ def _descend(s: _Search, start: Packing, rtol: float, dphi: float, verify: bool)
         phi_top = top.packing.phi
         lo_phi = lo.packing.phi if lo is not None else -math.inf
         if phi_top - lo_phi <= rtol * lo_phi:
+            s.hi, s.lo = top, lo
             if not _ends_in_pressure_jump(branch, rtol):
-                s.hi, s.lo = top, lo
                 return s.result("descent", phi_top, *_secant_estimate(branch))
-            s.hi, s.lo = top, lo  # the branch collapses at phi_top: follow the collapsed state up
-            s.rejam_unjammed_end(rtol, dphi)
+            s.rejam_unjammed_end(rtol, dphi)  # the branch collapses at phi_top: follow it up
             branch, lo = [s.hi], s.lo
             bisecting = False
             continue

@@ -98,11 +98,6 @@ def _at_roundoff_floor(loss: float, g: torch.Tensor, evals: torch.Tensor, shift:
     return shift == 0.0 and float(g.norm()) <= floor
 
 
-def _all_satisfied(prob: HessianProblem, theta: torch.Tensor) -> bool:
-    with torch.no_grad():
-        return bool((prob.gaps(theta) <= 0).all())
-
-
 def newton_finish(prob: HessianProblem, settings: NewtonSettings = NewtonSettings()
                   ) -> FinishOutcome:
     """Levenberg–Marquardt on the exact Hessian from ``prob.theta`` (module docstring).
@@ -118,9 +113,11 @@ def newton_finish(prob: HessianProblem, settings: NewtonSettings = NewtonSetting
     theta, mu, shift = prob.theta.detach().clone(), _MU_START, 0.0
     loss, g = _loss_and_grad(prob, theta, shift)
     for it in range(settings.max_iter + 1):
-        if _all_satisfied(prob, theta):
+        with torch.no_grad():
+            top = float(prob.gaps(theta).max())
+        if top <= 0.0:
             return FinishOutcome(theta, it, "fitted", float(g.abs().max()))
-        if shift == 0.0 and bool((prob.gaps(theta).detach() <= settings.margin).all()):
+        if shift == 0.0 and top <= settings.margin:
             shift = settings.margin
             loss, g = _loss_and_grad(prob, theta, shift)
         if shift == 0.0 and float(g.abs().max()) <= settings.gtol:

@@ -22,7 +22,6 @@ from packing.errors import require
 from packing.io import CommonAttributes, cpu_device_name, write_state
 
 from .data import DATASETS, Dataset, load_dataset
-from .finish import FINISHES
 from .hessian import analyze, problem_from_arrays
 from .losses import LOSSES, HingeLoss
 from .models import ACTIVATIONS, INITS, make_spec
@@ -85,11 +84,9 @@ class NetRunSpec:
         require(math.isfinite(self.alpha) and self.alpha > 0, "alpha", "a finite number > 0",
                 self.alpha)
         require(self.init in INITS, "init", f"one of {', '.join(INITS)}", self.init)
-        require(self.finish in FINISHES, "finish", f"one of {', '.join(FINISHES)}", self.finish)
-        require(self.finish == "none" or self.loss != "hinge", "finish",
-                "none with loss hinge (no curvature for Newton steps)", self.finish)
         require(not self.hessian or self.loss == "quadratic", "hessian",
                 "used with loss quadratic (the constraint form of the analysis)", self.loss)
+        self.config()   # the optimiser's own checks (finish against loss among them)
 
     def config(self) -> TrainConfig:
         """The :class:`TrainConfig`: the paper-shaped lr schedule of TrainConfig (not tied to the

@@ -87,6 +87,8 @@ class TrainConfig:
         require(self.optimizer in OPTIMIZERS, "optimizer", f"one of {', '.join(OPTIMIZERS)}",
                 self.optimizer)
         require(self.finish in FINISHES, "finish", f"one of {', '.join(FINISHES)}", self.finish)
+        require(self.finish == "none" or self.loss != "hinge", "finish",
+                "none with loss hinge (no curvature for Newton steps)", self.finish)
         for name in ("max_steps", "decay_every", "check_every", "n_measure"):
             v = getattr(self, name)
             require(isinstance(v, (int, np.integer)) and v >= 1, name, "an integer >= 1", v)
@@ -354,7 +356,6 @@ def finished(r: NetResult, data: Dataset, hinge: HingeLoss, device: torch.device
         r, theta=out.theta.cpu().numpy(), gaps=d, loss=loss, n_constraints=int((d > 0).sum()),
         train_error=float(np.mean(d >= 1)), test_error=test_error, stop_reason=out.reason,
         finish_iterations=out.iterations)
-
 
 
 def _train_ensemble(specs, seeds, data, config, dev, dtype, progress, compact):
