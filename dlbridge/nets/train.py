@@ -37,11 +37,12 @@ from packing.errors import require
 from .data import Dataset
 from .finish import FINISHES, newton_finish
 from .hessian import problem_from_arrays
+from .implicit import ImplicitFlow
 from .losses import HingeLoss
 from .models import EnsembleModel, NetSpec, init_params, net_forward
 from .optim import Adam, Evaluation, Fire, GradientFlow, lr_schedule
 
-OPTIMIZERS = ("adam", "fire", "flow")
+OPTIMIZERS = ("adam", "fire", "flow", "implicit")
 STOP_REASONS = ("fitted", "converged", "budget", "stalled", "diverged")
 
 
@@ -59,10 +60,12 @@ def resolve_device(device: str) -> torch.device:
 class TrainConfig:
     """Optimiser, budget, schedule and stopping rule.
 
-    ``lr`` is Adam's initial learning rate, FIRE's initial dt, or the flow's initial dt. The
+    ``lr`` is Adam's initial learning rate, FIRE's initial dt, or the flows' initial dt. The
     Adam learning rate (and FIRE's dt_max) follow :func:`optim.lr_schedule` with
     ``decay_every``/``decay_factor``/``lr_min``. ``finish``: ``"newton"`` takes every net the
     optimiser left unfitted on to the bottom of its loss (:mod:`.finish`), ``"none"`` does not.
+    ``max_dout`` bounds the outputs' move per step of ``flow``, ``flow_tol`` the local error of
+    the outputs per step of ``implicit`` (:mod:`.implicit`).
     """
 
     optimizer: str = "adam"
@@ -81,6 +84,7 @@ class TrainConfig:
     loss_rtol: float = 1e-5
     n_measure: int = 40
     max_dout: float = 1e-1
+    flow_tol: float = 1e-2
     finish: str = "none"
 
     def __post_init__(self) -> None:
@@ -92,7 +96,7 @@ class TrainConfig:
         for name in ("max_steps", "decay_every", "check_every", "n_measure"):
             v = getattr(self, name)
             require(isinstance(v, (int, np.integer)) and v >= 1, name, "an integer >= 1", v)
-        for name in ("lr", "lr_min", "loss_rtol", "max_dout"):
+        for name in ("lr", "lr_min", "loss_rtol", "max_dout", "flow_tol"):
             v = getattr(self, name)
             require(math.isfinite(v) and v > 0, name, "a finite number > 0", v)
         require(math.isfinite(self.decay_factor) and self.decay_factor >= 1, "decay_factor",
@@ -178,6 +182,18 @@ class _EnsembleObjective:
             (grad,) = torch.autograd.grad(loss.sum(), th)
         return Evaluation(loss.detach(), deltas.detach(), out.detach(), grad * self.model.mask)
 
+    def vjp(self, theta: torch.Tensor, cotangent: torch.Tensor) -> torch.Tensor:
+        """Jᵀ c per net: (E, n_pad) masked, from ``cotangent`` (E, P); J = ∂f(x_μ)/∂w."""
+        with torch.enable_grad():
+            th = theta.detach().requires_grad_(True)
+            (g,) = torch.autograd.grad((self.model.forward(th, self.x) * cotangent).sum(), th)
+        return g * self.model.mask
+
+    def jvp(self, theta: torch.Tensor, tangent: torch.Tensor) -> torch.Tensor:
+        """J v per net: (E, P) from ``tangent`` (E, n_pad)."""
+        return torch.func.jvp(lambda th: self.model.forward(th, self.x), (theta,),
+                              (tangent * self.model.mask,))[1]
+
     def take(self, rows: torch.Tensor) -> "_EnsembleObjective":
         """The objective of the nets ``rows`` only (same data, same padded layout)."""
         sub = copy.copy(self)
@@ -218,6 +234,7 @@ def _make_optimizer(cfg: TrainConfig, theta: torch.Tensor, alpha: torch.Tensor):
         "adam": lambda: Adam(theta, cfg.lr, cfg.decay_every, cfg.decay_factor, cfg.lr_min),
         "fire": lambda: Fire(theta, cfg.lr),
         "flow": lambda: GradientFlow(theta, cfg.lr, cfg.max_dout, alpha=alpha),
+        "implicit": lambda: ImplicitFlow(theta, cfg.lr, cfg.flow_tol),
     }
     return builders[cfg.optimizer]()
 
