@@ -3,12 +3,15 @@
 1. ``lazy``: how far gradient flow on the soft hinge gets in the lazy regime (α = 10⁴) within a
    step budget, against P — the reason the CPU scales use P = 16 and 32;
 2. ``fire``: FIRE against gradient flow at equal α and budget — kernel change, weight change
-   and the size of the test outputs |F|.
+   and the size of the test outputs |F|;
+3. ``implicit``: the linearly implicit flow (dlbridge/nets/implicit.py) on the cases where the
+   explicit flow did not finish (P = 64 and 1000), and at P = 500 as the default scale runs it,
+   up to α = 10⁶ at h = 64, where the kernel change reaches its 1/α law only beyond α = 10⁴.
 
 Each row: P, h, α, optimiser, steps, stop reason, N_Δ left, kernel change, weight change, mean
 |F| on the test points, per seed. Writes benchmarks/results/regimes_protocol.md with --write.
 
-    python benchmarks/regimes_protocol.py lazy fire --write
+    python benchmarks/regimes_protocol.py lazy fire implicit --write
 """
 from __future__ import annotations
 
@@ -26,6 +29,13 @@ CASES = {
              for p, steps in ((32, 100_000), (64, 100_000))],
     "fire": [dict(n_train=1000, width=20.0, alphas=(10.0,), steps=20_000, optimizer=opt)
              for opt in ("flow", "fire")],
+    "implicit": [dict(n_train=64, width=16.0, alphas=(1e4,), steps=3000, optimizer="implicit"),
+                 dict(n_train=500, width=16.0, alphas=(1e4, 1.0, 0.01), steps=3000,
+                      optimizer="implicit"),
+                 dict(n_train=1000, width=20.0, alphas=(1e4, 10.0), steps=3000,
+                      optimizer="implicit"),
+                 dict(n_train=500, width=64.0, alphas=(1e3, 1e4, 1e5, 1e6), steps=3000,
+                      optimizer="implicit")],
 }
 OUT = Path(__file__).resolve().parent / "results" / "regimes_protocol.md"
 

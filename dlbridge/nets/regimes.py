@@ -16,7 +16,7 @@ Wyart, Phys. Rep. 924, 2021), and where it departs from the authors' code (featu
   with τ = 10⁻³ h min(1, 10³/α) in their figures. Inertial minimisers are not gradient flow:
   FIRE (P = 1000, h = 20, α = 10) fits in ~4·10³ steps with ‖Θ − Θ₀‖/‖Θ₀‖ = 3.3–3.7 and test
   outputs ⟨|F|⟩ ≈ 12 (benchmarks/regimes_protocol.py), close to what the implicit flow ends at
-  (3.5–3.7 and ≈ 10, fitted in ~350 steps), while the explicit flow at its 2·10⁴-step budget
+  (3.5–3.7 and ≈ 10, fitted in 420–444 steps), while the explicit flow at its 2·10⁴-step budget
   still has 180 data unsatisfied. Adam's step does not scale with the gradient, so its lazy
   limit is not that of gradient descent. The explicit flow's number of steps in the lazy
   regime does not depend on α but grows as the condition number of Θ (α = 10⁴, h = 16: fitted
