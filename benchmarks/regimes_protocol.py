@@ -1,7 +1,7 @@
 """The measurements behind the training protocol of ``dlbridge regimes`` (dlbridge/nets/regimes.py):
 
 1. ``lazy``: how far gradient flow on the soft hinge gets in the lazy regime (α = 10⁴) within a
-   step budget, against P — the reason the CPU scales use P = 16 and 32;
+   step budget, against P — the reason the explicit flow's scale (small) uses P = 16;
 2. ``fire``: FIRE against gradient flow at equal α and budget — kernel change, weight change
    and the size of the test outputs |F|;
 3. ``implicit``: the linearly implicit flow (dlbridge/nets/implicit.py) on the cases where the

@@ -16,10 +16,9 @@ implicitly, r(F + δF) ≈ r − D δF with D = diag ℓ''(Δ): a step dt solves
 through the symmetric positive definite I + k S W S, S = D^{1/2} (Woodbury; a Cholesky factor per
 net and step), with W = Θ at the current point: the Rosenbrock–Euler step with the Gauss–Newton
 Jacobian (Hairer & Wanner, Solving ODEs II, §IV.7). For dt → ∞ it is Gauss–Newton's step; stiff
-modes relax at once instead of bounding dt. Θ is recomputed after every accepted step: keeping
-it for later steps while its linear prediction k W c of the outputs held (a W-method) took 45–100 %
-more steps and 40 % more time in the lazy regime (P = 1000, h = 20, α = 10⁴), where the
-small-eigenvalue directions that fit the last data are those a stale W gets wrong.
+modes relax at once instead of bounding dt. Θ is recomputed after every accepted step: a W kept
+for later steps (a W-method) is wrong in the small-eigenvalue directions that fit the last
+data, and in the lazy regime it cost more steps and more time than it saved.
 
 A step is accepted when the loss did not rise and the local error of the outputs, the larger of
 (i) the backward Euler estimate ½ k (V' − V) of the velocities V = Θ r at both ends, filtered by

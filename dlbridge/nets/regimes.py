@@ -46,10 +46,8 @@ from packing.io import write_state
 from .data import Dataset, load_dataset
 from .kernel import kernel_change, tangent_kernel, weight_change
 from .models import EnsembleModel, alpha_paper, make_spec
-from .runs import check_data_fields, net_state_record
+from .runs import DEFAULT_LR, check_data_fields, net_state_record
 from .train import NetResult, TrainConfig, resolve_device, train_ensemble
-
-REGIME_LR = {"flow": 1.0, "implicit": 1.0, "fire": 0.1, "adam": 1e-2}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -87,7 +85,7 @@ class RegimeSpec:
 
     def config(self) -> TrainConfig:
         """The :class:`TrainConfig` of the protocol (module docstring)."""
-        lr = REGIME_LR[self.optimizer] if self.lr is None else self.lr
+        lr = DEFAULT_LR[self.optimizer] if self.lr is None else self.lr
         return TrainConfig(optimizer=self.optimizer, max_steps=self.steps, lr=lr, loss=self.loss,
                            check_every=max(1, self.steps // 10), n_measure=20,
                            flow_tol=self.flow_tol)

@@ -27,7 +27,7 @@ from .losses import LOSSES, HingeLoss
 from .models import ACTIVATIONS, INITS, make_spec
 from .train import OPTIMIZERS, NetResult, TrainConfig, resolve_device, train_ensemble
 
-DEFAULT_LR = {"adam": 1e-2, "fire": 1e-1, "flow": 1.0}
+DEFAULT_LR = {"adam": 1e-2, "fire": 1e-1, "flow": 1.0, "implicit": 1.0}
 
 
 def check_data_fields(spec, extra_ints: tuple[tuple[str, int], ...] = ()) -> None:
