@@ -5,6 +5,8 @@ runs (``dlbridge compare`` never imports torch).
 
 Errors on bad input print one line ``dlbridge: error: <message>`` on stderr and exit with 2;
 nothing is written then (output paths are checked before any work, files are written atomically).
+Every other way a command can end (a full disk, SIGINT, SIGTERM) is one line too, with the exit
+status of `packing.exits.EXIT_STATUS`.
 """
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ import importlib
 import sys
 from typing import Sequence
 
-from packing.errors import ParameterError
+from packing.exits import run_command
 
 SUBCOMMANDS = {
     "train": ("dlbridge.nets.command", "add_train_parser"),
@@ -56,11 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``dlbridge`` console script; returns the exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser(argv).parse_args(argv)
-    try:
-        return args.func(args, argv)
-    except ParameterError as exc:
-        print(f"dlbridge: error: {exc}", file=sys.stderr)
-        return 2
+    return run_command("dlbridge", lambda: args.func(args, argv))
 
 
 if __name__ == "__main__":

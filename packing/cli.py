@@ -8,7 +8,11 @@ import shlex
 import sys
 from typing import Sequence
 
-from .errors import ParameterError, require
+from .errors import require
+from .exits import EXIT_STATUS, run_command
+from .jamming_runs import FTOL_RANGE, MAX_PARTICLES, MAX_STEPS, RTOL_RANGE
+
+MAX_SEEDS = 100_000
 
 
 class _Parser(argparse.ArgumentParser):
@@ -18,15 +22,16 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
-def _positive_int(name: str, minimum: int):
+def _int_in(name: str, minimum: int, maximum: int | None = None):
+    allowed = f"an integer >= {minimum}" if maximum is None else f"an integer in [{minimum}, {maximum}]"
+
     def parse(text: str) -> int:
         try:
             v = int(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(
-                f"{name} must be an integer >= {minimum} (got {text!r})") from None
-        if v < minimum:
-            raise argparse.ArgumentTypeError(f"{name} must be an integer >= {minimum} (got {text!r})")
+            v = None
+        if v is None or v < minimum or (maximum is not None and v > maximum):
+            raise argparse.ArgumentTypeError(f"{name} must be {allowed} (got {text!r})")
         return v
     return parse
 
@@ -64,10 +69,11 @@ def build_parser() -> argparse.ArgumentParser:
                      help="aspect ratio a/b (a along the symmetry axis): ellipses in [1, 10), ellipsoids "
                           "in [0.1, 10) (< 1 oblate); --shape ellipse/ellipsoid only; default 1.5")
     jam.add_argument("--dim", type=int, choices=(2, 3), default=2, help="space dimension (2 or 3)")
-    jam.add_argument("--n", type=_positive_int("--n", 2), default=256, help="number of particles (>= 2)")
-    jam.add_argument("--seeds", type=_positive_int("--seeds", 1), default=1,
+    jam.add_argument("--n", type=_int_in("--n", 2, MAX_PARTICLES), default=256,
+                     help=f"number of particles (2 … {MAX_PARTICLES})")
+    jam.add_argument("--seeds", type=_int_in("--seeds", 1, MAX_SEEDS), default=1,
                      help="number of random starts: seeds 0..K-1 (plus --seed-offset)")
-    jam.add_argument("--seed-offset", type=_positive_int("--seed-offset", 0), default=0,
+    jam.add_argument("--seed-offset", type=_int_in("--seed-offset", 0), default=0,
                      help="first seed (default 0)")
     jam.add_argument("--delta-phi", type=_float_in("--delta-phi", 0.0, 1.0), nargs="+",
                      default=[1e-6, 1e-4, 1e-2], help="distances above jamming Δφ = φ − φ_J, each in (0, 1)")
@@ -80,11 +86,11 @@ def build_parser() -> argparse.ArgumentParser:
                      help="large/small diameter ratio of the 50:50 mixture (>= 1; 1 = monodisperse)")
     jam.add_argument("--phi-start", type=_float_in("--phi-start", 0.0, 1.5), default=None,
                      help="packing fraction of the random start (default 0.80 in 2D, 0.58 in 3D)")
-    jam.add_argument("--rtol", type=_float_in("--rtol", 0.0, 0.1), default=1e-7,
+    jam.add_argument("--rtol", type=_float_in("--rtol", *RTOL_RANGE, lo_open=False), default=1e-7,
                      help="relative width of the φ_J bracket (default 1e-7)")
-    jam.add_argument("--ftol", type=_float_in("--ftol", 0.0, 1.0), default=1e-12,
+    jam.add_argument("--ftol", type=_float_in("--ftol", *FTOL_RANGE, lo_open=False), default=1e-12,
                      help="FIRE convergence: max |force component| < ftol (default 1e-12)")
-    jam.add_argument("--max-steps", type=_positive_int("--max-steps", 1), default=10_000_000,
+    jam.add_argument("--max-steps", type=_int_in("--max-steps", 1, MAX_STEPS), default=10_000_000,
                      help="FIRE step budget per minimisation")
     jam.add_argument("--search", choices=("descent", "bisection"), default="descent",
                      help="φ_J search: descent = secant on p(φ) down the decompression branch of the "
@@ -140,7 +146,7 @@ def run_jam(args: argparse.Namespace, command: str) -> int:
     return _convergence_status(runs)
 
 
-UNCONVERGED_STATUS = 3
+UNCONVERGED_STATUS = EXIT_STATUS["unconverged"]
 """Exit status of ``packing jam`` when a search or a stored state did not converge."""
 
 
@@ -165,11 +171,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"argument --aspect: --aspect must be in [1.0, 10.0) for --shape ellipse "
                      f"(got {args.aspect!r})")
     command = "packing " + " ".join(shlex.quote(a) for a in argv)
-    try:
-        return args.func(args, command)
-    except ParameterError as exc:
-        print(f"packing {args.command}: error: {exc}", file=sys.stderr)
-        return 2
+    return run_command(f"packing {args.command}", lambda: args.func(args, command))
 
 
 if __name__ == "__main__":

@@ -31,3 +31,22 @@ def require_finite_positive(value: float, name: str) -> float:
         raise ParameterError(f"{name} must be a finite number > 0 (got {value!r})") from None
     require(math.isfinite(v) and v > 0.0, name, "a finite number > 0", value)
     return v
+
+
+def physical_memory() -> int | None:
+    """Bytes of physical memory of this machine (None when the OS does not say)."""
+    import os
+
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE")) * int(os.sysconf("SC_PHYS_PAGES"))
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def require_memory(n_bytes: float, name: str, what: str, value: Any) -> None:
+    """ParameterError when ``n_bytes`` (an estimate of what ``what`` needs) exceeds the physical
+    memory of this machine: ``"<name> needs about X GiB for <what>; this machine has Y GiB"``."""
+    total = physical_memory()
+    if total is not None and n_bytes > total:
+        raise ParameterError(f"{name} = {value!r} needs about {n_bytes / 2**30:.3g} GiB for "
+                             f"{what}; this machine has {total / 2**30:.3g} GiB")

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime as _dt
+import errno
 import math
 import os
 import platform
@@ -177,16 +178,29 @@ def _fsync(path: str) -> None:
         os.fsync(fh.fileno())
 
 
+WRITE_ERRNOS = (errno.ENOSPC, errno.EFBIG, errno.EDQUOT, errno.EIO)
+"""Errors of a write that has no file name attached (a full disk, a size limit, a quota)."""
+
+
+def _umask_mode() -> int:
+    """The mode a new file gets from the process's umask (0o666 & ~umask)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
 @contextlib.contextmanager
 def atomic_output(path: str | os.PathLike, overwrite: bool = False,
                   name: str = "--out") -> Iterator[Path]:
     """A temporary path in the target's folder that appears at ``path`` only when complete.
 
     Yields the temporary path (write the whole file there and close it). On normal exit the file
-    is fsynced and renamed onto ``path``: the rename replaces the directory entry, so a symbolic
-    link at ``path`` is replaced, never written through. On any exception the temporary file is
-    removed and ``path`` is left as it was. ParameterError before any work when ``path`` exists
-    and ``overwrite`` is False (:func:`check_output_path`).
+    is fsynced, given the umask's mode and renamed onto ``path``: the rename replaces the
+    directory entry, so a symbolic link at ``path`` is replaced, never written through. On any
+    exception (SIGINT and SIGTERM included, under `packing.exits`) the temporary file is removed
+    and ``path`` is left as it was. ParameterError before any work when ``path`` exists and
+    ``overwrite`` is False (:func:`check_output_path`); an operating-system error (a full disk,
+    a size limit) is re-raised as an OSError naming ``path``.
     """
     p = check_output_path(path, overwrite, name)
     fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent or ".")
@@ -194,13 +208,29 @@ def atomic_output(path: str | os.PathLike, overwrite: bool = False,
     try:
         yield Path(tmp)
         _fsync(tmp)
+        os.chmod(tmp, _umask_mode())
         if os.path.lexists(p) and not overwrite:  # appeared while we worked: never clobber it
             raise ParameterError(f"{name} exists; pass --overwrite to replace it (got {str(p)!r})")
         os.replace(tmp, p)
+    except OSError as exc:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        if exc.filename == tmp or (exc.filename is None and exc.errno in WRITE_ERRNOS):
+            raise OSError(exc.errno, f"cannot write {name} {str(p)!r}: {exc.strerror}") from None
+        raise
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+def _write_image(path: Path, image: bytes) -> None:
+    """Write ``image`` to ``path`` (an OSError carries ``path`` as its filename)."""
+    try:
+        with open(path, "wb") as fh:
+            fh.write(image)
+    except OSError as exc:
+        raise OSError(exc.errno, exc.strerror, str(path)) from None
 
 
 @contextlib.contextmanager
@@ -208,16 +238,24 @@ def atomic_h5(path: str | os.PathLike, overwrite: bool = False,
               command: str | None = None) -> Iterator[h5py.File]:
     """Open a new HDF5 file for writing that appears at ``path`` only when complete.
 
-    Yields an open :class:`h5py.File` on a temporary file in the same folder
-    (:func:`atomic_output`), with the contract's root attributes already set. On normal exit the
-    file is closed, fsynced and renamed onto ``path``; on any exception the temporary file is
-    removed and ``path`` is left as it was.
+    Yields an open :class:`h5py.File` with the contract's root attributes already set. The file
+    is assembled in memory (HDF5's core driver; it costs its size in RAM) and its image is written
+    by Python to a temporary file of :func:`atomic_output`: a full disk or a size limit is then
+    one OSError, never an error inside the HDF5 library (which can crash the process). On normal
+    exit the image is written, fsynced and renamed onto ``path``; on any exception nothing is
+    written and ``path`` is left as it was.
     """
     with atomic_output(path, overwrite) as tmp:
-        with h5py.File(tmp, "w") as f:
+        f = h5py.File(tmp.name, "w", driver="core", backing_store=False)
+        try:
             for k, v in file_attributes(command).items():
                 f.attrs[k] = v
             yield f
+            f.flush()
+            image = f.id.get_file_image()
+        finally:
+            f.close()
+        _write_image(tmp, image)
 
 
 def _as_attr(value: Any) -> Any:

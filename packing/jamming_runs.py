@@ -14,7 +14,7 @@ import h5py
 import numpy as np
 
 from .contacts import ContactNetwork, contact_network
-from .errors import require
+from .errors import require, require_memory
 from .io import CommonAttributes, atomic_h5, check_output_path, write_state
 from .minimize import MinimizeResult
 from .protocol import (
@@ -30,6 +30,11 @@ from .shapes import SHAPES, ParticleShape, resolve_shape
 from .system import POTENTIALS, random_packing
 
 DEFAULT_PHI_START = {2: 0.80, 3: 0.58}
+MAX_PARTICLES = 1_000_000
+MAX_STEPS = 10**10
+FTOL_RANGE = (1e-16, 1.0)    # below 1e-16 a float64 force is round-off
+RTOL_RANGE = (1e-15, 0.1)    # below 1e-15 the φ_J bracket is below float64 resolution of φ
+HESSIAN_COPIES = 4           # H, its stiffness and stress parts, and the eigensolver's workspace
 
 
 @dataclasses.dataclass(frozen=True)
@@ -55,7 +60,13 @@ class JamSpec:
 
     def validate(self) -> None:
         require(self.dim in (2, 3), "dim", "2 or 3", self.dim)
-        require(int(self.n) >= 2, "n", ">= 2", self.n)
+        require(2 <= int(self.n) <= MAX_PARTICLES, "n", f"in [2, {MAX_PARTICLES}]", self.n)
+        require(FTOL_RANGE[0] <= self.ftol < FTOL_RANGE[1], "ftol", "in [%g, %g)" % FTOL_RANGE,
+                self.ftol)
+        require(RTOL_RANGE[0] <= self.rtol < RTOL_RANGE[1], "rtol", "in [%g, %g)" % RTOL_RANGE,
+                self.rtol)
+        require(1 <= int(self.max_steps) <= MAX_STEPS, "max_steps", f"in [1, {MAX_STEPS:.0e}]",
+                self.max_steps)
         require(self.shape in (None,) + SHAPES, "shape",
                 "None, 'disk', 'sphere', 'ellipse' or 'ellipsoid'", self.shape)
         kind = self.particle_shape
@@ -73,10 +84,24 @@ class JamSpec:
         require(self.search in SEARCHES, "search", f"one of {tuple(SEARCHES)}", self.search)
         require(len(self.delta_phis) + len(self.pressures) >= 1, "delta_phis",
                 "at least one Δφ or pressure", self.delta_phis)
+        labels = self.state_labels
+        require(len(set(labels)) == len(labels), "delta_phis/pressures",
+                "distinct values (to 4 significant digits, the precision of the state names)",
+                labels)
         for x in self.delta_phis:
             require(math.isfinite(x) and 0 < x < 1, "delta_phi", "in (0, 1)", x)
         for x in self.pressures:
             require(math.isfinite(x) and x > 0, "pressure", "> 0", x)
+        if self.hessian:
+            n_dof = (self.dim + kind.n_rot) * int(self.n)
+            require_memory(HESSIAN_COPIES * 8.0 * n_dof**2, "n", "the dense Hessian (--hessian)",
+                           self.n)
+
+    @property
+    def state_labels(self) -> tuple[str, ...]:
+        """The state names of a seed: ``dphi_<Δφ>`` then ``p_<pressure>``."""
+        return (tuple(f"dphi_{dp:.3e}" for dp in self.delta_phis)
+                + tuple(f"p_{p:.3e}" for p in self.pressures))
 
     @property
     def settings(self) -> MinimizerSettings:
@@ -114,11 +139,9 @@ def jam_one_seed(spec: JamSpec, seed: int,
                            shape=spec.shape, aspect=spec.aspect)
     jam = find_jamming(start, rtol=spec.rtol, settings=spec.settings, progress=progress,
                        search=spec.search)
-    states = [(f"dphi_{dp:.3e}", r) for dp, r in
-              zip(spec.delta_phis, states_above_jamming(jam, spec.delta_phis, spec.settings, progress))]
-    for p in spec.pressures:
-        states.append((f"p_{p:.3e}", state_at_pressure(jam, p, settings=spec.settings)))
-    return SeedRun(seed, jam, tuple(states))
+    results = list(states_above_jamming(jam, spec.delta_phis, spec.settings, progress))
+    results += [state_at_pressure(jam, p, settings=spec.settings) for p in spec.pressures]
+    return SeedRun(seed, jam, tuple(zip(spec.state_labels, results)))
 
 
 def state_record(spec: JamSpec, run: SeedRun, result: MinimizeResult,
@@ -174,32 +197,55 @@ def hessian_spectra(packing, net: ContactNetwork | None = None) -> dict[str, np.
             "stress_eigenvalues": res.stress_spectrum.eigenvalues}
 
 
-def write_seed(runs_group: h5py.Group, spec: JamSpec, run: SeedRun) -> None:
-    """Write every state of ``run`` under runs_group/<system>/seed<k>/<label>."""
+StateRecords = tuple[tuple[str, dict, dict], ...]
+"""(label, attributes, datasets) of every state of one seed."""
+
+
+def seed_records(spec: JamSpec, run: SeedRun) -> StateRecords:
+    """(label, attributes, datasets) of every state of ``run`` (:func:`state_record`)."""
+    return tuple((label, *state_record(spec, run, result)) for label, result in run.states)
+
+
+def write_seed(runs_group: h5py.Group, spec: JamSpec, run: SeedRun,
+               records: StateRecords | None = None) -> None:
+    """Write every state of ``run`` under runs_group/<system>/seed<k>/<label> (``records``:
+    those of :func:`seed_records`, computed here when not given)."""
     seed_group = runs_group.require_group(spec.system_name).require_group(f"seed{run.seed}")
-    for label, result in run.states:
-        attrs, data = state_record(spec, run, result)
+    for label, attrs, data in (seed_records(spec, run) if records is None else records):
         write_state(seed_group, label, attrs, data)
+
+
+def _write_seeds(out: str, overwrite: bool, command: str, spec: JamSpec,
+                 done: Sequence[tuple[SeedRun, StateRecords]], seeds: Sequence[int]) -> None:
+    """Write the seeds done so far to ``out`` atomically, with the root attributes
+    ``seeds_requested``, ``seeds_written`` and ``complete``."""
+    with atomic_h5(out, overwrite=overwrite, command=command) as f:
+        f.attrs["seeds_requested"] = np.asarray(list(seeds), dtype=np.int64)
+        f.attrs["seeds_written"] = np.asarray([run.seed for run, _ in done], dtype=np.int64)
+        f.attrs["complete"] = len(done) == len(seeds)
+        for run, records in done:
+            write_seed(f.require_group("runs"), spec, run, records)
 
 
 def jam_to_file(spec: JamSpec, seeds: Sequence[int], out: str, overwrite: bool, command: str,
                 progress: bool = True) -> list[SeedRun]:
-    """Jam every seed (:func:`jam_one_seed`), then write all their states to ``out`` atomically
-    (:func:`write_seed`); a progress bar on stderr unless ``progress`` is False. The output path
-    and the spec are checked before any work."""
+    """Jam every seed (:func:`jam_one_seed`) and write ``out`` atomically after each one, so that
+    a crash or a signal loses at most the seed in progress: the file always holds the seeds
+    finished (root attributes ``seeds_written``, ``seeds_requested``, ``complete``). A progress
+    bar on stderr unless ``progress`` is False. The output path and the spec are checked before
+    any work; an existing file is replaced only with ``overwrite``, when the first seed is done."""
     from tqdm import tqdm
 
     check_output_path(out, overwrite)
     spec.validate()
-    runs = []
+    done: list[tuple[SeedRun, StateRecords]] = []
     with tqdm(total=len(seeds), unit="seed", disable=not progress, file=sys.stderr) as bar:
         for seed in seeds:
             def report(phi: float, jammed: bool, _bar=bar, _seed=seed) -> None:
                 _bar.set_postfix_str(f"seed {_seed} φ={phi:.9f} {'jammed' if jammed else 'free'}",
                                      refresh=False)
-            runs.append(jam_one_seed(spec, seed, report))
+            run = jam_one_seed(spec, seed, report)
+            done.append((run, seed_records(spec, run)))
+            _write_seeds(out, overwrite or len(done) > 1, command, spec, done, seeds)
             bar.update(1)
-    with atomic_h5(out, overwrite=overwrite, command=command) as f:
-        for run in runs:
-            write_seed(f.require_group("runs"), spec, run)
-    return runs
+    return [run for run, _ in done]

@@ -131,7 +131,7 @@ def test_serial_sweep_resumes_and_merges(tmp_path):
     assert {p.name: _digest(p) for p in files} == before          # finished runs untouched
     merged = tmp_path / "all.h5"
     m = merge_runs(out, merged)
-    assert m == {"runs": 3, "done": 3, "failed": 0, "states": 6}
+    assert m == {"runs": 3, "done": 3, "failed": 0, "bad": 0, "unfinished": 0, "states": 6}
     with h5py.File(merged, "r") as f:
         assert len(list(iter_states(f))) == 6
         assert sorted(x.decode() for x in f["index/status"][()]) == ["done"] * 3

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Sequence
 
 from packing.errors import ParameterError, require
+from packing.exits import run_command
 
 from .plots import figure_files, plot_all
 from .states import group_systems, load_unique_states
@@ -58,8 +59,12 @@ def _check_outputs(out: Path, figures: bool, overwrite: bool) -> None:
 
 def compare(paths: Sequence[str | os.PathLike], out_dir: str | os.PathLike,
             n_bootstrap: int = DEFAULT_BOOTSTRAP, figures: bool = True,
-            overwrite: bool = False) -> CompareResult:
+            overwrite: bool = False, include_unconverged: bool = False) -> CompareResult:
     """Read ``paths``, summarise every system, write the tables (and the figures) into out_dir.
+
+    States stored as unconverged (`State.converged` False: a minimisation or φ_J search stopped
+    by its step budget, a net stopped by its budget or stalled) are left out, and counted in the
+    notes, unless ``include_unconverged``.
 
     Everything is validated before anything is written; each file is written atomically (a link
     at one of its names is replaced, never written through), and existing tables or figures are
@@ -73,6 +78,9 @@ def compare(paths: Sequence[str | os.PathLike], out_dir: str | os.PathLike,
     if out.is_dir():
         _check_outputs(out, figures, overwrite)
     states, notes = load_unique_states(paths)
+    states, left_out = _converged_only(states, include_unconverged, notes)
+    require(len(states) > 0, "FILE", "files with at least one converged state (or pass "
+            "--include-unconverged)", f"{left_out} unconverged states only")
     groups = group_systems(states)
     summaries = tuple(summarize_system(k, v, n_bootstrap) for k, v in groups.items())
     out = prepare_out_dir(out)
@@ -80,6 +88,19 @@ def compare(paths: Sequence[str | os.PathLike], out_dir: str | os.PathLike,
     if figures:
         files += plot_all(summaries, out)
     return CompareResult(summaries, markdown_table(summaries), tuple(files), tuple(notes))
+
+
+def _converged_only(states: list, include: bool, notes: list[str]) -> tuple[list, int]:
+    """(states kept, unconverged left out); a note on ``notes`` counts the unconverged ones."""
+    bad = [s for s in states if not s.converged]
+    if not bad:
+        return states, 0
+    if include:
+        notes.append(f"{len(bad)} unconverged states included (--include-unconverged)")
+        return states, 0
+    notes.append(f"{len(bad)} unconverged states left out (converged = False in their files, "
+                 f"e.g. {bad[0].source}); pass --include-unconverged to keep them")
+    return [s for s in states if s.converged], len(bad)
 
 
 def add_compare_parser(subparsers) -> argparse.ArgumentParser:
@@ -98,6 +119,9 @@ def add_compare_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--no-figures", action="store_true", help="write the tables only")
     p.add_argument("--overwrite", action="store_true",
                    help="replace the tables and figures of an earlier compare in --out")
+    p.add_argument("--include-unconverged", action="store_true",
+                   help="keep states stored as unconverged (step budget reached, stalled); "
+                        "by default they are left out and counted")
     p.set_defaults(func=run_compare)
     return p
 
@@ -107,7 +131,8 @@ def run_compare(args: argparse.Namespace, argv: Sequence[str] | None = None) -> 
     written files; returns 0. Bad input raises :class:`ParameterError` (one line)."""
     res = compare(args.files, args.out, n_bootstrap=getattr(args, "bootstrap", DEFAULT_BOOTSTRAP),
                   figures=not getattr(args, "no_figures", False),
-                  overwrite=getattr(args, "overwrite", False))
+                  overwrite=getattr(args, "overwrite", False),
+                  include_unconverged=getattr(args, "include_unconverged", False))
     print(res.markdown)
     for note in res.notes:
         print(f"note: {note}", file=sys.stderr)
@@ -130,8 +155,4 @@ def main(argv: Sequence[str] | None = None) -> int:
     add_compare_parser(sub)
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(["compare", *argv])
-    try:
-        return run_compare(args)
-    except ParameterError as exc:
-        print(f"compare: error: {exc}", file=sys.stderr)
-        return 2
+    return run_command("compare", lambda: run_compare(args))

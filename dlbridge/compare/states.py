@@ -63,7 +63,9 @@ class State:
     n_particles : packings (NaN for nets). pairs, rattlers, diameters : a packing's candidate
     pairs (M, 2), rattler mask (N,) and particle diameters (N,) (None when not stored; diameters
     only for discs and spheres). stop_reason : a net's (packings: "none"). pressure : a
-    packing's virial pressure (NaN when not stored).
+    packing's virial pressure (NaN when not stored). converged : the stored ``converged``
+    attribute (a packing's FIRE minimisation and φ_J search within their step budget; a net
+    fitted or at a minimum, not stopped by its budget or stalled); True when absent.
     """
 
     source: str
@@ -90,6 +92,7 @@ class State:
     diameters: np.ndarray | None = None
     stop_reason: str = "none"
     pressure: float = math.nan
+    converged: bool = True
 
     @property
     def description(self) -> Side:
@@ -275,7 +278,15 @@ def _read_state(group: h5py.Group, path: str) -> State:
         unjammed=packing_side and not bool(attrs.get("jammed", True)),
         **(_packing_arrays(group, where) if packing_side else {}),
         stop_reason=str(attrs.get("stop_reason", "none")),
-        pressure=_as_float(attrs.get("pressure", "none")) if packing_side else math.nan)
+        pressure=_as_float(attrs.get("pressure", "none")) if packing_side else math.nan,
+        converged=_converged(attrs))
+
+
+def _converged(attrs: dict) -> bool:
+    """False when the state's ``converged`` or, for a packing, its φ_J search's
+    ``search_converged`` is stored as false (absent: converged)."""
+    return not any(attrs.get(name, True) in (False, 0)
+                   for name in ("converged", "search_converged"))
 
 
 def read_states(path: str | os.PathLike) -> list[State]:

@@ -23,6 +23,8 @@ from .runs import NetRunSpec, describe_diverged, device_name, split_diverged, wr
 from .train import OPTIMIZERS, NetResult
 from .transition import Transition, auto_start_width, ensemble_evaluator, find_transition, transition_of_scan
 
+MAX_SEEDS = 10_000
+
 
 @dataclasses.dataclass(frozen=True)
 class TrainOutcome:
@@ -88,7 +90,7 @@ def _validate_train(args: argparse.Namespace) -> list[float] | None:
     require(args.n_train >= 1, "--n-train", "an integer >= 1 (P >= 1)", args.n_train)
     require(args.n_test >= 0, "--n-test", "an integer >= 0", args.n_test)
     require(args.depth >= 1, "--depth", "an integer >= 1", args.depth)
-    require(args.seeds >= 1, "--seeds", "an integer >= 1", args.seeds)
+    require(1 <= args.seeds <= MAX_SEEDS, "--seeds", f"an integer in [1, {MAX_SEEDS}]", args.seeds)
     require(args.steps >= 1, "--steps", "an integer >= 1", args.steps)
     require(args.device in ("auto", "cpu", "cuda"), "--device", "one of auto, cpu, cuda",
             args.device)
@@ -96,6 +98,9 @@ def _validate_train(args: argparse.Namespace) -> list[float] | None:
     if widths is not None:
         require(all(math.isfinite(w) and w >= 1 for w in widths), "--widths",
                 "'auto' or numbers >= 1", args.widths)
+        require(len({f"{w:g}" for w in widths}) == len(widths), "--widths",
+                "distinct to 6 significant digits (the precision of the state names)",
+                args.widths)
     if args.dataset in ("mnist", "cifar10"):
         require(args.data_dir is not None, "--data-dir", f"given for dataset {args.dataset}",
                 args.data_dir)
@@ -131,6 +136,8 @@ def train_to_file(spec: NetRunSpec, widths: Sequence[float] | None, seeds: Seque
     when every net diverged nothing is written, so an earlier file is never replaced by an empty
     one), and return the scan with the counts. The output path is checked before any training."""
     spec.validate()
+    for w in widths or ():
+        dataclasses.replace(spec, width=w).validate()
     check_output_path(out, overwrite)
     data = spec.load_data()
     evaluate = ensemble_evaluator(data, spec.depth, list(seeds), spec.config(), spec.device,

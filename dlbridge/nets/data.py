@@ -31,7 +31,10 @@ from __future__ import annotations
 
 import gzip
 import io
+import math
 import pickle
+import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -99,31 +102,40 @@ def random_sphere(dim: int, n_train: int, n_test: int = 0, seed: int = 0) -> Dat
 _IDX_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 
 
-def _open_maybe_gz(path: Path) -> bytes:
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rb") as f:
-        return f.read()
+MAX_IDX_BYTES = 2**32
+"""Largest IDX data block read (4 GiB; the MNIST training images are 47 MB)."""
+
+
+def _read_idx_stream(fh, p: Path) -> np.ndarray:
+    """An IDX array from an open binary stream: the header first, then exactly the bytes it
+    declares (never more than :data:`MAX_IDX_BYTES`), so a corrupt header cannot allocate."""
+    magic = fh.read(4)
+    require(len(magic) == 4 and magic[0] == 0 and magic[1] == 0 and magic[2] in _IDX_DTYPES,
+            "IDX file", "a file with a valid IDX magic number", str(p))
+    ndim = magic[3]
+    dims = fh.read(4 * ndim)
+    require(len(dims) == 4 * ndim, "IDX file", "a file with a complete header", str(p))
+    shape = tuple(int(v) for v in np.frombuffer(dims, dtype=">u4"))
+    dtype = np.dtype(_IDX_DTYPES[magic[2]])
+    n_bytes = math.prod(shape) * dtype.itemsize
+    require(n_bytes <= MAX_IDX_BYTES, "IDX file", f"a data block of at most {MAX_IDX_BYTES} bytes",
+            f"{str(p)}: shape {shape}")
+    raw = fh.read(n_bytes + 1)
+    require(len(raw) == n_bytes, "IDX file",
+            f"exactly {n_bytes} data bytes for shape {shape}", str(p))
+    return np.frombuffer(raw, dtype=dtype).reshape(shape)
 
 
 def read_idx(path: str | Path) -> np.ndarray:
     """Read one IDX file (gzip or plain): magic 0x0000TTNN, NN big-endian int32 sizes, data."""
     p = Path(path)
     require(p.is_file(), "IDX file", "an existing file", str(p))
+    opener = gzip.open if p.suffix == ".gz" else open
     try:
-        raw = _open_maybe_gz(p)
-    except (OSError, EOFError) as exc:
+        with opener(p, "rb") as fh:
+            return _read_idx_stream(fh, p)
+    except (OSError, EOFError, zlib.error) as exc:
         raise ParameterError(f"IDX file must be readable (got {str(p)!r}: {exc})") from None
-    require(len(raw) >= 4 and raw[0] == 0 and raw[1] == 0 and raw[2] in _IDX_DTYPES,
-            "IDX file", "a file with a valid IDX magic number", str(p))
-    ndim = raw[3]
-    header = 4 + 4 * ndim
-    require(len(raw) >= header, "IDX file", "a file with a complete header", str(p))
-    shape = tuple(int(v) for v in np.frombuffer(raw[4:header], dtype=">u4"))
-    dtype = np.dtype(_IDX_DTYPES[raw[2]])
-    count = int(np.prod(shape)) if shape else 1
-    require(len(raw) - header == count * dtype.itemsize, "IDX file",
-            f"exactly {count * dtype.itemsize} data bytes for shape {shape}", str(p))
-    return np.frombuffer(raw[header:], dtype=dtype).reshape(shape)
 
 
 def _idx_pairs(directory: Path) -> list[tuple[Path, Path]]:
@@ -138,17 +150,50 @@ def _idx_pairs(directory: Path) -> list[tuple[Path, Path]]:
     return pairs
 
 
+def checked_images(x: np.ndarray, where: str) -> np.ndarray:
+    """Images (n, pixels) as stored, after checking them: numbers, finite, in [0, 255] (uint8
+    pixels, or floats of that range or of [0, 1]); ParameterError naming ``where`` otherwise."""
+    require(x.dtype.kind in "uif" and x.ndim == 2 and x.size > 0, f"images of {where}",
+            "a non-empty numeric array (n, pixels)", f"{x.dtype} {x.shape}")
+    ok = bool(np.all(np.isfinite(x))) and x.min() >= 0 and x.max() <= 255
+    require(ok, f"images of {where}", "finite pixel values in [0, 255]",
+            f"range [{x.min()}, {x.max()}]")
+    return x
+
+
+def checked_labels(y: np.ndarray, n: int, where: str) -> np.ndarray:
+    """Labels (n,) as int64 after checking them: one per image, integers (an integer dtype, or
+    floats with integral values); ParameterError naming ``where`` otherwise."""
+    require(y.ndim == 1 and len(y) == n, f"labels of {where}", f"one label per image ({n})",
+            f"shape {y.shape}")
+    integral = y.dtype.kind in "iu" or (y.dtype.kind == "f" and bool(np.all(np.isfinite(y)))
+                                         and bool(np.all(y == np.round(y))))
+    require(integral and y.dtype.kind != "b", f"labels of {where}", "integers", str(y.dtype))
+    return y.astype(np.int64)
+
+
+def _read_npz(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """(images (n, pixels), labels (n,)) of one .npz with arrays ``x`` and ``y``."""
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            require("x" in z and "y" in z, "npz file", "to contain arrays 'x' and 'y'", str(path))
+            x, y = np.asarray(z["x"]), np.asarray(z["y"])
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
+        raise ParameterError(f"npz file must be a readable numpy archive (got {str(path)!r}: "
+                             f"{type(exc).__name__} {exc})") from None
+    require(x.ndim >= 2, "npz file", "an array 'x' of images (n, ...)", f"{path.name}: {x.shape}")
+    x = checked_images(x.reshape(len(x), -1), path.name)
+    return x, checked_labels(y, len(x), path.name)
+
+
 def _load_npz(directory: Path) -> tuple[np.ndarray, np.ndarray] | None:
     files = sorted(directory.glob("*.npz"))
     if not files:
         return None
-    xs, ys = [], []
-    for path in files:
-        with np.load(path, allow_pickle=False) as z:
-            require("x" in z and "y" in z, "npz file", "to contain arrays 'x' and 'y'", str(path))
-            xs.append(np.asarray(z["x"]))
-            ys.append(np.asarray(z["y"]))
-    return np.concatenate([x.reshape(len(x), -1) for x in xs]), np.concatenate(ys)
+    parts = [_read_npz(p) for p in files]
+    widths = {x.shape[1] for x, _ in parts}
+    require(len(widths) == 1, "npz files", "images of one size", sorted(widths))
+    return np.concatenate([x for x, _ in parts]), np.concatenate([y for _, y in parts])
 
 
 def load_mnist_raw(directory: str | Path) -> tuple[np.ndarray, np.ndarray]:
@@ -161,8 +206,10 @@ def load_mnist_raw(directory: str | Path) -> tuple[np.ndarray, np.ndarray]:
             x, y = read_idx(img), read_idx(lab)
             require(x.ndim == 3 and y.ndim == 1 and len(x) == len(y), "IDX files",
                     "an (n, rows, cols) image file with an (n,) label file", img.name)
-            xs.append(x.reshape(len(x), -1))
-            ys.append(y.astype(np.int64))
+            xs.append(checked_images(x.reshape(len(x), -1), img.name))
+            ys.append(checked_labels(y, len(x), lab.name))
+        require(len({x.shape[1] for x in xs}) == 1, "IDX files", "images of one size",
+                sorted({x.shape[1] for x in xs}))
         return np.concatenate(xs), np.concatenate(ys)
     npz = _load_npz(d)
     require(npz is not None, "data directory", "to hold MNIST IDX files or an .npz file", str(d))
@@ -194,24 +241,44 @@ class _CifarUnpickler(pickle.Unpickler):
         if (module, name) not in _ALLOWED_GLOBALS:
             raise ParameterError(
                 f"CIFAR python batch must reference only numpy array globals (got {module}.{name})")
+        if name == "dtype":
+            return _numeric_dtype
         return super().find_class(module, name)
+
+
+def _numeric_dtype(*args) -> np.dtype:
+    """np.dtype for the unpickler, numbers only: an object dtype would let a few bytes of pickle
+    allocate an array of any size (its length is not bounded by the data in the file)."""
+    try:
+        dt = np.dtype(*args)
+    except TypeError as exc:
+        raise ParameterError(f"CIFAR python batch must hold numeric arrays ({exc})") from None
+    require(dt.kind in "biuf" and not dt.hasobject, "CIFAR python batch",
+            "numeric arrays only", str(dt))
+    return dt
 
 
 def _read_cifar_python(path: Path) -> tuple[np.ndarray, np.ndarray]:
     try:
         with open(path, "rb") as f:
             batch = _CifarUnpickler(io.BytesIO(f.read()), encoding="bytes").load()
-    except (pickle.UnpicklingError, EOFError, ValueError, TypeError) as exc:
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError,
+            IndexError, KeyError, MemoryError, RecursionError) as exc:
         if isinstance(exc, ParameterError):
             raise
-        raise ParameterError(f"CIFAR python batch must be a valid batch (got {path.name}: {exc})") \
-            from None
+        raise ParameterError(f"CIFAR python batch must be a valid batch (got {path.name}: "
+                             f"{type(exc).__name__} {exc})") from None
     require(isinstance(batch, dict) and b"data" in batch and b"labels" in batch,
             "CIFAR python batch", "a dict with b'data' and b'labels'", path.name)
-    x = np.asarray(batch[b"data"], dtype=np.uint8).reshape(-1, 3072)
-    y = np.asarray(batch[b"labels"], dtype=np.int64)
-    require(len(x) == len(y), "CIFAR python batch", "as many labels as images", path.name)
-    return x, y
+    try:
+        x = np.asarray(batch[b"data"])
+        y = np.asarray(batch[b"labels"])
+    except (ValueError, TypeError) as exc:
+        raise ParameterError(f"CIFAR python batch must hold arrays (got {path.name}: {exc})") \
+            from None
+    require(x.ndim == 2 and x.shape[1] == 3072, "CIFAR python batch 'data'",
+            "an (n, 3072) array", f"{path.name}: shape {x.shape}")
+    return checked_images(x, path.name), checked_labels(y, len(x), path.name)
 
 
 def _read_cifar_bin(path: Path) -> tuple[np.ndarray, np.ndarray]:

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from packing.analysis import ZERO_MODE_RTOL, count_zero_modes
-from packing.errors import require
+from packing.errors import require, require_memory
 from packing.io import CommonAttributes, cpu_device_name, write_state
 
 from .data import DATASETS, Dataset, load_dataset
@@ -30,6 +30,19 @@ from .train import OPTIMIZERS, NetResult, TrainConfig, resolve_device, train_ens
 DEFAULT_LR = {"adam": 1e-2, "fire": 1e-1, "flow": 1.0, "implicit": 1.0}
 
 
+UPPER_LIMITS = {"dim": 100_000, "n_train": 10_000_000, "n_test": 10_000_000, "depth": 100,
+                "steps": 10**9}
+"""Largest accepted value of each integer field (beyond them a run cannot finish)."""
+MAX_WIDTH = 1_000_000
+HESSIAN_COPIES = 4   # H, H0, Hp and the eigensolver's workspace
+NET_COPIES = 8   # weights, gradients, two Adam moments, the initial net f0, the best net, slack
+
+
+def approx_params(spec) -> float:
+    """N of a fully connected net of ``spec`` (d, L, h), weights only: d h + (L − 1) h² + h."""
+    return spec.dim * spec.width + (spec.depth - 1) * spec.width**2 + spec.width
+
+
 def check_data_fields(spec, extra_ints: tuple[tuple[str, int], ...] = ()) -> None:
     """ParameterError naming the first bad field among those a run of nets at one width shares
     (:class:`NetRunSpec`, :class:`dlbridge.nets.regimes.RegimeSpec`): data, depth, width, σ,
@@ -39,9 +52,14 @@ def check_data_fields(spec, extra_ints: tuple[tuple[str, int], ...] = ()) -> Non
     for name, lo in (("dim", 1), ("n_train", 1), ("data_seed", 0), ("depth", 1), ("steps", 1),
                      *extra_ints):
         v = getattr(spec, name)
-        require(isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= lo,
-                name, f"an integer >= {lo}", v)
-    require(math.isfinite(spec.width) and spec.width >= 1, "width", "a number >= 1", spec.width)
+        hi = UPPER_LIMITS.get(name)
+        require(isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= lo
+                and (hi is None or v <= hi), name,
+                f"an integer >= {lo}" if hi is None else f"an integer in [{lo}, {hi}]", v)
+    require(math.isfinite(spec.width) and 1 <= spec.width <= MAX_WIDTH, "width",
+            f"a number in [1, {MAX_WIDTH}]", spec.width)
+    require_memory(NET_COPIES * 8.0 * approx_params(spec), "width",
+                   f"{approx_params(spec):.3g} parameters per net", spec.width)
     for name, table in (("activation", ACTIVATIONS), ("loss", LOSSES), ("optimizer", OPTIMIZERS)):
         require(getattr(spec, name) in table, name, f"one of {', '.join(table)}",
                 getattr(spec, name))
@@ -86,6 +104,9 @@ class NetRunSpec:
         require(self.init in INITS, "init", f"one of {', '.join(INITS)}", self.init)
         require(not self.hessian or self.loss == "quadratic", "hessian",
                 "used with loss quadratic (the constraint form of the analysis)", self.loss)
+        if self.hessian:
+            require_memory(HESSIAN_COPIES * 8.0 * approx_params(self) ** 2, "width",
+                           "the dense Hessians H, H0, Hp (--hessian)", self.width)
         self.config()   # the optimiser's own checks (finish against loss among them)
 
     def config(self) -> TrainConfig:

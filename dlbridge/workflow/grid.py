@@ -7,6 +7,7 @@ import dataclasses
 import hashlib
 import itertools
 import json
+import math
 import os
 import re
 from pathlib import Path
@@ -23,6 +24,8 @@ class RunFailure(RuntimeError):
 
 
 SIDES = ("packing", "network", "regimes")
+MAX_RUNS = 100_000
+"""Most runs one sweep may have."""
 
 
 # ------------------------------------------------------------------------------ parameters
@@ -183,6 +186,9 @@ class Grid:
         for name, values in self.axes.items():
             require(isinstance(values, (list, tuple)) and len(values) >= 1, f"grid.{name}",
                     "a non-empty list of values", values)
+        size = math.prod(len(v) for v in self.axes.values())
+        require(size <= MAX_RUNS, "grid", f"at most {MAX_RUNS} runs (the product of the axes' "
+                "lengths)", size)
 
     def runs(self) -> list[Run]:
         """Every run of the grid, validated (ParameterError before any work), duplicates merged."""
@@ -217,7 +223,9 @@ def parse_axis(text: str) -> list:
         return v
     m = re.fullmatch(r"(\d+):(\d+)", t)
     if m:
-        return list(range(int(m.group(1)), int(m.group(2))))
+        lo, hi = int(m.group(1)), int(m.group(2))
+        require(hi - lo <= MAX_RUNS, "--grid", f"a range a:b of at most {MAX_RUNS} values", text)
+        return list(range(lo, hi))
     return [parse_value(x) for x in t.split(",") if x != ""]
 
 

@@ -42,7 +42,6 @@ import math
 import os
 import re
 import socket
-import tempfile
 import time
 import traceback
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -56,6 +55,7 @@ from packing.errors import ParameterError, require
 from packing.io import atomic_h5, check_output_path, iter_states
 
 from .grid import SIDES, SWEEP_SIDES, Grid, Run, RunFailure, load_grid, parse_value
+from .locks import release_dead_locks, remove_orphans, run_lock
 
 __all__ = ["EXECUTORS", "SIDES", "Grid", "Run", "RunFailure", "execute_run", "load_grid",
            "merge_runs", "parse_value", "run_lock", "run_sweep"]
@@ -75,107 +75,6 @@ def read_status(path: Path) -> str | None:
         return None
     s = s.decode() if isinstance(s, bytes) else s
     return s if s in STATUSES else None
-
-
-def _proc_fields(pid: int) -> list[str] | None:
-    """The fields of /proc/<pid>/stat after the command name (field 3, the state, first), or None
-    when unreadable (no such process, or no /proc)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    return stat.rsplit(")", 1)[-1].split()
-
-
-def _process_start(pid: int) -> int | None:
-    """Start time of process ``pid`` (clock ticks since boot, field 22 of /proc/<pid>/stat), None
-    when unknown: with the pid it identifies a process, since pids are reused."""
-    fields = _proc_fields(pid)
-    return int(fields[19]) if fields is not None and len(fields) > 19 else None
-
-
-def _pid_alive(pid: int, start: int | None = None) -> bool:
-    """True when process ``pid`` runs on this host (a zombie — killed, not yet reaped — is dead;
-    with ``start`` given, a process of that pid started at another time is a reuse of the pid by
-    another process, so the one meant is dead)."""
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    fields = _proc_fields(pid)
-    if fields is None:
-        return True
-    if fields[0] in ("Z", "X"):
-        return False
-    return start is None or _process_start(pid) in (None, start)
-
-
-def _create_lock(lock: Path, owner: dict) -> bool:
-    """Create ``lock`` holding ``owner`` (JSON) atomically: written to a temporary file, then
-    hard-linked into place, so a lock file is never seen empty or half-written. False when the
-    lock exists."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{lock.name}.", suffix=".tmp", dir=lock.parent)
-    try:
-        with os.fdopen(fd, "w") as fh:
-            json.dump(owner, fh)
-        os.link(tmp, lock)
-        return True
-    except FileExistsError:
-        return False
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-
-
-def _stale(lock: Path, host: str) -> bool:
-    """True when ``lock`` can be broken: it cannot be parsed (a lock is written whole, so no live
-    run leaves one so), or its owner ran on this host and is gone (pid, or pid and start time)."""
-    try:
-        owner = json.loads(lock.read_text())
-        pid = int(owner["pid"])
-    except FileNotFoundError:
-        return False
-    except (OSError, ValueError, TypeError, KeyError):
-        return True
-    return owner.get("host") == host and not _pid_alive(pid, owner.get("start"))
-
-
-@contextlib.contextmanager
-def run_lock(path: Path) -> Iterator[bool]:
-    """Hold ``<path>.lock`` exclusively; yields False when a live process holds it.
-
-    A lock of this host whose process is gone (a killed worker; its pid, or its pid and start time
-    when the pid has been reused) is broken and taken, as is a lock that cannot be parsed; a lock
-    of another host is respected (remove it by hand if that host is gone).
-    """
-    lock = path.with_name(path.name + ".lock")
-    me = {"host": socket.gethostname(), "pid": os.getpid(), "start": _process_start(os.getpid()),
-          "time": time.time()}
-    for _ in range(2):
-        if _create_lock(lock, me):
-            try:
-                yield True
-            finally:
-                with contextlib.suppress(FileNotFoundError):
-                    lock.unlink()
-            return
-        if not _stale(lock, me["host"]):
-            yield False
-            return
-        with contextlib.suppress(FileNotFoundError):
-            lock.unlink()
-    yield False
-
-
-def _remove_orphans(path: Path) -> None:
-    """Temporary files of earlier, killed attempts at this run (we hold its lock)."""
-    for tmp in path.parent.glob(f".{path.name}.*.tmp"):
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
 
 
 def _compute(run: Run, runs_group: h5py.Group) -> tuple[int, int]:
@@ -211,7 +110,7 @@ def execute_run(run: Run, out_dir: str, command: str, grid_json: str,
         status = read_status(path)
         if status == "done" or (status == "failed" and not retry_failed):
             return out
-        _remove_orphans(path)
+        remove_orphans(path)
         t0 = time.perf_counter()
         from ..nets.train import torch_threads
 
@@ -260,6 +159,42 @@ _EXECUTOR_MODULES = {"serial": (), "local": (), "dask": ("distributed",),
                      "slurm": ("distributed", "dask_jobqueue"), "submitit": ("submitit",)}
 
 
+def _worker_signals() -> None:
+    """In a local worker: SIGINT ignored (the sweep's own process decides, on a Ctrl-C that
+    reaches the whole process group), SIGTERM raised as `packing.exits.Interrupted`, so that the
+    run in progress removes its temporary file and its lock."""
+    import signal
+
+    from packing.exits import Interrupted
+
+    def terminate(signum, _frame):
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        raise Interrupted(signum)
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, terminate)
+
+
+WORKER_GRACE_S = 10.0
+"""Seconds a local worker has to clean up after SIGTERM before it is killed."""
+
+
+def _stop_workers(ex: ProcessPoolExecutor) -> None:
+    """Cancel the pending runs and end the workers now: SIGTERM (each removes its temporary file
+    and lock), then SIGKILL after :data:`WORKER_GRACE_S` for those still running."""
+    processes = list(getattr(ex, "_processes", {}).values())  # the pool exposes no public handle
+    ex.shutdown(wait=False, cancel_futures=True)
+    for proc in processes:
+        with contextlib.suppress(OSError, ValueError):
+            proc.terminate()
+    deadline = time.monotonic() + WORKER_GRACE_S
+    for proc in processes:
+        proc.join(max(0.0, deadline - time.monotonic()))
+        if proc.is_alive():
+            proc.kill()
+            proc.join(1.0)
+
+
 def check_executor(kind: str) -> None:
     """ParameterError for an unknown executor or one whose optional package is missing."""
     require(kind in EXECUTORS, "--executor", f"one of {', '.join(EXECUTORS)}", kind)
@@ -276,8 +211,14 @@ def open_executor(kind: str, workers: int, out_dir: Path, scheduler: str | None 
     if kind == "serial":
         yield _SerialExecutor(), "serial: in this process"
     elif kind == "local":
-        with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as ex:
+        ex = ProcessPoolExecutor(workers, mp_context=get_context("spawn"),
+                                 initializer=_worker_signals)
+        try:
             yield ex, f"local: {workers} worker processes"
+        except BaseException:
+            _stop_workers(ex)
+            raise
+        ex.shutdown(wait=True)
     elif kind in ("dask", "slurm"):
         distributed = _need("distributed", kind)
         if kind == "dask" and scheduler is not None:
@@ -363,12 +304,16 @@ def run_sweep(grid: Grid, out: str | os.PathLike, executor: str = "local", worke
               "unconverged": 0}
     errors: list[str] = []
     if todo:
-        with open_executor(executor, workers, out_dir, scheduler, options) as (ex, info):
-            log(f"dlbridge sweep: {len(runs)} runs, {len(todo)} to do, {counts['skipped']} "
-                f"already there; {info}")
-            futures = {ex.submit(execute_run, r, str(out_dir), command, grid.to_json(),
-                                 retry_failed): r for r in todo}
-            _collect(futures, counts, errors, progress)
+        try:
+            with open_executor(executor, workers, out_dir, scheduler, options) as (ex, info):
+                log(f"dlbridge sweep: {len(runs)} runs, {len(todo)} to do, {counts['skipped']} "
+                    f"already there; {info}")
+                futures = {ex.submit(execute_run, r, str(out_dir), command, grid.to_json(),
+                                     retry_failed): r for r in todo}
+                _collect(futures, counts, errors, progress)
+        except BaseException:
+            release_dead_locks(out_dir, todo)
+            raise
     return SweepReport(len(runs), counts["done"], counts["skipped"], counts["failed"],
                        counts["locked"], counts["unconverged"], tuple(errors), str(out_dir))
 
@@ -398,13 +343,42 @@ def _collect(futures: dict, counts: dict, errors: list, progress: bool) -> None:
 _INDEX_COLUMNS = ("run_key", "side", "status", "params", "error", "file")
 
 
+def unfinished_runs(out_dir: str | os.PathLike) -> list[str]:
+    """File names of the runs of ``out_dir`` not finished: those the grids recorded in its run
+    files expect with no file saying done or failed, and those whose lock is held."""
+    d = Path(out_dir)
+    expected: set[str] = set()
+    for grid_json in {_text(_root_attr(p, "grid")) for p in d.iterdir() if RUN_FILE.match(p.name)}:
+        try:
+            g = json.loads(grid_json)
+            expected.update(r.file_name for r in Grid(g["side"], g["fixed"], g["grid"]).runs())
+        except (ValueError, TypeError, KeyError, ParameterError):
+            continue    # a file without a readable grid: its own row says what it is
+    locked = {p.name[:-len(".lock")] for p in d.glob("*.h5.lock")}
+    return sorted(n for n in expected | locked if n in locked or read_status(d / n) is None)
+
+
+def _root_attr(path: Path, name: str):
+    """A root attribute of an HDF5 file ("" when absent or unreadable)."""
+    try:
+        with h5py.File(path, "r") as f:
+            return f.attrs.get(name, "")
+    except OSError:
+        return ""
+
+
 def merge_runs(out_dir: str | os.PathLike, merged: str | os.PathLike, overwrite: bool = False,
-               command: str | None = None) -> dict[str, int]:
+               command: str | None = None, allow_incomplete: bool = False) -> dict[str, int]:
     """Gather the run files of ``out_dir`` into one HDF5 file.
 
     States go to ``/runs/<run_key>/…`` (the contract's layout, so ``compare`` reads the merged
     file); ``/index`` holds one row per run file: the columns of ``_INDEX_COLUMNS`` as string
-    datasets, plus ``n_states`` and ``seconds``. Failed runs appear in the index only.
+    datasets, plus ``n_states`` and ``seconds``. Failed runs appear in the index only, as do run
+    files that cannot be read or are not what their name says (status "unreadable" or
+    "invalid": a ``run_key`` that is not the hash of the file's side and parameters, or a soft or
+    external link under /runs, which could pull in data from outside the sweep). ParameterError
+    when runs of the folder's grids are unfinished (:func:`unfinished_runs`) unless
+    ``allow_incomplete``.
     """
     d = Path(out_dir)
     require(d.is_dir(), "sweep directory", "an existing directory", str(d))
@@ -412,6 +386,11 @@ def merge_runs(out_dir: str | os.PathLike, merged: str | os.PathLike, overwrite:
     files = sorted(p for p in d.iterdir() if RUN_FILE.match(p.name))
     require(len(files) >= 1, "sweep directory", "a directory holding run files "
             "(<side>-<hash>.h5)", f"{str(d)!r} with none")
+    missing = unfinished_runs(d)
+    if missing and not allow_incomplete:
+        raise ParameterError(f"sweep directory {str(d)!r} must hold every run of its grid "
+                             f"finished; {len(missing)} are not (e.g. {missing[0]}): finish the "
+                             "sweep, or pass --allow-incomplete")
     rows: list[dict] = []
     with atomic_h5(merged, overwrite, command) as f:
         runs = f.create_group("runs")
@@ -425,11 +404,44 @@ def merge_runs(out_dir: str | os.PathLike, merged: str | os.PathLike, overwrite:
         idx.create_dataset("seconds", data=[r["seconds"] for r in rows], dtype="f8")
     return {"runs": len(rows), "done": sum(r["status"] == "done" for r in rows),
             "failed": sum(r["status"] == "failed" for r in rows),
-            "states": sum(r["n_states"] for r in rows)}
+            "bad": sum(r["status"] in ("unreadable", "invalid") for r in rows),
+            "unfinished": len(missing), "states": sum(r["n_states"] for r in rows)}
 
 
 def _text(v) -> str:
     return v.decode() if isinstance(v, bytes) else str(v)
+
+
+def _float(v) -> float:
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def _run_file_problem(path: Path, src: h5py.File, row: dict) -> str:
+    """Why a run file cannot be merged ("" when it can): its name, side, run_key and parameters
+    must agree (the key is the hash of side and parameters), its status must be one of
+    :data:`STATUSES`, and /runs must hold no soft or external link."""
+    side, key = path.name[:-len(".h5")].split("-")
+    if row["side"] != side or row["run_key"] != key:
+        return f"invalid: side/run_key {row['side']!r}/{row['run_key']!r} disagree with the name"
+    try:
+        params = json.loads(row["params"])
+    except ValueError:
+        return "invalid: params is not JSON"
+    if Run(side, json.dumps(params, sort_keys=True)).key != key:
+        return "invalid: run_key is not the hash of the file's side and parameters"
+    if row["status"] not in STATUSES:
+        return f"invalid: status {row['status']!r}"
+    if "runs" not in src:
+        return ""
+    if not isinstance(src.get("runs", getlink=True), h5py.HardLink):
+        return "invalid: /runs is a link"
+    links: list[str] = []
+    src["runs"].visititems_links(
+        lambda name, link: links.append(name) if not isinstance(link, h5py.HardLink) else None)
+    return f"invalid: soft or external link at /runs/{links[0]}" if links else ""
 
 
 def _merge_one(path: Path, runs: h5py.Group) -> dict:
@@ -445,7 +457,11 @@ def _merge_one(path: Path, runs: h5py.Group) -> dict:
         a = src.attrs
         row.update(run_key=_text(a.get("run_key", "")), side=_text(a.get("side", "")),
                    status=_text(a.get("status", "")), params=_text(a.get("params", "")),
-                   error=_text(a.get("error", "")), seconds=float(a.get("seconds", math.nan)))
+                   error=_text(a.get("error", "")), seconds=_float(a.get("seconds", math.nan)))
+        problem = _run_file_problem(path, src, row)
+        if problem:
+            row.update(status="invalid", error=problem)
+            return row
         if row["status"] == "done" and "runs" in src:
             dest = runs.create_group(row["run_key"])
             for k, v in a.items():

@@ -1,7 +1,10 @@
 """``dlbridge sweep`` and ``dlbridge merge``: the command line of :mod:`dlbridge.workflow.sweep`.
 
-Exit status: 0 when every run is done, 3 when some failed (their errors are listed, and kept in
-their files), 2 on bad input (one line, nothing written).
+Exit status (`packing.exits.EXIT_STATUS`): 0 when every run is done, 3 when some failed (their
+errors are listed, and kept in their files; for ``merge``: a run file unreadable or invalid), 4
+when runs were held by another live process and are not done (the merge is then refused unless
+``--allow-incomplete``), 2 on bad input (one line, nothing written), 1 when the system refused a
+write, 130/143 on SIGINT/SIGTERM (pending runs cancelled; no temporary or lock file left).
 """
 from __future__ import annotations
 
@@ -9,11 +12,13 @@ import argparse
 import os
 import shlex
 import sys
+from pathlib import Path
 from typing import Sequence
 
 from packing.errors import require
+from packing.exits import EXIT_STATUS
 
-from .sweep import EXECUTORS, SIDES, load_grid, merge_runs, parse_value, run_sweep
+from .sweep import EXECUTORS, SIDES, load_grid, merge_runs, parse_value, pending_runs, run_sweep
 
 EPILOG = """grid file (TOML):  side = "packing"   [fixed] dim = 2, n = 64   [grid] seed = [0, 1, 2]
 examples:
@@ -42,6 +47,8 @@ def add_sweep_parsers(sub) -> None:
     a("--retry-failed", action="store_true", help="redo runs whose file says failed")
     a("--merge", default=None, metavar="FILE.h5", help="merge every run into FILE.h5 at the end")
     a("--overwrite", action="store_true", help="replace an existing --merge file")
+    a("--allow-incomplete", action="store_true",
+      help="--merge even when runs of the grid are not finished (held by other workers)")
     a("--dry-run", action="store_true", help="list the runs and exit")
     a("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_sweep)
@@ -50,6 +57,8 @@ def add_sweep_parsers(sub) -> None:
     m.add_argument("directory", help="the sweep's output directory")
     m.add_argument("--out", required=True, help="merged HDF5 file")
     m.add_argument("--overwrite", action="store_true", help="replace an existing --out")
+    m.add_argument("--allow-incomplete", action="store_true",
+                   help="merge even when runs of the folder's grids are not finished")
     m.set_defaults(func=cmd_merge)
 
 
@@ -84,16 +93,27 @@ def cmd_sweep(args: argparse.Namespace, argv: Sequence[str]) -> int:
              f"their files)" if rep.unconverged else ""), file=sys.stderr)
     for e in rep.errors:
         print(f"  failed: {e}", file=sys.stderr)
-    if args.merge is not None:
-        m = merge_runs(args.out, args.merge, args.overwrite, command)
+    unfinished = [r.file_name for r in pending_runs(grid.runs(), Path(rep.out_dir), False)]
+    if unfinished:
+        print(f"dlbridge sweep: {len(unfinished)} runs not finished (held by other workers or "
+              f"lost): re-run the sweep when they are done (exit status "
+              f"{EXIT_STATUS['blocked']})" + ("; --merge skipped" if args.merge is not None
+                                             and not args.allow_incomplete else ""),
+              file=sys.stderr)
+    if args.merge is not None and (args.allow_incomplete or not unfinished):
+        m = merge_runs(args.out, args.merge, args.overwrite, command, args.allow_incomplete)
         print(f"dlbridge sweep: merged {m['done']} runs ({m['states']} states) -> {args.merge}",
               file=sys.stderr)
-    return 3 if rep.failed else 0
+    if unfinished:
+        return EXIT_STATUS["blocked"]
+    return EXIT_STATUS["unconverged"] if rep.failed else 0
 
 
 def cmd_merge(args: argparse.Namespace, argv: Sequence[str]) -> int:
     """``dlbridge merge``: gather a sweep directory into one file."""
-    m = merge_runs(args.directory, args.out, args.overwrite, "dlbridge " + shlex.join(argv))
+    m = merge_runs(args.directory, args.out, args.overwrite, "dlbridge " + shlex.join(argv),
+                   args.allow_incomplete)
     print(f"dlbridge merge: {m['runs']} run files ({m['done']} done, {m['failed']} failed, "
+          f"{m['bad']} unreadable or invalid, {m['unfinished']} runs of the grid unfinished, "
           f"{m['states']} states) -> {args.out}", file=sys.stderr)
-    return 0
+    return EXIT_STATUS["unconverged"] if m["bad"] else 0

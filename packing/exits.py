@@ -1,0 +1,100 @@
+"""How a command ends: one line on stderr and a documented exit status, whatever stopped it.
+
+Both command-line tools (``packing``, ``dlbridge``) run their subcommand through
+:func:`run_command`, which turns SIGINT and SIGTERM into an exception (:class:`Interrupted`), so
+that every ``finally`` and every temporary-file cleanup of `packing.io` runs on a signal as on an
+error, and maps what ended the command to an exit status (:data:`EXIT_STATUS`).
+"""
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import signal
+import sys
+import threading
+from typing import Callable, Iterator
+
+from .errors import ParameterError
+
+EXIT_STATUS = {
+    "ok": 0,
+    "io": 1,           # the operating system refused a read or a write (disk full, size limit, ...)
+    "input": 2,        # bad input: a ParameterError, nothing written
+    "unconverged": 3,  # stored results include unconverged or failed ones (said on stderr)
+    "blocked": 4,      # runs held by another live process were not done (sweeps)
+    "broken_pipe": 128 + signal.SIGPIPE,
+}
+"""What ended a command → its exit status; a signal ends it with 128 + the signal's number
+(SIGINT 130, SIGTERM 143)."""
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+class Interrupted(KeyboardInterrupt):
+    """SIGINT or SIGTERM received: raised in the main thread by the handlers of
+    :func:`signals_as_exceptions` (a KeyboardInterrupt, so ``except Exception`` lets it pass)."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+def _raise_interrupted(signum: int, _frame) -> None:
+    for s in STOP_SIGNALS:      # the clean-up this starts is not itself interrupted
+        signal.signal(s, signal.SIG_IGN)
+    raise Interrupted(signum)
+
+
+@contextlib.contextmanager
+def signals_as_exceptions() -> Iterator[None]:
+    """SIGINT and SIGTERM raise :class:`Interrupted` while the block runs (main thread only;
+    elsewhere a no-op); further ones are ignored while the exception unwinds, and the previous
+    handlers are restored after the block."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {s: signal.signal(s, _raise_interrupted) for s in STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+
+def os_error_line(exc: OSError) -> str:
+    """``<strerror>: <file>`` of an operating-system error (the file when known)."""
+    reason = exc.strerror or errno.errorcode.get(exc.errno or 0, "") or str(exc)
+    return f"{reason}: {exc.filename}" if exc.filename else reason
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null, so that the interpreter's final flush into a closed pipe does
+    not raise again."""
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+
+
+def run_command(prog: str, body: Callable[[], int]) -> int:
+    """Run ``body`` (a subcommand) and return its exit status, with every way it can end turned
+    into one line on stderr and a status of :data:`EXIT_STATUS`: ParameterError (2), an
+    operating-system error such as a full disk or a size limit (1), SIGINT or SIGTERM
+    (128 + signal), stdout closed by its reader (141, silent)."""
+    try:
+        with signals_as_exceptions():
+            return body()
+    except ParameterError as exc:
+        print(f"{prog}: error: {exc}", file=sys.stderr)
+        return EXIT_STATUS["input"]
+    except KeyboardInterrupt as exc:
+        signum = getattr(exc, "signum", signal.SIGINT)
+        print(f"{prog}: interrupted by {signal.Signals(signum).name}; output files are written "
+              "whole or not at all, and no temporary file is left", file=sys.stderr)
+        return 128 + signum
+    except BrokenPipeError:
+        _silence_stdout()
+        return EXIT_STATUS["broken_pipe"]
+    except OSError as exc:
+        print(f"{prog}: error: {os_error_line(exc)}", file=sys.stderr)
+        return EXIT_STATUS["io"]

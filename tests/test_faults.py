@@ -1,0 +1,241 @@
+"""Faults and hostile input, run for real (issue 16): a size limit (RLIMIT_FSIZE), SIGTERM and
+SIGINT in subprocesses, symlinks in --out, stale and corrupt sweep locks, hostile data files,
+limits checked before work. Each case asserts the exit status, one line on stderr without a
+traceback, pre-existing files byte-identical and no temporary or lock file left."""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import resource
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+
+from dlbridge.nets.data import load_cifar_raw, load_mnist_raw
+from packing.errors import ParameterError
+
+pytestmark = pytest.mark.slow   # about 65 s of subprocesses
+
+JAM = [sys.executable, "-m", "packing.cli", "jam", "--n", "16", "--no-progress"]
+DL = [sys.executable, "-m", "dlbridge.cli"]
+
+
+def _env() -> dict:
+    return dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
+
+
+def _run(argv, fsize: int | None = None, **kw) -> subprocess.CompletedProcess:
+    def limit() -> None:
+        if fsize is not None:
+            resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
+    return subprocess.run(argv, capture_output=True, text=True, env=_env(), preexec_fn=limit,
+                          timeout=300, **kw)
+
+
+def _digest(folder: Path) -> dict:
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file() and not p.is_symlink()}
+
+
+def _leftovers(folder: Path) -> list[str]:
+    return [p.name for p in folder.rglob("*") if p.name.endswith((".tmp", ".lock"))]
+
+
+def _one_line_error(res: subprocess.CompletedProcess, status: int, needle: str) -> None:
+    lines = res.stderr.strip().splitlines()
+    assert res.returncode == status, (res.returncode, res.stderr[-2000:])
+    assert "Traceback" not in res.stderr and len(lines) == 1 and needle in lines[0], res.stderr
+
+
+@pytest.fixture(scope="module")
+def good_jam(tmp_path_factory) -> Path:
+    """A complete ``packing jam --hessian`` file (and the numba cache warm for the others)."""
+    out = tmp_path_factory.mktemp("good") / "good.h5"
+    res = _run(JAM + ["--hessian", "--seeds", "2", "--out", str(out)])
+    assert res.returncode == 0, res.stderr
+    return out
+
+
+def test_size_limit_is_one_line_and_keeps_the_good_file(good_jam, tmp_path):
+    """Class 2: a write over the size limit ends with exit 1, one line, no temporary file, and
+    the earlier file (replaced only on success) byte-identical."""
+    target = tmp_path / "out.h5"
+    target.write_bytes(good_jam.read_bytes())
+    before = _digest(tmp_path)
+    res = _run(JAM + ["--hessian", "--seeds", "2", "--overwrite", "--out", str(target)],
+               fsize=good_jam.stat().st_size // 2)
+    _one_line_error(res, 1, "File too large")
+    assert _digest(tmp_path) == before and not _leftovers(tmp_path)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_signal_stops_jam_cleanly(good_jam, tmp_path, sig):
+    """Classes 8 and 12: SIGTERM or SIGINT in the middle of a run: exit 128 + signal, one line,
+    no temporary file; the file holds only whole seeds (class 14: each seed is written as it
+    finishes)."""
+    out = tmp_path / "run.h5"
+    proc = subprocess.Popen(JAM + ["--n", "64", "--seeds", "50", "--hessian", "--out", str(out)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env())
+    t_end = time.monotonic() + 120
+    while not out.exists() and time.monotonic() < t_end and proc.poll() is None:
+        time.sleep(0.05)
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=120)
+    res = subprocess.CompletedProcess(proc.args, proc.returncode, "", err)
+    _one_line_error(res, 128 + sig, "interrupted")
+    assert not _leftovers(tmp_path)
+    with h5py.File(out, "r") as f:
+        written = list(f.attrs["seeds_written"])
+        assert not f.attrs["complete"] and len(written) >= 1
+        assert sorted(f["runs"][next(iter(f["runs"]))]) == [f"seed{k}" for k in written]
+
+
+def test_unconverged_jam_says_so_and_compare_leaves_it_out(tmp_path):
+    """Class 4: a step budget too small: exit 3 with a warning; compare leaves the states out
+    by default and counts them."""
+    out = tmp_path / "short.h5"
+    res = _run(JAM + ["--n", "64", "--max-steps", "300", "--out", str(out)])
+    assert res.returncode == 3 and "not converged" in res.stderr, res.stderr
+    res = _run(DL + ["compare", str(out), "--out", str(tmp_path / "cmp"), "--no-figures"])
+    _one_line_error(res, 2, "unconverged")
+    res = _run(DL + ["compare", str(out), "--out", str(tmp_path / "cmp2"), "--no-figures",
+                     "--include-unconverged"])
+    assert res.returncode == 0 and "unconverged states included" in res.stderr, res.stderr
+
+
+def test_compare_replaces_links_never_writes_through(good_jam, tmp_path):
+    """Class 1: a table name linked to a file elsewhere, a dangling link: the victim is
+    untouched, nothing is created outside --out, an existing table needs --overwrite."""
+    out, elsewhere = tmp_path / "cmp", tmp_path / "elsewhere"
+    out.mkdir()
+    elsewhere.mkdir()
+    (elsewhere / "victim.txt").write_text("keep me")
+    (out / "comparison.csv").symlink_to(elsewhere / "victim.txt")
+    (out / "comparison.md").symlink_to(elsewhere / "created.md")
+    res = _run(DL + ["compare", str(good_jam), "--out", str(out), "--no-figures"])
+    _one_line_error(res, 2, "--overwrite")
+    res = _run(DL + ["compare", str(good_jam), "--out", str(out), "--no-figures", "--overwrite"])
+    assert res.returncode == 0, res.stderr
+    assert (elsewhere / "victim.txt").read_text() == "keep me"
+    assert sorted(p.name for p in elsewhere.iterdir()) == ["victim.txt"]
+    assert not (out / "comparison.csv").is_symlink() and not _leftovers(tmp_path)
+
+
+def _packing_sweep(out: Path, extra=()) -> subprocess.CompletedProcess:
+    return _run(DL + ["sweep", "--side", "packing", "--fixed", "n=16", "delta_phis=1e-4",
+                      "--grid", "seed=0:2", "--executor", "serial", "--quiet", "--out", str(out),
+                      *extra])
+
+
+def test_sweep_locks_stale_corrupt_and_live(tmp_path):
+    """Class 5: a corrupt lock and a lock of another host whose heartbeat stopped are broken; a
+    live lock blocks its run, the exit status says so (4) and --merge is refused."""
+    out = tmp_path / "sw"
+    listing = _run(DL + ["sweep", "--side", "packing", "--fixed", "n=16", "delta_phis=1e-4",
+                         "--grid", "seed=0:2", "--out", str(out), "--dry-run"])
+    names = [line.split()[0] for line in listing.stdout.splitlines()]
+    out.mkdir()
+    (out / f"{names[0]}.lock").write_text("{not json")
+    old = out / f"{names[1]}.lock"
+    old.write_text(json.dumps({"host": "elsewhere", "pid": 1, "start": 0}))
+    os.utime(old, (time.time() - 7200, time.time() - 7200))
+    res = _packing_sweep(out)
+    assert res.returncode == 0, res.stderr
+    assert not _leftovers(out)
+    # a live lock (this process, fresh) on a run redone with --retry-failed
+    (out / names[0]).unlink()
+    (out / f"{names[0]}.lock").write_text(json.dumps({"host": os.uname().nodename,
+                                                      "pid": os.getpid(), "start": None}))
+    res = _packing_sweep(out, ["--merge", str(tmp_path / "all.h5")])
+    assert res.returncode == 4 and "not finished" in res.stderr, res.stderr
+    assert not (tmp_path / "all.h5").exists()
+    res = _run(DL + ["merge", str(out), "--out", str(tmp_path / "all.h5")])
+    _one_line_error(res, 2, "--allow-incomplete")
+
+
+def test_merge_refuses_links_and_bad_run_keys(tmp_path):
+    """Class 9: a run file with an external link under /runs is not merged (status invalid,
+    exit 3), nothing of the outside file is pulled in."""
+    out = tmp_path / "sw"
+    assert _packing_sweep(out).returncode == 0
+    outside = tmp_path / "outside.h5"
+    with h5py.File(outside, "w") as f:
+        f.create_dataset("secret", data=np.arange(3))
+    run = sorted(out.glob("packing-*.h5"))[0]
+    with h5py.File(run, "a") as f:
+        f["runs"]["evil"] = h5py.ExternalLink(str(outside), "/secret")
+    res = _run(DL + ["merge", str(out), "--out", str(tmp_path / "all.h5")])
+    assert res.returncode == 3 and "1 unreadable or invalid" in res.stderr, res.stderr
+    with h5py.File(tmp_path / "all.h5", "r") as f:
+        status = [s.decode() for s in f["index"]["status"][()]]
+        assert status.count("invalid") == 1 and len(f["runs"]) == 1
+
+
+def _write_npz(d: Path, **arrays) -> Path:
+    d.mkdir()
+    np.savez(d / "data.npz", **arrays)
+    return d
+
+
+@pytest.mark.parametrize("arrays, needle", [
+    ({"x": np.zeros((5, 4)), "y": np.zeros(4, dtype=int)}, "one label per image"),
+    ({"x": np.zeros((5, 4)), "y": np.full(5, 0.5)}, "integers"),
+    ({"x": np.full((5, 4), 300.0), "y": np.zeros(5, dtype=int)}, "[0, 255]"),
+])
+def test_loaders_reject_inconsistent_npz(tmp_path, arrays, needle):
+    """Class 10: counts, label values and pixel ranges checked."""
+    d = _write_npz(tmp_path / "d", **arrays)
+    for loader in (load_mnist_raw, load_cifar_raw):
+        with pytest.raises(ParameterError, match=needle.replace("[", r"\[")):
+            loader(d)
+
+
+def test_hostile_pickle_cannot_allocate(tmp_path):
+    """Class 12: a 267-byte CIFAR pickle declaring a 10¹¹-element object array is refused."""
+    red = np.zeros(3, np.uint8).__reduce__()
+
+    class Evil:
+        def __reduce__(self):
+            return red[0], red[1], (1, (10**11,), np.dtype(object), False, [])
+
+    import pickle
+
+    (tmp_path / "test_batch").write_bytes(pickle.dumps({b"data": Evil(), b"labels": []}, 2))
+    with pytest.raises(ParameterError, match="numeric arrays"):
+        load_cifar_raw(tmp_path)
+
+
+@pytest.mark.parametrize("argv, needle", [
+    (JAM + ["--ftol", "1e-300"], "--ftol"),
+    (JAM + ["--n", "1000000000"], "--n"),
+    (JAM + ["--seeds", "10000000"], "--seeds"),
+    (JAM + ["--n", "100000", "--hessian"], "GiB"),
+    (JAM + ["--delta-phi", "1e-6", "1.00001e-6"], "distinct"),
+    (DL + ["train", "--steps", "100000000000000000000"], "steps"),
+    (DL + ["train", "--depth", "100000"], "depth"),
+    (DL + ["train", "--widths", "1e9"], "width"),
+    (DL + ["train", "--widths", "10.0000001", "10.0000002"], "distinct"),
+    (DL + ["sweep", "--side", "packing", "--fixed", "n=16", "--grid", "seed=0:10000000",
+           "--dry-run"], "at most"),
+])
+def test_limits_before_work(tmp_path, argv, needle):
+    """Class 11: limits checked before any work, one line each."""
+    t0 = time.monotonic()
+    res = _run(argv + ["--out", str(tmp_path / "x")])
+    _one_line_error(res, 2, needle)
+    assert time.monotonic() - t0 < 60 and list(tmp_path.iterdir()) == []
+
+
+def test_dry_run_into_a_closed_pipe(tmp_path):
+    """Class 12: ``--dry-run | head -1``: no traceback."""
+    res = subprocess.run(" ".join(DL) + " sweep --side packing --fixed n=16 --grid seed=0:3000 "
+                         f"--out {tmp_path / 'sw'} --dry-run | head -1", shell=True,
+                         capture_output=True, text=True, env=_env(), timeout=120)
+    assert "Traceback" not in res.stderr and res.stdout.count("\n") == 1, res.stderr
