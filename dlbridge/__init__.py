@@ -33,7 +33,7 @@ _EXPORTS = {
     "hessian_split": "dlbridge.nets.hessian", "constraint_problem": "dlbridge.nets.hessian",
     "NetRunSpec": "dlbridge.nets.runs", "train_to_file": "dlbridge.nets.command",
     # workflow
-    "run_sweep": "dlbridge.workflow.sweep", "merge_runs": "dlbridge.workflow.sweep",
+    "run_sweep": "dlbridge.workflow.sweep", "merge_runs": "dlbridge.workflow.runfiles",
 }
 
 __all__ = sorted(_EXPORTS)

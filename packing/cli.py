@@ -10,9 +10,7 @@ from typing import Sequence
 
 from .errors import require
 from .exits import EXIT_STATUS, run_command
-from .jamming_runs import FTOL_RANGE, MAX_PARTICLES, MAX_STEPS, RTOL_RANGE
-
-MAX_SEEDS = 100_000
+from .limits import FTOL_RANGE, MAX_PARTICLES, MAX_SEEDS, MAX_STEPS, RTOL_RANGE
 
 
 class _Parser(argparse.ArgumentParser):

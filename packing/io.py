@@ -17,6 +17,7 @@ import errno
 import math
 import os
 import platform
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -212,15 +213,33 @@ def atomic_output(path: str | os.PathLike, overwrite: bool = False,
         if os.path.lexists(p) and not overwrite:  # appeared while we worked: never clobber it
             raise ParameterError(f"{name} exists; pass --overwrite to replace it (got {str(p)!r})")
         os.replace(tmp, p)
-    except OSError as exc:
+    except BaseException as exc:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
-        if exc.filename == tmp or (exc.filename is None and exc.errno in WRITE_ERRNOS):
+        if isinstance(exc, OSError) and (exc.filename == tmp or (
+                exc.filename is None and exc.errno in WRITE_ERRNOS)):
             raise OSError(exc.errno, f"cannot write {name} {str(p)!r}: {exc.strerror}") from None
         raise
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
+
+
+@contextlib.contextmanager
+def staged_directory(out: str | os.PathLike, name: str = "--out") -> Iterator[Path]:
+    """A hidden folder inside the existing folder ``out`` whose files all move into ``out`` only
+    when the block completes: a command that writes several files (tables and figures) leaves
+    either all of them or, on any exception (a full disk, a signal), none, and the earlier ones
+    as they were. The moves are renames (a link at a name is replaced, never written through);
+    whether existing files may be replaced is the caller's check, made before the block."""
+    stage = Path(tempfile.mkdtemp(prefix=".staged.", suffix=".tmp", dir=out))
+    try:
+        yield stage
+        for p in sorted(stage.iterdir()):
+            os.replace(p, Path(out) / p.name)
+        stage.rmdir()
+    except BaseException as exc:
+        shutil.rmtree(stage, ignore_errors=True)
+        if isinstance(exc, OSError) and exc.errno in WRITE_ERRNOS:
+            raise OSError(exc.errno, f"cannot write {name} {str(out)!r}: {exc.strerror}") \
+                from None
         raise
 
 

@@ -16,6 +16,7 @@ import numpy as np
 from .contacts import ContactNetwork, contact_network
 from .errors import require, require_memory
 from .io import CommonAttributes, atomic_h5, check_output_path, write_state
+from .limits import FTOL_RANGE, MAX_PARTICLES, MAX_STEPS, RTOL_RANGE
 from .minimize import MinimizeResult
 from .protocol import (
     SEARCHES,
@@ -30,10 +31,6 @@ from .shapes import SHAPES, ParticleShape, resolve_shape
 from .system import POTENTIALS, random_packing
 
 DEFAULT_PHI_START = {2: 0.80, 3: 0.58}
-MAX_PARTICLES = 1_000_000
-MAX_STEPS = 10**10
-FTOL_RANGE = (1e-16, 1.0)    # below 1e-16 a float64 force is round-off
-RTOL_RANGE = (1e-15, 0.1)    # below 1e-15 the φ_J bracket is below float64 resolution of φ
 HESSIAN_COPIES = 4           # H, its stiffness and stress parts, and the eigensolver's workspace
 
 

@@ -4,6 +4,7 @@ limits checked before work. Each case asserts the exit status, one line on stder
 traceback, pre-existing files byte-identical and no temporary or lock file left."""
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -49,7 +50,9 @@ def _leftovers(folder: Path) -> list[str]:
 
 
 def _one_line_error(res: subprocess.CompletedProcess, status: int, needle: str) -> None:
-    lines = res.stderr.strip().splitlines()
+    """Exit ``status`` and one line on stderr holding ``needle`` (besides a sweep's opening
+    line, "N runs, K to do, ...")."""
+    lines = [ln for ln in res.stderr.strip().splitlines() if " to do, " not in ln]
     assert res.returncode == status, (res.returncode, res.stderr[-2000:])
     assert "Traceback" not in res.stderr and len(lines) == 1 and needle in lines[0], res.stderr
 
@@ -71,6 +74,47 @@ def test_size_limit_is_one_line_and_keeps_the_good_file(good_jam, tmp_path):
     before = _digest(tmp_path)
     res = _run(JAM + ["--hessian", "--seeds", "2", "--overwrite", "--out", str(target)],
                fsize=good_jam.stat().st_size // 2)
+    _one_line_error(res, 1, "File too large")
+    assert _digest(tmp_path) == before and not _leftovers(tmp_path)
+
+
+@pytest.fixture(scope="module")
+def small_sweep(tmp_path_factory) -> Path:
+    """A finished two-run packing sweep folder."""
+    out = tmp_path_factory.mktemp("sweep") / "sw"
+    assert _packing_sweep(out).returncode == 0
+    return out
+
+
+def _size_limited_commands(good_jam: Path, sweep: Path, tmp: Path) -> dict:
+    """Each command writing into ``tmp/out`` (a folder for sweep and compare, a file otherwise)."""
+    out = tmp / "out"
+    return {
+        "train": DL + ["train", "--dataset", "random", "--dim", "4", "--n-train", "30",
+                       "--widths", "4", "--seeds", "2", "--steps", "100", "--hessian", "--quiet",
+                       "--overwrite", "--out", str(out)],
+        "merge": DL + ["merge", str(sweep), "--overwrite", "--out", str(out)],
+        "sweep": DL + ["sweep", "--side", "packing", "--fixed", "n=32", "delta_phis=1e-4",
+                       "hessian=true", "--grid", "seed=0:2", "--executor", "local", "--workers", "2",
+                       "--quiet", "--out", str(out)],
+        "compare": DL + ["compare", str(good_jam), "--overwrite", "--out", str(out)],
+    }
+
+
+@pytest.mark.parametrize("command", ["train", "merge", "sweep", "compare"])
+def test_size_limit_in_every_command(good_jam, small_sweep, tmp_path, command):
+    """Class 2 for the other writers: under a 20 kB file-size limit each ends with exit 1 and one
+    line, leaves no temporary or lock file, and what --out held before is byte-identical (for
+    compare: earlier tables and figures, none replaced by a partial set)."""
+    argv = _size_limited_commands(good_jam, small_sweep, tmp_path)[command]
+    out = tmp_path / "out"
+    if command in ("sweep", "compare"):
+        out.mkdir()
+        (out / ("comparison.md" if command == "compare" else "notes.txt")).write_text("earlier")
+    else:
+        out.write_bytes(b"an earlier result")
+    before = _digest(tmp_path)
+    res = _run(argv, fsize=20_000)
     _one_line_error(res, 1, "File too large")
     assert _digest(tmp_path) == before and not _leftovers(tmp_path)
 
@@ -128,6 +172,63 @@ def test_compare_replaces_links_never_writes_through(good_jam, tmp_path):
     assert not (out / "comparison.csv").is_symlink() and not _leftovers(tmp_path)
 
 
+def _signal_while_writing(argv, out: Path, sig: int) -> subprocess.CompletedProcess:
+    """Run ``argv`` and send ``sig`` as soon as the temporary file of ``out`` exists (the command
+    is then inside its write)."""
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=_env())
+    t_end = time.monotonic() + 240
+    while (proc.poll() is None and time.monotonic() < t_end
+           and not list(out.parent.glob(f".{out.name}.*.tmp"))):
+        time.sleep(0.001)
+    with contextlib.suppress(ProcessLookupError):
+        proc.send_signal(sig)
+    _, err = proc.communicate(timeout=120)
+    return subprocess.CompletedProcess(argv, proc.returncode, "", err)
+
+
+def test_sigterm_while_train_writes_its_hessians_keeps_the_good_file(tmp_path):
+    """Class 8: SIGTERM while ``dlbridge train --hessian --overwrite`` computes and writes its
+    Hessians: exit 143, one line, no temporary file, the earlier file byte-identical."""
+    out = tmp_path / "nets.h5"
+    out.write_bytes(b"an earlier result")
+    before = _digest(tmp_path)
+    res = _signal_while_writing(DL + ["train", "--dataset", "random", "--dim", "10",
+                                      "--n-train", "300", "--widths", "30", "--seeds", "2",
+                                      "--steps", "3000", "--hessian", "--quiet", "--overwrite",
+                                      "--out", str(out)], out, signal.SIGTERM)
+    _one_line_error(res, 143, "interrupted")
+    assert _digest(tmp_path) == before and not _leftovers(tmp_path)
+
+
+def test_sigterm_while_merging_keeps_the_good_file(tmp_path):
+    """Class 8: SIGTERM during ``dlbridge merge --overwrite`` (its write lasts about 0.1 s, so
+    tried until a signal lands inside it): exit 143, one line, no temporary file, the earlier
+    merged file byte-identical; a merge the signal missed wrote a whole file."""
+    sweep = tmp_path / "sw"
+    res = _run(DL + ["sweep", "--side", "packing", "--fixed", "n=128",
+                     "delta_phis=1e-4,1e-3,1e-2", "hessian=true", "--grid", "seed=0:8",
+                     "--executor", "serial", "--quiet", "--out", str(sweep)])
+    assert res.returncode == 0, res.stderr
+    out = tmp_path / "merged" / "all.h5"
+    out.parent.mkdir()
+    merge = DL + ["merge", str(sweep), "--overwrite", "--out", str(out)]
+    assert _run(merge).returncode == 0
+    interrupted = 0
+    for _ in range(5):
+        before = _digest(out.parent)
+        res = _signal_while_writing(merge, out, signal.SIGTERM)
+        assert res.returncode in (0, 143), res.stderr
+        assert not _leftovers(out.parent)
+        if res.returncode == 143:
+            _one_line_error(res, 143, "interrupted")
+            assert _digest(out.parent) == before
+            interrupted += 1
+        with h5py.File(out, "r") as f:
+            assert len(f["runs"]) == 8
+    assert interrupted >= 1
+
+
 def _packing_sweep(out: Path, extra=()) -> subprocess.CompletedProcess:
     return _run(DL + ["sweep", "--side", "packing", "--fixed", "n=16", "delta_phis=1e-4",
                       "--grid", "seed=0:2", "--executor", "serial", "--quiet", "--out", str(out),
@@ -160,6 +261,68 @@ def test_sweep_locks_stale_corrupt_and_live(tmp_path):
     _one_line_error(res, 2, "--allow-incomplete")
 
 
+def _sweep_summary(stderr: str) -> dict:
+    """The counts of ``dlbridge sweep``'s summary line."""
+    line = next(ln for ln in stderr.splitlines() if " done now, " in ln)
+    words = line.split(": ", 2)[2].replace(",", "").split()
+    return {"done": int(words[0]), "skipped": int(words[3])}
+
+
+def test_two_concurrent_sweeps_do_each_run_once_and_merge_only_whole_sets(tmp_path):
+    """Class 5: two sweeps of one grid started together in one folder: every run is computed
+    exactly once; a sweep exits 0 (and merges) only when all six runs are finished, and 4 (no
+    merged file) when some were held by the other; nothing is left behind."""
+    out = tmp_path / "sw"
+    argv = DL + ["sweep", "--side", "packing", "--fixed", "n=128", "delta_phis=1e-4,1e-3",
+                 "hessian=true", "--grid", "seed=0:6", "--executor", "serial", "--quiet",
+                 "--out", str(out)]
+    procs = [subprocess.Popen(argv + ["--merge", str(tmp_path / f"all{k}.h5")], env=_env(),
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for k in range(2)]
+    results = [(p.wait(timeout=300), p.stderr.read()) for p in procs]
+    for k, (status, err) in enumerate(results):
+        assert status in (0, 4) and "Traceback" not in err, err
+        merged = tmp_path / f"all{k}.h5"
+        assert merged.exists() == (status == 0), err
+        if status == 0:
+            with h5py.File(merged, "r") as f:
+                assert len(f["runs"]) == 6
+        else:
+            assert "not finished" in err and "--merge skipped" in err, err
+    assert sum(_sweep_summary(err)["done"] for _, err in results) == 6
+    assert not _leftovers(out)
+    res = _run(argv + ["--merge", str(tmp_path / "final.h5")])
+    assert res.returncode == 0 and _sweep_summary(res.stderr) == {"done": 0, "skipped": 6}
+
+
+def test_ctrl_c_stops_a_local_sweep_at_once(tmp_path):
+    """Class 6: Ctrl-C (SIGINT to the whole process group) during a ``local`` sweep: pending runs
+    are cancelled, the workers stop, exit 130 with one line, no lock or temporary file left;
+    the next sweep does the rest."""
+    out = tmp_path / "sw"
+    argv = DL + ["sweep", "--side", "packing", "--fixed", "n=256", "delta_phis=1e-4",
+                 "hessian=true", "--grid", "seed=0:12", "--executor", "local", "--workers", "2",
+                 "--quiet", "--out", str(out)]
+    proc = subprocess.Popen(argv, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, start_new_session=True)
+    t_end = time.monotonic() + 120
+    while not list(out.glob("*.lock")) and time.monotonic() < t_end and proc.poll() is None:
+        time.sleep(0.05)
+    t_signal = time.monotonic()
+    os.killpg(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    stopped_after = time.monotonic() - t_signal
+    _one_line_error(subprocess.CompletedProcess(argv, proc.returncode, "", err), 130,
+                    "interrupted")
+    assert stopped_after < 30, stopped_after
+    assert not _leftovers(out)
+    done_before = len(list(out.glob("packing-*.h5")))
+    assert done_before < 12
+    res = _run(argv)
+    assert res.returncode == 0, res.stderr
+    assert _sweep_summary(res.stderr) == {"done": 12 - done_before, "skipped": done_before}
+
+
 def test_merge_refuses_links_and_bad_run_keys(tmp_path):
     """Class 9: a run file with an external link under /runs is not merged (status invalid,
     exit 3), nothing of the outside file is pulled in."""
@@ -176,6 +339,61 @@ def test_merge_refuses_links_and_bad_run_keys(tmp_path):
     with h5py.File(tmp_path / "all.h5", "r") as f:
         status = [s.decode() for s in f["index"]["status"][()]]
         assert status.count("invalid") == 1 and len(f["runs"]) == 1
+
+
+def test_compare_counts_a_file_given_twice_once(good_jam, tmp_path):
+    """Class 3: ``a.h5 ./a.h5`` gives the table of ``a.h5`` (no seed counted twice) and says so."""
+    once, twice = tmp_path / "once", tmp_path / "twice"
+    assert _run(DL + ["compare", str(good_jam), "--out", str(once), "--no-figures"]).returncode == 0
+    res = _run(DL + ["compare", str(good_jam), f"{good_jam.parent}/./{good_jam.name}",
+                     "--out", str(twice), "--no-figures"])
+    assert res.returncode == 0 and "the same file as" in res.stderr, res.stderr
+    assert (once / "comparison.csv").read_bytes() == (twice / "comparison.csv").read_bytes()
+
+
+def test_every_net_diverging_keeps_the_earlier_file(tmp_path):
+    """Class 7: every net diverges (lr = 1e300): exit 3, one line, the earlier file kept even
+    with --overwrite; without an earlier file, none is written."""
+    argv = DL + ["train", "--dataset", "random", "--dim", "4", "--n-train", "30", "--widths", "4",
+                 "--seeds", "2", "--steps", "50", "--lr", "1e300", "--quiet"]
+    kept = tmp_path / "kept"
+    kept.mkdir()
+    (kept / "nets.h5").write_bytes(b"an earlier result")
+    before = _digest(kept)
+    _one_line_error(_run(argv + ["--overwrite", "--out", str(kept / "nets.h5")]), 3, "diverged")
+    assert _digest(kept) == before and not _leftovers(kept)
+    _one_line_error(_run(argv + ["--out", str(tmp_path / "new.h5")]), 3, "nothing written")
+    assert not (tmp_path / "new.h5").exists()
+
+
+@pytest.mark.parametrize("toml, needle", [
+    ('n = "16"', "n must be"),
+    ("hessian = \"no\"", "hessian must be true"),
+    ("seeds = [0, 0]", "seeds"),
+    ("n = 16\nn = 32", "grid file"),
+])
+def test_sweep_specs_of_the_wrong_type_are_refused(tmp_path, toml, needle):
+    """Class 13 through the command line: a TOML grid with a string, a repeated seed or a key
+    given twice: exit 2, one line, nothing written."""
+    side = "network" if "seeds" in toml else "packing"
+    grid = tmp_path / "grid.toml"
+    grid.write_text(f'side = "{side}"\n[fixed]\n{toml}\n[grid]\nwidth = [3]\n'
+                    if side == "network" else f'side = "{side}"\n[fixed]\n{toml}\n[grid]\n'
+                    'seed = [0]\n')
+    res = _run(DL + ["sweep", str(grid), "--out", str(tmp_path / "sw"), "--executor", "serial"])
+    _one_line_error(res, 2, needle)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["grid.toml"]
+
+
+def test_sphere_in_two_dimensions_and_an_empty_merge_are_refused(tmp_path):
+    """Class 13: ``--shape sphere --dim 2`` and merging a folder with no run file: exit 2, one
+    line, nothing written."""
+    _one_line_error(_run(JAM + ["--shape", "sphere", "--dim", "2", "--out",
+                                str(tmp_path / "x.h5")]), 2, "--shape")
+    (tmp_path / "empty").mkdir()
+    _one_line_error(_run(DL + ["merge", str(tmp_path / "empty"), "--out",
+                               str(tmp_path / "all.h5")]), 2, "run files")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["empty"]
 
 
 def _write_npz(d: Path, **arrays) -> Path:

@@ -12,9 +12,15 @@ SMALL = ["train", "--dataset", "random", "--dim", "4", "--n-train", "30", "--n-t
          "--depth", "2", "--seeds", "2", "--steps", "150", "--device", "cpu", "--quiet"]
 
 
-def test_train_writes_contract(tmp_path):
+def test_train_writes_contract(tmp_path, capsys):
+    """The contract's attributes and datasets; 150 steps leave nets short of any minimum, which
+    is said on stderr with exit status 3 (and stored as converged = False)."""
     out = tmp_path / "nets.h5"
-    assert main(SMALL + ["--widths", "2", "8", "--hessian", "--out", str(out)]) == 0
+    status = main(SMALL + ["--widths", "2", "8", "--hessian", "--out", str(out)])
+    with h5py.File(out, "r") as f:
+        unconverged = sum(not g.attrs["converged"] for g in iter_states(f))
+    assert unconverged > 0 and status == 3
+    assert f"{unconverged} of 4 stored nets reached no minimum" in capsys.readouterr().err
     with h5py.File(out, "r") as f:
         for key in ("schema", "package_version", "created", "command"):
             assert key in f.attrs
@@ -39,6 +45,16 @@ def test_train_writes_contract(tmp_path):
             for k in ("n_train", "dataset", "alpha", "train_loss", "test_error", "steps",
                       "converged", "depth", "width", "transition", "seed"):
                 assert k in a
+
+
+def test_nets_at_their_minimum_exit_0(tmp_path):
+    """Every net taken to the bottom of its loss (smooth activation, --finish newton): exit
+    status 0."""
+    out = tmp_path / "nets.h5"
+    assert main(SMALL + ["--widths", "8", "--activation", "softplus", "--finish", "newton",
+                         "--out", str(out)]) == 0
+    with h5py.File(out, "r") as f:
+        assert all(g.attrs["converged"] for g in iter_states(f))
 
 
 @pytest.mark.parametrize("extra,message", [

@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 
 from dlbridge.cli import main
-from dlbridge.workflow.sweep import Grid, load_grid, merge_runs, run_sweep
+from dlbridge.workflow.runfiles import merge_runs
+from dlbridge.workflow.sweep import Grid, load_grid, run_sweep
 from packing.errors import ParameterError
 from packing.io import iter_states
 
@@ -161,9 +162,10 @@ def test_failed_and_unconverged_runs_are_kept_and_marked(tmp_path, capsys):
     assert main(argv + ["--retry-failed"]) == 3
 
     pack = tmp_path / "pack"
-    rep = run_sweep(Grid("packing", dict(PACK, delta_phis=[1e-2], max_steps=200), {"seed": [0]}),
-                    pack, "serial", progress=False, log=_quiet)
-    assert rep.done == 1 and rep.unconverged >= 1
+    assert main(["sweep", "--side", "packing", "--fixed", "dim=2", "n=16", "delta_phis=1e-2",
+                 "max_steps=200", "--grid", "seed=0", "--out", str(pack), "--executor",
+                 "serial", "--quiet"]) == 3
+    assert "1 done now" in (err := capsys.readouterr().err) and "stopped at their step" in err
     (p,) = pack.glob("*.h5")
     with h5py.File(p, "r") as f:
         flags = [bool(s.attrs["converged"]) for s in iter_states(f)]

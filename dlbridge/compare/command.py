@@ -15,6 +15,7 @@ from typing import Sequence
 
 from packing.errors import ParameterError, require
 from packing.exits import run_command
+from packing.io import staged_directory
 
 from .plots import figure_files, plot_all
 from .states import group_systems, load_unique_states
@@ -66,9 +67,10 @@ def compare(paths: Sequence[str | os.PathLike], out_dir: str | os.PathLike,
     by its step budget, a net stopped by its budget or stalled) are left out, and counted in the
     notes, unless ``include_unconverged``.
 
-    Everything is validated before anything is written; each file is written atomically (a link
-    at one of its names is replaced, never written through), and existing tables or figures are
-    replaced only with ``overwrite``.
+    Everything is validated before anything is written; the files are written together
+    (`packing.io.staged_directory`: all of them or, on any failure, none; a link at one of their
+    names is replaced, never written through), and existing tables or figures are replaced only
+    with ``overwrite``.
     """
     require(isinstance(n_bootstrap, int) and 0 <= n_bootstrap <= 100_000, "n_bootstrap",
             "an integer in [0, 100000]", n_bootstrap)
@@ -84,9 +86,11 @@ def compare(paths: Sequence[str | os.PathLike], out_dir: str | os.PathLike,
     groups = group_systems(states)
     summaries = tuple(summarize_system(k, v, n_bootstrap) for k, v in groups.items())
     out = prepare_out_dir(out)
-    files = list(write_tables(summaries, out, overwrite))
-    if figures:
-        files += plot_all(summaries, out)
+    with staged_directory(out) as stage:
+        files = list(write_tables(summaries, stage, overwrite))
+        if figures:
+            files += plot_all(summaries, stage)
+    files = [out / p.name for p in files]
     return CompareResult(summaries, markdown_table(summaries), tuple(files), tuple(notes))
 
 

@@ -13,6 +13,7 @@ import sys
 from typing import Sequence
 
 from packing.errors import ParameterError, require
+from packing.exits import EXIT_STATUS
 from packing.io import atomic_h5, check_output_path
 
 from .data import DATASETS
@@ -29,12 +30,14 @@ MAX_SEEDS = 10_000
 @dataclasses.dataclass(frozen=True)
 class TrainOutcome:
     """What :func:`train_to_file` did: the scan, the nets stored, the diverged nets (not
-    stored) and P."""
+    stored), P, and the stored nets that reached no minimum (stopped by the step budget or
+    stalled: ``converged`` False in the file)."""
 
     transition: Transition
     n_stored: int
     failed: tuple[NetResult, ...]
     n_train: int
+    n_unconverged: int = 0
 
 
 def _widths(values: list[str]) -> list[float] | None:
@@ -158,14 +161,16 @@ def train_to_file(spec: NetRunSpec, widths: Sequence[float] | None, seeds: Seque
         f.attrs["n_star_lower"] = tr.n_star_lower
         for point, good, _ in splits:
             write_nets(runs, dataclasses.replace(spec, width=point.h), good, data, tr.n_star)
-    return TrainOutcome(tr, n_good, failed, data.n_train)
+    n_unconverged = sum(not r.converged for _, good, _ in splits for r in good)
+    return TrainOutcome(tr, n_good, failed, data.n_train, n_unconverged)
 
 
 def cmd_train(args: argparse.Namespace, argv: Sequence[str]) -> int:
     """``dlbridge train``: train, bracket N* (``--widths auto``) and write the HDF5 states.
 
     Diverged nets (non-finite loss) are reported on stderr and not stored; the exit status is
-    then 3 (the other nets are written; with none left, no file is written).
+    then 3 (the other nets are written; with none left, no file is written). Stored nets that
+    reached no minimum (step budget or stalled) are counted on stderr, exit status 3 too.
     """
     widths = _validate_train(args)
     res = train_to_file(_run_spec(args), widths, range(args.seeds), args.out, args.overwrite,
@@ -174,11 +179,15 @@ def cmd_train(args: argparse.Namespace, argv: Sequence[str]) -> int:
     if res.n_stored == 0:
         print(f"dlbridge train: every net diverged ({describe_diverged(res.failed)}); nothing "
               f"written to {args.out}", file=sys.stderr)
-        return 3
+        return EXIT_STATUS["unconverged"]
     print(f"dlbridge train: {res.n_stored} nets -> {args.out}; "
           f"{_summary(res.transition, res.n_train)}", file=sys.stderr)
+    if res.n_unconverged:
+        print(f"dlbridge train: {res.n_unconverged} of {res.n_stored} stored nets reached no "
+              "minimum (stopped by --steps, or stalled at a kink of the loss; converged = False, "
+              "which compare leaves out): raise --steps, or use --finish newton with a smooth "
+              "--activation", file=sys.stderr)
     if res.failed:
         print(f"dlbridge train: failed: {describe_diverged(res.failed)}; not stored",
               file=sys.stderr)
-        return 3
-    return 0
+    return EXIT_STATUS["unconverged"] if res.failed or res.n_unconverged else 0

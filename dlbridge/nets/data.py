@@ -37,6 +37,7 @@ import zipfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Sequence
 
 import h5py
 import numpy as np
@@ -186,14 +187,25 @@ def _read_npz(path: Path) -> tuple[np.ndarray, np.ndarray]:
     return x, checked_labels(y, len(x), path.name)
 
 
+def _concatenated(parts: Sequence[tuple[np.ndarray, np.ndarray]],
+                  what: str) -> tuple[np.ndarray, np.ndarray]:
+    """(images, labels) of several files, one after the other; their images must have one size."""
+    widths = sorted({x.shape[1] for x, _ in parts})
+    require(len(widths) == 1, what, "images of one size", widths)
+    return np.concatenate([x for x, _ in parts]), np.concatenate([y for _, y in parts])
+
+
 def _load_npz(directory: Path) -> tuple[np.ndarray, np.ndarray] | None:
     files = sorted(directory.glob("*.npz"))
-    if not files:
-        return None
-    parts = [_read_npz(p) for p in files]
-    widths = {x.shape[1] for x, _ in parts}
-    require(len(widths) == 1, "npz files", "images of one size", sorted(widths))
-    return np.concatenate([x for x, _ in parts]), np.concatenate([y for _, y in parts])
+    return _concatenated([_read_npz(p) for p in files], "npz files") if files else None
+
+
+def _read_idx_pair(img: Path, lab: Path) -> tuple[np.ndarray, np.ndarray]:
+    """(images (n, rows·cols), labels (n,)) of one IDX image file and its label file."""
+    x, y = read_idx(img), read_idx(lab)
+    require(x.ndim == 3 and y.ndim == 1 and len(x) == len(y), "IDX files",
+            "an (n, rows, cols) image file with an (n,) label file", img.name)
+    return checked_images(x.reshape(len(x), -1), img.name), checked_labels(y, len(x), lab.name)
 
 
 def load_mnist_raw(directory: str | Path) -> tuple[np.ndarray, np.ndarray]:
@@ -201,16 +213,7 @@ def load_mnist_raw(directory: str | Path) -> tuple[np.ndarray, np.ndarray]:
     d = _existing_dir(directory)
     pairs = _idx_pairs(d)
     if pairs:
-        xs, ys = [], []
-        for img, lab in pairs:
-            x, y = read_idx(img), read_idx(lab)
-            require(x.ndim == 3 and y.ndim == 1 and len(x) == len(y), "IDX files",
-                    "an (n, rows, cols) image file with an (n,) label file", img.name)
-            xs.append(checked_images(x.reshape(len(x), -1), img.name))
-            ys.append(checked_labels(y, len(x), lab.name))
-        require(len({x.shape[1] for x in xs}) == 1, "IDX files", "images of one size",
-                sorted({x.shape[1] for x in xs}))
-        return np.concatenate(xs), np.concatenate(ys)
+        return _concatenated([_read_idx_pair(img, lab) for img, lab in pairs], "IDX files")
     npz = _load_npz(d)
     require(npz is not None, "data directory", "to hold MNIST IDX files or an .npz file", str(d))
     return npz
@@ -298,8 +301,7 @@ def load_cifar_raw(directory: str | Path) -> tuple[np.ndarray, np.ndarray]:
     for reader, files in ((_read_cifar_bin, sorted(d.glob("*_batch*.bin"))),
                           (_read_cifar_python, [d / n for n in _CIFAR_PY_NAMES if (d / n).is_file()])):
         if files:
-            parts = [reader(p) for p in files]
-            return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+            return _concatenated([reader(p) for p in files], "CIFAR batches")
     raise ParameterError(f"data directory must hold CIFAR-10 .npz, .bin or python batches "
                          f"(got {str(d)!r})")
 

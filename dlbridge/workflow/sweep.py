@@ -1,5 +1,6 @@
 """Sweeps: a parameter grid expanded into independent runs, each written atomically to its own
-file, executed by any ``concurrent.futures``-style executor, resumable, and merged into one file.
+file, executed by any ``concurrent.futures``-style executor, resumable, and merged into one file
+(:mod:`.runfiles`).
 
 The grid (a TOML file, or ``--fixed``/``--grid`` on the command line)::
 
@@ -37,10 +38,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import json
-import math
 import os
-import re
 import socket
 import time
 import traceback
@@ -52,31 +50,19 @@ from typing import Any, Callable, Iterator, Mapping, Sequence
 import h5py
 
 from packing.errors import ParameterError, require
-from packing.io import atomic_h5, check_output_path, iter_states
+from packing.io import WRITE_ERRNOS, atomic_h5
 
 from .grid import SIDES, SWEEP_SIDES, Grid, Run, RunFailure, load_grid, parse_value
 from .locks import release_dead_locks, remove_orphans, run_lock
+from .runfiles import read_status
 
 __all__ = ["EXECUTORS", "SIDES", "Grid", "Run", "RunFailure", "execute_run", "load_grid",
-           "merge_runs", "parse_value", "run_lock", "run_sweep"]
+           "parse_value", "run_lock", "run_sweep"]
 
 EXECUTORS = ("serial", "local", "dask", "slurm", "submitit")
-RUN_FILE = re.compile(r"^(packing|network|regimes)-[0-9a-f]{16}\.h5$")
-STATUSES = ("done", "failed")
 
 
-# ------------------------------------------------------------------------------ run files
-def read_status(path: Path) -> str | None:
-    """"done"/"failed" for a complete run file, None when absent or unreadable."""
-    try:
-        with h5py.File(path, "r") as f:
-            s = f.attrs.get("status")
-    except (OSError, KeyError):
-        return None
-    s = s.decode() if isinstance(s, bytes) else s
-    return s if s in STATUSES else None
-
-
+# ------------------------------------------------------------------------------ one run
 def _compute(run: Run, runs_group: h5py.Group) -> tuple[int, int]:
     """Run the task and write its states under ``runs_group``.
 
@@ -93,14 +79,26 @@ def _header(f: h5py.File, run: Run, grid_json: str, status: str) -> None:
                     "device": SWEEP_SIDES[run.side].device(run.params)})
 
 
+_WORKER = {"busy": False}
+"""Whether this process is inside :func:`execute_run` (read by a local worker's SIGTERM handler)."""
+
+
 def execute_run(run: Run, out_dir: str, command: str, grid_json: str,
                 retry_failed: bool = False, threads: int = 1) -> dict:
     """Worker entry point: compute ``run`` and write ``out_dir/<file>`` atomically.
 
     Returns {"key", "status", "error", "seconds", "states", "unconverged"} with status "done",
-    "failed",
-    "skipped" (a finished file existed) or "locked" (another live worker holds the run).
+    "failed", "skipped" (a finished file existed) or "locked" (another live worker holds the run).
     """
+    _WORKER["busy"] = True
+    try:
+        return _execute_run(run, out_dir, command, grid_json, retry_failed, threads)
+    finally:
+        _WORKER["busy"] = False
+
+
+def _execute_run(run: Run, out_dir: str, command: str, grid_json: str, retry_failed: bool,
+                 threads: int) -> dict:
     path = Path(out_dir) / run.file_name
     out = {"key": run.key, "status": "skipped", "error": "", "seconds": 0.0, "states": 0,
            "unconverged": 0}
@@ -123,6 +121,8 @@ def execute_run(run: Run, out_dir: str, command: str, grid_json: str,
             return dict(out, status="done", seconds=time.perf_counter() - t0, states=n,
                         unconverged=n_unconv)
         except Exception as exc:  # noqa: BLE001 - a failed run is stored, with its traceback
+            if _cannot_write(exc):
+                raise
             error = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
             with atomic_h5(path, True, command) as f:
                 _header(f, run, grid_json, "failed")
@@ -130,6 +130,12 @@ def execute_run(run: Run, out_dir: str, command: str, grid_json: str,
                 f.attrs["traceback"] = traceback.format_exc()
                 f.attrs["seconds"] = time.perf_counter() - t0
             return dict(out, status="failed", error=error, seconds=time.perf_counter() - t0)
+
+
+def _cannot_write(exc: BaseException) -> bool:
+    """True for a full disk or a size limit: the folder's fault, not the run's, so the sweep
+    stops (exit status 1) instead of storing every run as failed."""
+    return isinstance(exc, OSError) and exc.errno in WRITE_ERRNOS
 
 
 # ------------------------------------------------------------------------------ executors
@@ -162,13 +168,16 @@ _EXECUTOR_MODULES = {"serial": (), "local": (), "dask": ("distributed",),
 def _worker_signals() -> None:
     """In a local worker: SIGINT ignored (the sweep's own process decides, on a Ctrl-C that
     reaches the whole process group), SIGTERM raised as `packing.exits.Interrupted`, so that the
-    run in progress removes its temporary file and its lock."""
+    run in progress removes its temporary file and its lock; an idle worker holds neither and
+    exits at once (an exception in the pool's own loop would print a traceback)."""
     import signal
 
     from packing.exits import Interrupted
 
     def terminate(signum, _frame):
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        if not _WORKER["busy"]:
+            os._exit(128 + signum)
         raise Interrupted(signum)
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -328,6 +337,8 @@ def _collect(futures: dict, counts: dict, errors: list, progress: bool) -> None:
                 try:
                     res = fut.result()
                 except Exception as exc:  # noqa: BLE001 - a lost worker: the run is redone later
+                    if _cannot_write(exc):
+                        raise
                     res = {"status": "failed", "error": f"{type(exc).__name__}: {exc} (no file "
                            f"written; re-run the sweep to redo {run.file_name})"}
                 counts[res["status"]] += 1
@@ -337,138 +348,3 @@ def _collect(futures: dict, counts: dict, errors: list, progress: bool) -> None:
                 bar.set_postfix(done=counts["done"], failed=counts["failed"],
                                 remaining=len(futures), refresh=False)
                 bar.update(1)
-
-
-# ------------------------------------------------------------------------------ merge
-_INDEX_COLUMNS = ("run_key", "side", "status", "params", "error", "file")
-
-
-def unfinished_runs(out_dir: str | os.PathLike) -> list[str]:
-    """File names of the runs of ``out_dir`` not finished: those the grids recorded in its run
-    files expect with no file saying done or failed, and those whose lock is held."""
-    d = Path(out_dir)
-    expected: set[str] = set()
-    for grid_json in {_text(_root_attr(p, "grid")) for p in d.iterdir() if RUN_FILE.match(p.name)}:
-        try:
-            g = json.loads(grid_json)
-            expected.update(r.file_name for r in Grid(g["side"], g["fixed"], g["grid"]).runs())
-        except (ValueError, TypeError, KeyError, ParameterError):
-            continue    # a file without a readable grid: its own row says what it is
-    locked = {p.name[:-len(".lock")] for p in d.glob("*.h5.lock")}
-    return sorted(n for n in expected | locked if n in locked or read_status(d / n) is None)
-
-
-def _root_attr(path: Path, name: str):
-    """A root attribute of an HDF5 file ("" when absent or unreadable)."""
-    try:
-        with h5py.File(path, "r") as f:
-            return f.attrs.get(name, "")
-    except OSError:
-        return ""
-
-
-def merge_runs(out_dir: str | os.PathLike, merged: str | os.PathLike, overwrite: bool = False,
-               command: str | None = None, allow_incomplete: bool = False) -> dict[str, int]:
-    """Gather the run files of ``out_dir`` into one HDF5 file.
-
-    States go to ``/runs/<run_key>/…`` (the contract's layout, so ``compare`` reads the merged
-    file); ``/index`` holds one row per run file: the columns of ``_INDEX_COLUMNS`` as string
-    datasets, plus ``n_states`` and ``seconds``. Failed runs appear in the index only, as do run
-    files that cannot be read or are not what their name says (status "unreadable" or
-    "invalid": a ``run_key`` that is not the hash of the file's side and parameters, or a soft or
-    external link under /runs, which could pull in data from outside the sweep). ParameterError
-    when runs of the folder's grids are unfinished (:func:`unfinished_runs`) unless
-    ``allow_incomplete``.
-    """
-    d = Path(out_dir)
-    require(d.is_dir(), "sweep directory", "an existing directory", str(d))
-    check_output_path(merged, overwrite)
-    files = sorted(p for p in d.iterdir() if RUN_FILE.match(p.name))
-    require(len(files) >= 1, "sweep directory", "a directory holding run files "
-            "(<side>-<hash>.h5)", f"{str(d)!r} with none")
-    missing = unfinished_runs(d)
-    if missing and not allow_incomplete:
-        raise ParameterError(f"sweep directory {str(d)!r} must hold every run of its grid "
-                             f"finished; {len(missing)} are not (e.g. {missing[0]}): finish the "
-                             "sweep, or pass --allow-incomplete")
-    rows: list[dict] = []
-    with atomic_h5(merged, overwrite, command) as f:
-        runs = f.create_group("runs")
-        for p in files:
-            rows.append(_merge_one(p, runs))
-        idx = f.create_group("index")
-        str_dt = h5py.string_dtype()
-        for col in _INDEX_COLUMNS:
-            idx.create_dataset(col, data=[r[col] for r in rows], dtype=str_dt)
-        idx.create_dataset("n_states", data=[r["n_states"] for r in rows], dtype="i8")
-        idx.create_dataset("seconds", data=[r["seconds"] for r in rows], dtype="f8")
-    return {"runs": len(rows), "done": sum(r["status"] == "done" for r in rows),
-            "failed": sum(r["status"] == "failed" for r in rows),
-            "bad": sum(r["status"] in ("unreadable", "invalid") for r in rows),
-            "unfinished": len(missing), "states": sum(r["n_states"] for r in rows)}
-
-
-def _text(v) -> str:
-    return v.decode() if isinstance(v, bytes) else str(v)
-
-
-def _float(v) -> float:
-    try:
-        return float(v)
-    except (TypeError, ValueError):
-        return math.nan
-
-
-def _run_file_problem(path: Path, src: h5py.File, row: dict) -> str:
-    """Why a run file cannot be merged ("" when it can): its name, side, run_key and parameters
-    must agree (the key is the hash of side and parameters), its status must be one of
-    :data:`STATUSES`, and /runs must hold no soft or external link."""
-    side, key = path.name[:-len(".h5")].split("-")
-    if row["side"] != side or row["run_key"] != key:
-        return f"invalid: side/run_key {row['side']!r}/{row['run_key']!r} disagree with the name"
-    try:
-        params = json.loads(row["params"])
-    except ValueError:
-        return "invalid: params is not JSON"
-    if Run(side, json.dumps(params, sort_keys=True)).key != key:
-        return "invalid: run_key is not the hash of the file's side and parameters"
-    if row["status"] not in STATUSES:
-        return f"invalid: status {row['status']!r}"
-    if "runs" not in src:
-        return ""
-    if not isinstance(src.get("runs", getlink=True), h5py.HardLink):
-        return "invalid: /runs is a link"
-    links: list[str] = []
-    src["runs"].visititems_links(
-        lambda name, link: links.append(name) if not isinstance(link, h5py.HardLink) else None)
-    return f"invalid: soft or external link at /runs/{links[0]}" if links else ""
-
-
-def _merge_one(path: Path, runs: h5py.Group) -> dict:
-    """Copy one run file's states under runs/<key>; its index row."""
-    row = {"run_key": "", "side": "", "status": "unreadable", "params": "", "error": "",
-           "file": path.name, "n_states": 0, "seconds": math.nan}
-    try:
-        src = h5py.File(path, "r")
-    except OSError as exc:
-        row["error"] = f"unreadable: {exc}"
-        return row
-    with src:
-        a = src.attrs
-        row.update(run_key=_text(a.get("run_key", "")), side=_text(a.get("side", "")),
-                   status=_text(a.get("status", "")), params=_text(a.get("params", "")),
-                   error=_text(a.get("error", "")), seconds=_float(a.get("seconds", math.nan)))
-        problem = _run_file_problem(path, src, row)
-        if problem:
-            row.update(status="invalid", error=problem)
-            return row
-        if row["status"] == "done" and "runs" in src:
-            dest = runs.create_group(row["run_key"])
-            for k, v in a.items():
-                if k in ("params", "grid", "device", "host", "command", "git_commit",
-                         "created", "package_version"):
-                    dest.attrs[k] = v
-            for name in src["runs"]:
-                src.copy(src["runs"][name], dest, name=name)
-            row["n_states"] = sum(1 for _ in iter_states(src))
-    return row

@@ -18,7 +18,8 @@ from typing import Sequence
 from packing.errors import require
 from packing.exits import EXIT_STATUS
 
-from .sweep import EXECUTORS, SIDES, load_grid, merge_runs, parse_value, pending_runs, run_sweep
+from .runfiles import merge_runs
+from .sweep import EXECUTORS, SIDES, load_grid, parse_value, pending_runs, run_sweep
 
 EPILOG = """grid file (TOML):  side = "packing"   [fixed] dim = 2, n = 64   [grid] seed = [0, 1, 2]
 examples:
@@ -93,7 +94,7 @@ def cmd_sweep(args: argparse.Namespace, argv: Sequence[str]) -> int:
              f"their files)" if rep.unconverged else ""), file=sys.stderr)
     for e in rep.errors:
         print(f"  failed: {e}", file=sys.stderr)
-    unfinished = [r.file_name for r in pending_runs(grid.runs(), Path(rep.out_dir), False)]
+    unfinished = [r.file_name for r in pending_runs(runs, Path(rep.out_dir), False)]
     if unfinished:
         print(f"dlbridge sweep: {len(unfinished)} runs not finished (held by other workers or "
               f"lost): re-run the sweep when they are done (exit status "
@@ -106,7 +107,7 @@ def cmd_sweep(args: argparse.Namespace, argv: Sequence[str]) -> int:
               file=sys.stderr)
     if unfinished:
         return EXIT_STATUS["blocked"]
-    return EXIT_STATUS["unconverged"] if rep.failed else 0
+    return EXIT_STATUS["unconverged"] if rep.failed or rep.unconverged else 0
 
 
 def cmd_merge(args: argparse.Namespace, argv: Sequence[str]) -> int:

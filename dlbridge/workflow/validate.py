@@ -36,7 +36,8 @@ from packing.io import atomic_output, check_output_path, file_attributes
 
 from ..compare.references import checks, checks_markdown
 from .grid import Grid
-from .sweep import EXECUTORS, merge_runs, run_sweep
+from .runfiles import merge_runs
+from .sweep import EXECUTORS, run_sweep
 
 
 @dataclasses.dataclass(frozen=True)
