@@ -6,10 +6,11 @@ earlier version, in the same run.
 
 "before" is the git ref ``--before-ref``, checked out in benchmarks/_work/ (git-ignored) and imported
 through PYTHONPATH; "after" is this checkout. Each tree has its own numba cache, warmed by one
-untimed demo; then the timed commands run in turn, before and after alternating, so that a drift of
-the machine's speed touches both. Wall time of ``python -m pytest -q`` (the README's test command,
-in the tree's root, with its own pyproject's options) and of ``dlbridge demo``. Writes
-benchmarks/results/overhead.md and overhead.json.
+untimed demo; then the timed commands run in turn, before and after alternating (before first in
+odd repeats, after first in even ones), so that a drift of the machine's speed touches both. Wall
+time of ``python -m pytest -q`` (the README's test command, in the tree's root, with its own
+pyproject's options) and of ``dlbridge demo``. Writes benchmarks/results/overhead.md and
+overhead.json (``--commands`` one of them: that table only).
 """
 from __future__ import annotations
 
@@ -54,15 +55,18 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--before-ref", default="276f954")
     ap.add_argument("--repeat", type=int, default=1, help="timed runs per command and version")
+    ap.add_argument("--commands", nargs="+", choices=list(COMMANDS), default=list(COMMANDS),
+                    metavar="NAME", help=f"among: {', '.join(map(repr, COMMANDS))}")
     args = ap.parse_args(argv)
     trees = {"before": bench_jamming._before_tree(args.before_ref), "after": bench_jamming.ROOT}
     caches = {v: Path(tempfile.mkdtemp(prefix=f"numba-{v}-")) for v in trees}
     for v, tree in trees.items():
         _timed(tree, COMMANDS["dlbridge demo"], caches[v])
-    times: dict[str, dict[str, list[float]]] = {c: {v: [] for v in trees} for c in COMMANDS}
-    for name, cmd in COMMANDS.items():
-        for _ in range(args.repeat):
-            for v, tree in trees.items():
+    times: dict[str, dict[str, list[float]]] = {c: {v: [] for v in trees} for c in args.commands}
+    for name in args.commands:
+        cmd = COMMANDS[name]
+        for k in range(args.repeat):
+            for v, tree in list(trees.items())[::1 if k % 2 == 0 else -1]:
                 times[name][v].append(_timed(tree, cmd, caches[v]))
                 print(f"{name} {v}: {times[name][v][-1]:.1f} s", file=sys.stderr)
     _write(times, args)

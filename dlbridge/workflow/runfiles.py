@@ -47,7 +47,6 @@ def read_status(path: Path) -> str | None:
     return _finished(_root_attrs(path, ("status",)).get("status"))
 
 
-
 _INDEX_COLUMNS = ("run_key", "side", "status", "params", "error", "file")
 
 
