@@ -80,7 +80,8 @@ def _write(times: dict, args: argparse.Namespace) -> None:
         {"date": stamp, "before_ref": args.before_ref, "cpus": os.cpu_count(), "seconds": times},
         indent=1) + "\n")
     lines = [f"# The output discipline's cost: this checkout against {args.before_ref}", "",
-             f"`python benchmarks/bench_overhead.py --repeat {args.repeat}` on {stamp}, "
+             f"`python benchmarks/bench_overhead.py --repeat {args.repeat} --commands "
+             f"{' '.join(repr(c) for c in args.commands)}` on {stamp}, "
              f"{os.cpu_count()} CPUs; each command's best of {args.repeat} (numba caches warm, "
              "before and after alternating). Raw numbers: [overhead.json](overhead.json).", "",
              "| command | before (s) | after (s) | after / before |", "|---|---|---|---|"]
