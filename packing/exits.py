@@ -40,10 +40,35 @@ class Interrupted(KeyboardInterrupt):
         self.signum = signum
 
 
+_HELD = {"depth": 0, "pending": None}
+"""Nesting depth of :func:`stop_signals_held` and the stop signal that arrived meanwhile."""
+
+
 def _raise_interrupted(signum: int, _frame) -> None:
     for s in STOP_SIGNALS:      # the clean-up this starts is not itself interrupted
         signal.signal(s, signal.SIG_IGN)
+    if _HELD["depth"]:
+        _HELD["pending"] = signum
+        return
     raise Interrupted(signum)
+
+
+@contextlib.contextmanager
+def stop_signals_held() -> Iterator[None]:
+    """SIGINT and SIGTERM that arrive while the block runs raise :class:`Interrupted` only when
+    it ends, so that a step which must not be cut in two (a temporary file created and its name
+    known to the clean-up that will remove it) is not. Put the block inside the ``try`` whose
+    handler cleans up: the deferred exception is raised there. A no-op outside
+    :func:`signals_as_exceptions`."""
+    _HELD["depth"] += 1
+    try:
+        yield
+    finally:
+        _HELD["depth"] -= 1
+        signum = _HELD["pending"]
+        if _HELD["depth"] == 0 and signum is not None:
+            _HELD["pending"] = None
+            raise Interrupted(signum)
 
 
 @contextlib.contextmanager

@@ -28,6 +28,7 @@ import h5py
 import numpy as np
 
 from .errors import ParameterError
+from .exits import stop_signals_held
 
 SCHEMA = "jamming-bridge/1"
 SIDES = ("packing", "network")
@@ -204,9 +205,11 @@ def atomic_output(path: str | os.PathLike, overwrite: bool = False,
     a size limit) is re-raised as an OSError naming ``path``.
     """
     p = check_output_path(path, overwrite, name)
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent or ".")
-    os.close(fd)
+    tmp = None
     try:
+        with stop_signals_held():   # a signal cannot fall between creating the file and naming it
+            fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent or ".")
+            os.close(fd)
         yield Path(tmp)
         _fsync(tmp)
         os.chmod(tmp, _umask_mode())
@@ -214,8 +217,9 @@ def atomic_output(path: str | os.PathLike, overwrite: bool = False,
             raise ParameterError(f"{name} exists; pass --overwrite to replace it (got {str(p)!r})")
         os.replace(tmp, p)
     except BaseException as exc:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
+        if tmp is not None:
+            with stop_signals_held(), contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
         if isinstance(exc, OSError) and (exc.filename == tmp or (
                 exc.filename is None and exc.errno in WRITE_ERRNOS)):
             raise OSError(exc.errno, f"cannot write {name} {str(p)!r}: {exc.strerror}") from None
@@ -229,14 +233,18 @@ def staged_directory(out: str | os.PathLike, name: str = "--out") -> Iterator[Pa
     either all of them or, on any exception (a full disk, a signal), none, and the earlier ones
     as they were. The moves are renames (a link at a name is replaced, never written through);
     whether existing files may be replaced is the caller's check, made before the block."""
-    stage = Path(tempfile.mkdtemp(prefix=".staged.", suffix=".tmp", dir=out))
+    stage = None
     try:
+        with stop_signals_held():
+            stage = Path(tempfile.mkdtemp(prefix=".staged.", suffix=".tmp", dir=out))
         yield stage
         for p in sorted(stage.iterdir()):
             os.replace(p, Path(out) / p.name)
         stage.rmdir()
     except BaseException as exc:
-        shutil.rmtree(stage, ignore_errors=True)
+        if stage is not None:
+            with stop_signals_held():
+                shutil.rmtree(stage, ignore_errors=True)
         if isinstance(exc, OSError) and exc.errno in WRITE_ERRNOS:
             raise OSError(exc.errno, f"cannot write {name} {str(out)!r}: {exc.strerror}") \
                 from None

@@ -12,6 +12,8 @@ import time
 from pathlib import Path
 from typing import Iterator, Sequence
 
+from packing.exits import stop_signals_held
+
 HEARTBEAT_S = 30.0
 LOCK_EXPIRY_S = 600.0
 """A run lock not touched for this long is stale, whichever host holds it (20 missed beats)."""
@@ -58,8 +60,10 @@ def _create_lock(lock: Path, owner: dict) -> bool:
     """Create ``lock`` holding ``owner`` (JSON) atomically: written to a temporary file, then
     hard-linked into place, so a lock file is never seen empty or half-written. False when the
     lock exists."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{lock.name}.", suffix=".tmp", dir=lock.parent)
+    tmp = None
     try:
+        with stop_signals_held():   # no signal between creating the file and naming it
+            fd, tmp = tempfile.mkstemp(prefix=f".{lock.name}.", suffix=".tmp", dir=lock.parent)
         with os.fdopen(fd, "w") as fh:
             json.dump(owner, fh)
         os.link(tmp, lock)
@@ -67,8 +71,9 @@ def _create_lock(lock: Path, owner: dict) -> bool:
     except FileExistsError:
         return False
     finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
+        if tmp is not None:
+            with stop_signals_held(), contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
 
 
 def _stale(lock: Path, host: str) -> bool:
@@ -121,14 +126,18 @@ def run_lock(path: Path) -> Iterator[bool]:
     me = {"host": socket.gethostname(), "pid": os.getpid(), "start": _process_start(os.getpid()),
           "time": time.time()}
     for _ in range(2):
-        if _create_lock(lock, me):
-            try:
+        created = False
+        try:
+            with stop_signals_held():   # no signal between taking the lock and owning its removal
+                created = _create_lock(lock, me)
+            if created:
                 with _heartbeat(lock):
                     yield True
-            finally:
-                with contextlib.suppress(FileNotFoundError):
+                return
+        finally:
+            if created:
+                with stop_signals_held(), contextlib.suppress(FileNotFoundError):
                     lock.unlink()
-            return
         if not _stale(lock, me["host"]):
             yield False
             return
