@@ -73,22 +73,43 @@ def main(argv=None) -> int:
     return 0
 
 
+def _earlier_runs() -> list[dict]:
+    """The runs recorded in overhead.json (a file of one run, without a "runs" list, is one)."""
+    path = OUT / "overhead.json"
+    if not path.exists():
+        return []
+    data = json.loads(path.read_text())
+    return data["runs"] if "runs" in data else [data]
+
+
+def _table(run: dict) -> list[str]:
+    lines = [f"`python benchmarks/bench_overhead.py --repeat {run['repeat']} --commands "
+             f"{' '.join(repr(c) for c in run['seconds'])}` on {run['date']} against "
+             f"{run['before_ref']}, {run['cpus']} CPUs: best of each version, and the ratio of each "
+             "pair (after / before, in the order run).", "",
+             "| command | before (s) | after (s) | best after / best before | pairs |",
+             "|---|---|---|---|---|"]
+    for name, by_version in run["seconds"].items():
+        b, a = by_version["before"], by_version["after"]
+        pairs = ", ".join(f"{y / x:.3f}" for x, y in zip(b, a))
+        lines.append(f"| {name} | {min(b):.1f} | {min(a):.1f} | {min(a) / min(b):.3f} | {pairs} |")
+    return lines + [""]
+
+
 def _write(times: dict, args: argparse.Namespace) -> None:
+    """Add this run to overhead.json (earlier runs kept) and rewrite overhead.md from all."""
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    runs = _earlier_runs() + [{"date": stamp, "before_ref": args.before_ref,
+                               "cpus": os.cpu_count(), "repeat": args.repeat, "seconds": times}]
     OUT.mkdir(exist_ok=True)
-    (OUT / "overhead.json").write_text(json.dumps(
-        {"date": stamp, "before_ref": args.before_ref, "cpus": os.cpu_count(), "seconds": times},
-        indent=1) + "\n")
-    lines = [f"# The output discipline's cost: this checkout against {args.before_ref}", "",
-             f"`python benchmarks/bench_overhead.py --repeat {args.repeat} --commands "
-             f"{' '.join(repr(c) for c in args.commands)}` on {stamp}, "
-             f"{os.cpu_count()} CPUs; each command's best of {args.repeat} (numba caches warm, "
-             "before and after alternating). Raw numbers: [overhead.json](overhead.json).", "",
-             "| command | before (s) | after (s) | after / before |", "|---|---|---|---|"]
-    for name, by_version in times.items():
-        b, a = min(by_version["before"]), min(by_version["after"])
-        lines.append(f"| {name} | {b:.1f} | {a:.1f} | {a / b:.3f} |")
-    (OUT / "overhead.md").write_text("\n".join(lines) + "\n")
+    (OUT / "overhead.json").write_text(json.dumps({"runs": runs}, indent=1) + "\n")
+    lines = ["# The output discipline's cost: this checkout against an earlier version", "",
+             "Numba caches warm, before and after alternating within each run; raw numbers in "
+             "[overhead.json](overhead.json). Most recent run last.", ""]
+    for run in runs:
+        run.setdefault("repeat", len(next(iter(run["seconds"].values()))["before"]))
+        lines += _table(run)
+    (OUT / "overhead.md").write_text("\n".join(lines))
 
 
 if __name__ == "__main__":
