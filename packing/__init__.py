@@ -40,6 +40,7 @@ from .protocol import (
     state_at_pressure,
     states_above_jamming,
 )
+from .snapshot import Snapshot, read_state_file, snapshot_of
 from .system import Packing, random_packing
 
 __all__ = [
@@ -54,6 +55,8 @@ __all__ = [
     # the shared analysis (packing.analysis)
     "ConstraintProblem", "ConstraintAnalysis", "ConstraintCount", "HessianSplit", "ModeCount",
     "Spectrum", "analyze", "count_constraints", "count_zero_modes", "spectrum",
+    # a state with its contacts, as exported (packing.export)
+    "Snapshot", "snapshot_of", "read_state_file",
     # errors
     "ParameterError",
 ]

@@ -1,5 +1,6 @@
 """`packing` command line: ``packing jam`` jams soft particles (discs, spheres, 2D ellipses, 3D
-ellipsoids of revolution) and writes the HDF5 contract."""
+ellipsoids of revolution) and writes the HDF5 contract; ``packing export`` writes one stored
+state as extended XYZ or GSD."""
 from __future__ import annotations
 
 import argparse
@@ -51,6 +52,12 @@ def _float_in(name: str, lo: float, hi: float, lo_open: bool = True):
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="packing", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    _add_jam(sub)
+    _add_export(sub)
+    return parser
+
+
+def _add_jam(sub) -> None:
     jam = sub.add_parser(
         "jam", help="jam soft particles and write states above φ_J (HDF5)",
         description="Find φ_J for each seed by compression with FIRE minimisation (O'Hern et al., "
@@ -102,7 +109,24 @@ def build_parser() -> argparse.ArgumentParser:
     jam.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
     jam.add_argument("--no-progress", action="store_true", help="no progress bar")
     jam.set_defaults(func=run_jam)
-    return parser
+
+
+def _add_export(sub) -> None:
+    export = sub.add_parser(
+        "export", help="write one stored state as extended XYZ or GSD (OVITO, ASE, freud, HOOMD)",
+        description="Write one state of a `packing jam` file for the tools of the field: extended "
+                    "XYZ (full float64 precision) or GSD (HOOMD schema, float64 copies under log/), "
+                    "with positions wrapped into the box, orientations as quaternions, per-particle "
+                    "shapes, the rattlers, and the stored contact list with overlaps and forces.")
+    export.add_argument("file", metavar="FILE", help="HDF5 file written by packing jam")
+    export.add_argument("group", metavar="GROUP", nargs="?", default=None,
+                        help="state group inside FILE, e.g. runs/<system>/seed0/dphi_1e-06 "
+                             "(default: the file's only state)")
+    export.add_argument("--format", choices=("extxyz", "gsd"), default="extxyz",
+                        help="output format (default: extxyz)")
+    export.add_argument("--out", required=True, help="output file")
+    export.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
+    export.set_defaults(func=run_export)
 
 
 def jam_spec(args: argparse.Namespace):
@@ -142,6 +166,20 @@ def run_jam(args: argparse.Namespace, command: str) -> int:
               f"{run.jam.total_steps} FIRE steps)")
     print(f"wrote {len(runs) * len(runs[0].states)} states to {args.out}")
     return _convergence_status(runs)
+
+
+def run_export(args: argparse.Namespace, command: str) -> int:
+    """Write one stored state in another format (see ``packing export --help``)."""
+    from .export import write_snapshot
+    from .io import check_output_path
+    from .snapshot import read_state_file
+
+    check_output_path(args.out, args.overwrite)
+    snap = read_state_file(args.file, args.group)
+    write_snapshot(snap, args.out, args.format, args.overwrite)
+    print(f"wrote {snap.packing.n} particles and {len(snap.contacts)} contacts to {args.out} "
+          f"({args.format})")
+    return 0
 
 
 UNCONVERGED_STATUS = EXIT_STATUS["unconverged"]
