@@ -16,6 +16,7 @@ import sys
 from typing import Sequence
 
 from packing.exits import run_command
+from packing.io import package_version
 
 SUBCOMMANDS = {
     "train": ("dlbridge.nets.command", "add_train_parser"),
@@ -42,6 +43,7 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     """The argument parser: with ``argv`` naming a subcommand, only that subcommand's parser
     (and module) is loaded; otherwise all of them (``dlbridge --help``)."""
     parser = _Parser(prog="dlbridge", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"%(prog)s {package_version()}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     wanted = [argv[0]] if argv and argv[0] in SUBCOMMANDS else list(SUBCOMMANDS)
     added = set()

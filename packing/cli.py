@@ -1,6 +1,6 @@
 """`packing` command line: ``packing jam`` jams soft particles (discs, spheres, 2D ellipses, 3D
 ellipsoids of revolution) and writes the HDF5 contract; ``packing export`` writes one stored
-state as extended XYZ or GSD."""
+state as extended XYZ or GSD; ``packing plot`` draws one with its contact network."""
 from __future__ import annotations
 
 import argparse
@@ -11,6 +11,7 @@ from typing import Sequence
 
 from .errors import require
 from .exits import EXIT_STATUS, run_command
+from .io import package_version
 from .limits import FTOL_RANGE, MAX_PARTICLES, MAX_SEEDS, MAX_STEPS, RTOL_RANGE
 
 
@@ -51,9 +52,11 @@ def _float_in(name: str, lo: float, hi: float, lo_open: bool = True):
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="packing", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {package_version()}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     _add_jam(sub)
     _add_export(sub)
+    _add_plot(sub)
     return parser
 
 
@@ -129,6 +132,21 @@ def _add_export(sub) -> None:
     export.set_defaults(func=run_export)
 
 
+def _add_plot(sub) -> None:
+    plot = sub.add_parser(
+        "plot", help="draw one stored state: particles, contact network, forces, rattlers",
+        description="Draw one state of a `packing jam` file: the particles (ellipses as ellipses; "
+                    "3D packings as the mid-plane slab seen along z, ellipsoids by their exact "
+                    "shadows), the contacts with line width proportional to the contact force, "
+                    "and the rattlers in grey.")
+    plot.add_argument("file", metavar="FILE", help="HDF5 file written by packing jam")
+    plot.add_argument("group", metavar="GROUP", nargs="?", default=None,
+                      help="state group inside FILE (default: the file's only state)")
+    plot.add_argument("--out", required=True, help="figure file: .png, .pdf or .svg")
+    plot.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
+    plot.set_defaults(func=run_plot)
+
+
 def jam_spec(args: argparse.Namespace):
     """The :class:`~packing.jamming_runs.JamSpec` of parsed ``packing jam`` arguments."""
     from .jamming_runs import JamSpec
@@ -179,6 +197,23 @@ def run_export(args: argparse.Namespace, command: str) -> int:
     write_snapshot(snap, args.out, args.format, args.overwrite)
     print(f"wrote {snap.packing.n} particles and {len(snap.contacts)} contacts to {args.out} "
           f"({args.format})")
+    return 0
+
+
+def run_plot(args: argparse.Namespace, command: str) -> int:
+    """Draw one stored state (see ``packing plot --help``)."""
+    from pathlib import Path
+
+    from .io import check_output_path
+    from .picture import FIGURE_FORMATS, save_snapshot_figure
+    from .snapshot import read_state_file
+
+    check_output_path(args.out, args.overwrite)
+    require(Path(args.out).suffix.lstrip(".").lower() in FIGURE_FORMATS, "--out",
+            f"a file name ending in one of {FIGURE_FORMATS}", args.out)
+    snap = read_state_file(args.file, args.group)
+    save_snapshot_figure(snap, args.out, args.overwrite)
+    print(f"wrote {args.out}")
     return 0
 
 

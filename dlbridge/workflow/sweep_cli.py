@@ -31,6 +31,10 @@ examples:
 def add_sweep_parsers(sub) -> None:
     """Add the ``sweep`` and ``merge`` subcommands to the ``dlbridge`` parser."""
     p = sub.add_parser("sweep", help="run a parameter grid (packings or nets), resumable",
+                       description="Expand a grid of packing or network runs (a TOML file, or "
+                                   "--fixed and --grid) and run the pending ones, one HDF5 file "
+                                   "per run, each under a lock: a re-run does only what is "
+                                   "missing, and several sweeps of one folder share the work.",
                        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     a = p.add_argument
     a("grid_file", nargs="?", default=None, help="TOML grid file (side, [fixed], [grid])")
@@ -54,7 +58,10 @@ def add_sweep_parsers(sub) -> None:
     a("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_sweep)
 
-    m = sub.add_parser("merge", help="merge a sweep directory into one HDF5 file with an index")
+    m = sub.add_parser("merge", help="merge a sweep directory into one HDF5 file with an index",
+                       description="Copy every finished run file of a sweep folder into one HDF5 "
+                                   "file, with an index of the runs and their parameters; refused "
+                                   "while runs are unfinished unless --allow-incomplete.")
     m.add_argument("directory", help="the sweep's output directory")
     m.add_argument("--out", required=True, help="merged HDF5 file")
     m.add_argument("--overwrite", action="store_true", help="replace an existing --out")

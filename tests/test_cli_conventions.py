@@ -1,0 +1,60 @@
+"""What both command-line tools share: --version, a --help for every subcommand, and a packing
+side that runs where torch cannot be imported."""
+from __future__ import annotations
+
+import contextlib
+import io
+import subprocess
+import sys
+
+import pytest
+
+from dlbridge import cli as dl_cli
+from packing import cli as pk_cli
+from packing.io import package_version
+
+PARSERS = {"packing": (pk_cli.build_parser, ("jam", "export")),
+           "dlbridge": (dl_cli.build_parser, tuple(dl_cli.SUBCOMMANDS))}
+
+
+def _parse(build, argv) -> tuple[int, str]:
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), pytest.raises(SystemExit) as stop:
+        build().parse_args(argv)
+    return stop.value.code, out.getvalue()
+
+
+@pytest.mark.parametrize("prog", sorted(PARSERS))
+def test_version_names_the_installed_distribution(prog):
+    code, text = _parse(PARSERS[prog][0], ["--version"])
+    assert code == 0 and text.strip() == f"{prog} {package_version()}"
+    assert package_version() != "unknown"
+
+
+@pytest.mark.parametrize("prog, sub", [(p, s) for p, (_, subs) in PARSERS.items() for s in subs])
+def test_every_subcommand_has_a_help_with_a_description(prog, sub):
+    code, text = _parse(PARSERS[prog][0], [sub, "--help"])
+    assert code == 0 and text.startswith(f"usage: {prog} {sub}")
+    description = text.split("\n\n")[1]
+    assert not description.startswith(("options:", "positional arguments:")), text
+
+
+def test_packing_jam_and_export_run_where_torch_cannot_be_imported(tmp_path):
+    """A finder first on sys.meta_path makes every `import torch` fail, as on a torch-free
+    install."""
+    out, xyz = tmp_path / "j.h5", tmp_path / "j.xyz"
+    script = (
+        "import sys\n"
+        "class NoTorch:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name.partition('.')[0] == 'torch':\n"
+        "            raise ImportError('torch is not installed')\n"
+        "sys.meta_path.insert(0, NoTorch())\n"
+        "from packing.cli import main\n"
+        f"assert main(['jam', '--n', '32', '--delta-phi', '1e-4', '--no-progress',\n"
+        f"             '--out', {str(out)!r}]) == 0\n"
+        f"assert main(['export', {str(out)!r}, '--out', {str(xyz)!r}]) == 0\n"
+        "assert 'torch' not in sys.modules\n")
+    res = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    assert xyz.read_text().startswith("32\n")
