@@ -106,6 +106,20 @@ def git_commit() -> str | None:
     return sha if out.returncode == 0 and len(sha) == 40 else None
 
 
+def git_dirty() -> bool | None:
+    """True when tracked files of the source tree differ from its commit (the results may not be
+    reproducible from :func:`git_commit` alone), None outside a checkout."""
+    root = Path(__file__).resolve().parent.parent
+    try:
+        out = subprocess.run(
+            ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True, text=True, timeout=5, check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return bool(out.stdout.strip()) if out.returncode == 0 else None
+
+
 def cpu_name() -> str:
     """The CPU model (from /proc/cpuinfo on Linux, else :func:`platform.processor`)."""
     with contextlib.suppress(OSError):
@@ -137,7 +151,8 @@ def library_versions() -> dict[str, str]:
 
 def file_attributes(command: str | None = None) -> dict[str, str]:
     """The root attributes every file carries: the contract's schema, package version, creation
-    time, command line and git commit, and the provenance of the run (library versions, platform,
+    time, command line, git commit (with ``git_dirty``: tracked files changed since it), and the
+    provenance of the run (library versions, platform,
     CPU)."""
     attrs = {
         "schema": SCHEMA,
@@ -148,6 +163,9 @@ def file_attributes(command: str | None = None) -> dict[str, str]:
     sha = git_commit()
     if sha is not None:
         attrs["git_commit"] = sha
+        dirty = git_dirty()
+        if dirty is not None:
+            attrs["git_dirty"] = np.bool_(dirty)
     attrs.update(library_versions())
     attrs["platform"] = platform.platform()
     attrs["cpu"] = cpu_name()
