@@ -14,7 +14,6 @@ import contextlib
 import dataclasses
 import datetime as _dt
 import errno
-import math
 import os
 import platform
 import shutil
@@ -54,9 +53,9 @@ class CommonAttributes:
     reader of `dlbridge.compare` parses one).
 
     side : "packing" or "network". control_name, control : the control parameter ("phi" and φ;
-    "n_params" and N). transition : φ_J or N* (NaN: not known, stored as "none"). energy : U or the
-    training loss. n_dof : N_dof (packing: (d + n_rot) N′ − d; net: N). n_constraints : N_Δ.
-    seed : the realisation's seed.
+    "n_params" and N). transition : φ_J or N* (NaN when not known; readers also take the "none"
+    of earlier files). energy : U or the training loss. n_dof : N_dof (packing: (d + n_rot) N′ − d;
+    net: N). n_constraints : N_Δ. seed : the realisation's seed.
     """
 
     side: str
@@ -69,10 +68,9 @@ class CommonAttributes:
     seed: int
 
     def to_attrs(self) -> dict[str, Any]:
-        """The attribute dict (a non-finite transition stored as "none")."""
+        """The attribute dict (an unknown transition is a float NaN, as every number here)."""
         attrs = dataclasses.asdict(self)
-        if not math.isfinite(self.transition):
-            attrs["transition"] = "none"
+        attrs["transition"] = float(self.transition)
         return attrs
 
 

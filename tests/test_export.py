@@ -198,17 +198,3 @@ def test_a_damaged_extxyz_file_is_refused_in_one_line(tmp_path, damage):
         read_snapshot(bad, "extxyz")
     assert "extxyz" in str(caught.value) and "\n" not in str(caught.value)
 
-
-def test_files_say_whether_the_tree_they_came_from_was_dirty(jammed_file):
-    import h5py
-
-    from packing.io import git_commit, git_dirty
-
-    root = __import__("pathlib").Path(__file__).resolve().parent.parent
-    status = subprocess.run(["git", "-C", str(root), "status", "--porcelain",
-                             "--untracked-files=no"], capture_output=True, text=True)
-    if git_commit() is None or status.returncode != 0:
-        pytest.skip("not a git checkout")
-    assert git_dirty() is bool(status.stdout.strip())
-    with h5py.File(jammed_file, "r") as f:
-        assert bool(f.attrs["git_dirty"]) is git_dirty()
