@@ -28,6 +28,7 @@ import numpy as np
 
 from .errors import ParameterError
 from .exits import stop_signals_held
+from .schema import doc_attrs, state_dataset_doc
 
 SCHEMA = "jamming-bridge/1"
 SIDES = ("packing", "network")
@@ -314,7 +315,8 @@ def write_state(parent: h5py.Group, name: str, attrs: Mapping[str, Any],
     """Write one state group ``parent/name`` with its attributes and datasets.
 
     ``attrs`` must contain at least ``side``, ``control_name`` and ``control``.
-    None-valued attributes are stored as the string ``"none"``.
+    None-valued attributes are stored as the string ``"none"``. Every dataset gets the
+    ``units``, ``description`` and ``dims`` of `packing.schema` (KeyError for one it lacks).
     """
     for key in ("side", "control_name", "control"):
         if key not in attrs:
@@ -324,7 +326,9 @@ def write_state(parent: h5py.Group, name: str, attrs: Mapping[str, Any],
         g.attrs[k] = _as_attr(v)
     for k, v in datasets.items():
         arr = np.asarray(v)
-        g.create_dataset(k, data=arr, compression="gzip" if arr.size > 4096 else None)
+        doc = state_dataset_doc(str(attrs["side"]), k)
+        ds = g.create_dataset(k, data=arr, compression="gzip" if arr.size > 4096 else None)
+        ds.attrs.update(doc_attrs(doc, arr.ndim))
     return g
 
 

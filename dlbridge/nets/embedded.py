@@ -32,6 +32,7 @@ import numpy as np
 
 from packing.errors import ParameterError, require
 from packing.io import atomic_h5
+from packing.schema import EMBEDDED_DATA, doc_attrs
 
 from .data import EMBEDDED_PATH, N_COMPONENTS, pca_whiten, read_idx
 
@@ -85,6 +86,10 @@ def make_embedded(mnist_dir: str | Path, out: str | Path = EMBEDDED_PATH,
             g.create_dataset("digits", data=digits[idx[pool]].astype(np.uint8))
             g.create_dataset("source_index", data=idx[pool].astype(np.int32))
         f.create_dataset("eigenvalues", data=eig)
+        for pool in ("train", "test"):
+            for name in ("x", "digits", "source_index"):
+                f[pool][name].attrs.update(doc_attrs(EMBEDDED_DATA[name], f[pool][name].ndim))
+        f["eigenvalues"].attrs.update(doc_attrs(EMBEDDED_DATA["eigenvalues"], 1))
     return Path(out)
 
 

@@ -20,6 +20,7 @@ import h5py
 
 from packing.errors import ParameterError, require
 from packing.io import atomic_h5, check_output_path, iter_states
+from packing.schema import MERGE_INDEX, doc_attrs
 
 from .grid import Grid, Run
 
@@ -103,6 +104,8 @@ def merge_runs(out_dir: str | os.PathLike, merged: str | os.PathLike, overwrite:
             idx.create_dataset(col, data=[r[col] for r in rows], dtype=str_dt)
         idx.create_dataset("n_states", data=[r["n_states"] for r in rows], dtype="i8")
         idx.create_dataset("seconds", data=[r["seconds"] for r in rows], dtype="f8")
+        for name, doc in MERGE_INDEX.items():
+            idx[name].attrs.update(doc_attrs(doc, 1))
     return {"runs": len(rows), "done": sum(r["status"] == "done" for r in rows),
             "failed": sum(r["status"] == "failed" for r in rows),
             "bad": sum(r["status"] in ("unreadable", "invalid") for r in rows),
