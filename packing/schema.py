@@ -52,6 +52,8 @@ NETWORK = {
                             "unsatisfied constraint", ("example",)),
     "parameters": DatasetDoc("1", "the net's final parameters w, flattened layer by layer",
                              ("parameter",)),
+    "initial_parameters": DatasetDoc("1", "the parameters w0 at initialisation (F = α[f(w) − "
+                                          "f(w0)]), flattened as parameters", ("parameter",)),
     "history_steps": DatasetDoc("1", "optimiser step of each record (log-spaced)", ("record",)),
     "history_loss": DatasetDoc("1", "training loss at each record", ("record",)),
     "history_n_constraints": DatasetDoc("1", "N_Δ, training examples with Δ > 0, at each record",

@@ -162,7 +162,7 @@ def describe_diverged(bad: Sequence[NetResult]) -> str:
 def net_state_record(spec: NetRunSpec, r: NetResult, n_star: float = math.nan
                      ) -> tuple[dict, dict]:
     """(attributes, datasets) of one net's state group, under the HDF5 contract of `packing.io`."""
-    s = r.spec
+    s, cfg = r.spec, spec.config()
     common = CommonAttributes(side="network", control_name="n_params", control=s.n_params,
                               transition=n_star, energy=r.loss, n_dof=s.n_params,
                               n_constraints=r.n_constraints, seed=r.seed)
@@ -172,12 +172,14 @@ def net_state_record(spec: NetRunSpec, r: NetResult, n_star: float = math.nan
         "train_loss": r.loss, "test_error": r.test_error, "train_error": r.train_error,
         "steps": r.steps, "converged": r.converged, "stop_reason": r.stop_reason,
         "n_eff": s.n_eff, "activation": s.activation, "bias": s.bias, "init": s.init,
-        "optimizer": spec.optimizer, "finish": spec.config().finish,
+        "optimizer": spec.optimizer, "finish": cfg.finish,
         "finish_iterations": r.finish_iterations, "loss": spec.loss, "dim": s.d_in,
-        "data_seed": spec.data_seed,
+        "data_seed": spec.data_seed, "n_test": spec.n_test, "data_dir": spec.data_dir,
+        "lr": cfg.lr, "max_steps": cfg.max_steps,
     }
     h = r.history
-    dsets = {"gaps": r.gaps, "parameters": r.theta, "history_steps": h.steps,
+    dsets = {"gaps": r.gaps, "parameters": r.theta, "initial_parameters": r.theta0,
+             "history_steps": h.steps,
              "history_loss": h.loss, "history_n_constraints": h.n_constraints,
              "history_train_error": h.train_error, "history_test_error": h.test_error,
              "history_displacement": h.displacement}
