@@ -110,7 +110,8 @@ def _add_jam(sub) -> None:
                      help="store eigenvalues of the Hessian and of its stiffness and stress parts")
     jam.add_argument("--out", required=True, help="output HDF5 file")
     jam.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
-    jam.add_argument("--no-progress", action="store_true", help="no progress bar")
+    jam.add_argument("--quiet", "--no-progress", dest="no_progress", action="store_true",
+                     help="no progress bar (--quiet, as in dlbridge; --no-progress is the same)")
     jam.set_defaults(func=run_jam)
 
 

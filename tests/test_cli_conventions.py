@@ -58,3 +58,11 @@ def test_packing_jam_and_export_run_where_torch_cannot_be_imported(tmp_path):
     res = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
     assert res.returncode == 0, res.stderr
     assert xyz.read_text().startswith("32\n")
+
+
+def test_quiet_is_one_flag_in_both_tools():
+    args = pk_cli.build_parser().parse_args(["jam", "--quiet", "--out", "x.h5"])
+    assert args.no_progress is True
+    assert pk_cli.build_parser().parse_args(["jam", "--no-progress", "--out", "x.h5"]).no_progress
+    code, text = _parse(PARSERS["dlbridge"][0], ["train", "--help"])
+    assert "--quiet" in text
