@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import sys
 from typing import Callable, Sequence
 
 import h5py
@@ -18,6 +17,7 @@ from .errors import require, require_memory
 from .io import CommonAttributes, atomic_h5, check_output_path, write_state
 from .limits import FTOL_RANGE, MAX_PARTICLES, MAX_STEPS, RTOL_RANGE
 from .minimize import MinimizeResult
+from .progress import progress_bar
 from .protocol import (
     SEARCHES,
     JammingResult,
@@ -231,12 +231,10 @@ def jam_to_file(spec: JamSpec, seeds: Sequence[int], out: str, overwrite: bool, 
     finished (root attributes ``seeds_written``, ``seeds_requested``, ``complete``). A progress
     bar on stderr unless ``progress`` is False. The output path and the spec are checked before
     any work; an existing file is replaced only with ``overwrite``, when the first seed is done."""
-    from tqdm import tqdm
-
     check_output_path(out, overwrite)
     spec.validate()
     done: list[tuple[SeedRun, StateRecords]] = []
-    with tqdm(total=len(seeds), unit="seed", disable=not progress, file=sys.stderr) as bar:
+    with progress_bar(len(seeds), progress, unit="seed") as bar:
         for seed in seeds:
             def report(phi: float, jammed: bool, _bar=bar, _seed=seed) -> None:
                 _bar.set_postfix_str(f"seed {_seed} φ={phi:.9f} {'jammed' if jammed else 'free'}",

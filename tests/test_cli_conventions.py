@@ -66,3 +66,14 @@ def test_quiet_is_one_flag_in_both_tools():
     assert pk_cli.build_parser().parse_args(["jam", "--no-progress", "--out", "x.h5"]).no_progress
     code, text = _parse(PARSERS["dlbridge"][0], ["train", "--help"])
     assert "--quiet" in text
+
+
+def test_progress_bars_stay_silent_in_a_log_file(tmp_path):
+    """stderr redirected to a file (not a TTY): no bar, only the command's own lines."""
+    log = tmp_path / "log.txt"
+    with open(log, "w") as fh:
+        res = subprocess.run([sys.executable, "-m", "packing.cli", "jam", "--n", "32", "--seeds",
+                              "2", "--delta-phi", "1e-3", "--out", str(tmp_path / "j.h5")],
+                             stderr=fh, stdout=subprocess.PIPE, text=True)
+    assert res.returncode == 0
+    assert log.read_text() == ""

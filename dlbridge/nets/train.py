@@ -33,6 +33,7 @@ import numpy as np
 import torch
 
 from packing.errors import require
+from packing.progress import progress_bar
 
 from .data import Dataset
 from .finish import FINISHES, newton_finish
@@ -419,11 +420,8 @@ def _train_ensemble(specs, seeds, data, config, dev, dtype, progress, compact):
 
 
 def _progress(total: int, enabled: bool):
-    if not enabled:
-        return None
-    from tqdm import tqdm
-
-    return tqdm(total=total, desc="training", unit="step", leave=False)
+    bar = progress_bar(total, enabled, desc="training", unit="step", leave=False)
+    return None if bar.disable else bar
 
 
 def _results(model, specs, seeds, theta, theta0, ev, rec, test_err) -> list[NetResult]:

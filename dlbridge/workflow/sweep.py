@@ -51,6 +51,7 @@ import h5py
 
 from packing.errors import ParameterError, require
 from packing.io import WRITE_ERRNOS, atomic_h5
+from packing.progress import progress_bar
 
 from .grid import SIDES, SWEEP_SIDES, Grid, Run, RunFailure, load_grid, parse_value
 from .locks import release_dead_locks, remove_orphans, run_lock
@@ -328,9 +329,7 @@ def run_sweep(grid: Grid, out: str | os.PathLike, executor: str = "local", worke
 
 
 def _collect(futures: dict, counts: dict, errors: list, progress: bool) -> None:
-    from tqdm.auto import tqdm
-
-    with tqdm(total=len(futures), disable=not progress, unit="run", desc="sweep") as bar:
+    with progress_bar(len(futures), progress, unit="run", desc="sweep") as bar:
         while futures:
             for fut in _poll(futures, 1.0):
                 run = futures.pop(fut)
