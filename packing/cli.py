@@ -122,14 +122,9 @@ def _add_export(sub) -> None:
                     "XYZ (full float64 precision) or GSD (HOOMD schema, float64 copies under log/), "
                     "with positions wrapped into the box, orientations as quaternions, per-particle "
                     "shapes, the rattlers, and the stored contact list with overlaps and forces.")
-    export.add_argument("file", metavar="FILE", help="HDF5 file written by packing jam")
-    export.add_argument("group", metavar="GROUP", nargs="?", default=None,
-                        help="state group inside FILE, e.g. runs/<system>/seed0/dphi_1e-06 "
-                             "(default: the file's only state)")
+    _add_state_arguments(export, "output file")
     export.add_argument("--format", choices=("extxyz", "gsd"), default="extxyz",
                         help="output format (default: extxyz)")
-    export.add_argument("--out", required=True, help="output file")
-    export.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
     export.set_defaults(func=run_export)
 
 
@@ -140,12 +135,18 @@ def _add_plot(sub) -> None:
                     "3D packings as the mid-plane slab seen along z, ellipsoids by their exact "
                     "shadows), the contacts with line width proportional to the contact force, "
                     "and the rattlers in grey.")
-    plot.add_argument("file", metavar="FILE", help="HDF5 file written by packing jam")
-    plot.add_argument("group", metavar="GROUP", nargs="?", default=None,
-                      help="state group inside FILE (default: the file's only state)")
-    plot.add_argument("--out", required=True, help="figure file: .png, .pdf or .svg")
-    plot.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
+    _add_state_arguments(plot, "figure file: .png, .pdf or .svg")
     plot.set_defaults(func=run_plot)
+
+
+def _add_state_arguments(parser, out_help: str) -> None:
+    """FILE, GROUP, --out and --overwrite of the commands that read one stored state."""
+    parser.add_argument("file", metavar="FILE", help="HDF5 file written by packing jam")
+    parser.add_argument("group", metavar="GROUP", nargs="?", default=None,
+                        help="state group inside FILE, e.g. /runs/<system>/seed0/dphi_1.000e-06 "
+                             "(default: the file's only state)")
+    parser.add_argument("--out", required=True, help=out_help)
+    parser.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
 
 
 def jam_spec(args: argparse.Namespace):

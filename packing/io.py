@@ -26,7 +26,7 @@ from typing import Any, Iterator, Mapping
 import h5py
 import numpy as np
 
-from .errors import ParameterError
+from .errors import ParameterError, require
 from .exits import stop_signals_held
 from .schema import doc_attrs, state_dataset_doc
 
@@ -330,6 +330,24 @@ def write_state(parent: h5py.Group, name: str, attrs: Mapping[str, Any],
         ds = g.create_dataset(k, data=arr, compression="gzip" if arr.size > 4096 else None)
         ds.attrs.update(doc_attrs(doc, arr.ndim))
     return g
+
+
+@contextlib.contextmanager
+def read_h5(path: str | os.PathLike, name: str = "FILE") -> Iterator[h5py.File]:
+    """``path`` opened for reading, with every way the read can fail as one ParameterError
+    naming it: a missing file, a file that is not HDF5 or is truncated, a missing group or
+    dataset (a ParameterError raised inside the block passes unchanged)."""
+    p = str(path)
+    require(os.path.isfile(p), name, "an existing HDF5 file", p)
+    try:
+        with h5py.File(p, "r") as f:
+            yield f
+    except ParameterError:
+        raise
+    except (OSError, KeyError, RuntimeError, ValueError, TypeError) as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ParameterError(f"{name} {p!r} must be a complete HDF5 file of this package; it "
+                             f"could not be read (truncated or foreign format: {first})") from None
 
 
 def iter_states(f: h5py.File) -> Iterator[h5py.Group]:

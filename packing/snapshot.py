@@ -18,7 +18,7 @@ import numpy as np
 
 from .contacts import ContactNetwork, contact_network
 from .errors import ParameterError, require
-from .io import iter_states
+from .io import iter_states, read_h5
 from .system import POTENTIALS, Packing
 
 SCALARS = ("phi", "phi_j", "delta_phi", "pressure", "energy")
@@ -122,21 +122,13 @@ def read_state_file(path: str | os.PathLike, group: str | None = None) -> Snapsh
     the file holds one state. ParameterError (one line) for a missing, foreign or truncated file
     or group."""
     p = str(path)
-    require(os.path.isfile(p), "FILE", "an existing HDF5 file", p)
-    try:
-        with h5py.File(p, "r") as f:
-            if group is None:
-                states = [g.name for g in iter_states(f) if g.attrs.get("side") == "packing"]
-                require(len(states) == 1, "GROUP", "given when the file holds several states "
-                        f"(e.g. {states[0]!r})" if states else "a file with a packing state",
-                        f"{len(states)} states in {p}")
-                group = states[0]
-            require(group in f and isinstance(f[group], h5py.Group), "GROUP",
-                    "a state group of the file", f"{group!r} in {p}")
-            return read_state(f[group])
-    except ParameterError:
-        raise
-    except (OSError, KeyError, RuntimeError, ValueError, TypeError) as exc:
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise ParameterError(f"FILE {p!r} must be a complete HDF5 file of this package; it could "
-                             f"not be read ({first})") from None
+    with read_h5(p) as f:
+        if group is None:
+            states = [g.name for g in iter_states(f) if g.attrs.get("side") == "packing"]
+            require(len(states) == 1, "GROUP", "given when the file holds several states "
+                    f"(e.g. {states[0]!r})" if states else "a file with a packing state",
+                    f"{len(states)} states in {p}")
+            group = states[0]
+        require(group in f and isinstance(f[group], h5py.Group), "GROUP",
+                "a state group of the file", f"{group!r} in {p}")
+        return read_state(f[group])

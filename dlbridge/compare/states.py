@@ -18,7 +18,7 @@ import numpy as np
 
 from packing.analysis import ConstraintCount, ContactPopulations, contact_populations, marginal_mask
 from packing.errors import ParameterError, require
-from packing.io import OPTIONAL_SYSTEM_KEYS, READ_ATTRS, SCHEMA, iter_states
+from packing.io import OPTIONAL_SYSTEM_KEYS, READ_ATTRS, SCHEMA, iter_states, read_h5
 from packing.shapes import ROUND
 
 from .sides import SIDES, Side
@@ -297,17 +297,9 @@ def read_states(path: str | os.PathLike) -> list[State]:
     state group under /runs, and a state lacking an attribute or dataset compare needs.
     """
     p = str(path)
-    require(os.path.isfile(p), "FILE", "an existing HDF5 file", p)
-    try:
-        with h5py.File(p, "r") as f:
-            _check_schema(f, p)
-            states = [_read_state(g, p) for g in iter_states(f)]
-    except ParameterError:
-        raise
-    except (OSError, KeyError, RuntimeError, ValueError, TypeError) as exc:
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise ParameterError(f"FILE {p!r} must be a complete HDF5 file of this package; it "
-                             f"could not be read (truncated or foreign format: {first})") from None
+    with read_h5(p) as f:
+        _check_schema(f, p)
+        states = [_read_state(g, p) for g in iter_states(f)]
     require(len(states) > 0, "FILE", "a file with at least one state group under /runs", p)
     return states
 

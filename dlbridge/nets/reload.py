@@ -16,7 +16,8 @@ import h5py
 import numpy as np
 import torch
 
-from packing.errors import ParameterError, require
+from packing.errors import require
+from packing.io import read_h5
 
 from .data import Dataset, load_dataset
 from .models import NetSpec, net_forward
@@ -91,16 +92,7 @@ def _stored_net(group: h5py.Group) -> StoredNet:
 def load_net(path: str | os.PathLike, group: str) -> StoredNet:
     """The :class:`StoredNet` of state ``group`` (e.g. ``/runs/<system>/L2_h6_seed0``) of a
     network file; ParameterError (one line) for a missing file or group or an older file."""
-    p = str(path)
-    require(os.path.isfile(p), "FILE", "an existing HDF5 file", p)
-    try:
-        with h5py.File(p, "r") as f:
-            require(group in f and isinstance(f[group], h5py.Group), "GROUP",
-                    "a state group of the file", f"{group!r} in {p}")
-            return _stored_net(f[group])
-    except ParameterError:
-        raise
-    except (OSError, KeyError, ValueError, TypeError) as exc:
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise ParameterError(f"FILE {p!r} must be a complete HDF5 file of this package; it could "
-                             f"not be read ({first})") from None
+    with read_h5(path) as f:
+        require(group in f and isinstance(f[group], h5py.Group), "GROUP",
+                "a state group of the file", f"{group!r} in {path}")
+        return _stored_net(f[group])
