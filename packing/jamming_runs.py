@@ -240,6 +240,7 @@ def jam_to_file(spec: JamSpec, seeds: Sequence[int], out: str, overwrite: bool, 
                 _bar.set_postfix_str(f"seed {_seed} φ={phi:.9f} {'jammed' if jammed else 'free'}",
                                      refresh=False)
             run = jam_one_seed(spec, seed, report)
+            bar.set_postfix_str(f"seed {seed}: contacts{' and Hessians' if spec.hessian else ''}")
             done.append((run, seed_records(spec, run)))
             _write_seeds(out, overwrite or len(done) > 1, command, spec, done, seeds)
             bar.update(1)

@@ -77,3 +77,11 @@ def test_progress_bars_stay_silent_in_a_log_file(tmp_path):
                              stderr=fh, stdout=subprocess.PIPE, text=True)
     assert res.returncode == 0
     assert log.read_text() == ""
+
+
+def test_sweep_help_lists_the_sides_and_executors():
+    from dlbridge.workflow.grid import SIDES
+    from dlbridge.workflow.sweep import EXECUTORS
+
+    _, text = _parse(PARSERS["dlbridge"][0], ["sweep", "--help"])
+    assert "{" + ",".join(SIDES) + "}" in text and "{" + ",".join(EXECUTORS) + "}" in text

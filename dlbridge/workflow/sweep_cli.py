@@ -32,18 +32,20 @@ def add_sweep_parsers(sub) -> None:
     """Add the ``sweep`` and ``merge`` subcommands to the ``dlbridge`` parser."""
     p = sub.add_parser("sweep", help="run a parameter grid (packings or nets), resumable",
                        description="Expand a grid of packing or network runs (a TOML file, or "
-                                   "--fixed and --grid) and run the pending ones, one HDF5 file "
+                                   "--fixed and --grid) and run the pending ones,\none HDF5 file "
                                    "per run, each under a lock: a re-run does only what is "
-                                   "missing, and several sweeps of one folder share the work.",
+                                   "missing,\nand several sweeps of one folder share the work.",
                        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     a = p.add_argument
     a("grid_file", nargs="?", default=None, help="TOML grid file (side, [fixed], [grid])")
-    a("--side", default=None, help=f"one of {', '.join(SIDES)} (or side = in the grid file)")
+    a("--side", default=None, metavar="{" + ",".join(SIDES) + "}",
+      help="which runs (or side = in the grid file)")
     a("--fixed", nargs="+", default=[], metavar="KEY=VALUE", help="fixed parameters")
     a("--grid", nargs="+", default=[], metavar="KEY=VALUES",
       help="swept parameters: v1,v2,...  a:b (integers)  or a JSON list")
     a("--out", required=True, help="output directory (one file per run)")
-    a("--executor", default="local", help=f"one of {', '.join(EXECUTORS)} (default local)")
+    a("--executor", default="local", metavar="{" + ",".join(EXECUTORS) + "}",
+      help="where the runs execute (default local)")
     a("--workers", type=int, default=max(1, (os.cpu_count() or 1)),
       help="parallel workers (processes, dask workers, SLURM jobs)")
     a("--scheduler", default=None, help="address of a running dask scheduler (--executor dask)")
