@@ -147,7 +147,7 @@ def run_compare(args: argparse.Namespace, argv: Sequence[str] | None = None) -> 
         print("note: no network state with a test error; figure 5 (test error against N/N*) "
               "skipped",
               file=sys.stderr)
-    print("wrote: " + ", ".join(str(f) for f in res.files), file=sys.stderr)
+    print("wrote: " + ", ".join(str(f) for f in res.files))
     return 0
 
 

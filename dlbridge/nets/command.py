@@ -181,7 +181,7 @@ def cmd_train(args: argparse.Namespace, argv: Sequence[str]) -> int:
               f"written to {args.out}", file=sys.stderr)
         return EXIT_STATUS["unconverged"]
     print(f"dlbridge train: {res.n_stored} nets -> {args.out}; "
-          f"{_summary(res.transition, res.n_train)}", file=sys.stderr)
+          f"{_summary(res.transition, res.n_train)}")
     if res.n_unconverged:
         print(f"dlbridge train: {res.n_unconverged} of {res.n_stored} stored nets reached no "
               "minimum (stopped by --steps, or stalled at a kink of the loss; converged = False, "
