@@ -16,6 +16,7 @@ import sys
 from typing import Sequence
 
 from packing.exits import run_command
+from packing.helpformat import DefaultsHelpFormatter
 from packing.io import package_version
 
 SUBCOMMANDS = {
@@ -33,6 +34,10 @@ SUBCOMMANDS = {
 
 class _Parser(argparse.ArgumentParser):
     """ArgumentParser whose usage errors are one line on stderr and exit status 2."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("formatter_class", DefaultsHelpFormatter)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str):  # noqa: D401 - argparse API
         print(f"dlbridge: error: {message.splitlines()[0]}", file=sys.stderr)

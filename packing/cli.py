@@ -11,12 +11,17 @@ from typing import Sequence
 
 from .errors import require
 from .exits import EXIT_STATUS, run_command
+from .helpformat import DefaultsHelpFormatter
 from .io import package_version
 from .limits import FTOL_RANGE, MAX_PARTICLES, MAX_SEEDS, MAX_STEPS, RTOL_RANGE
 
 
 class _Parser(argparse.ArgumentParser):
     """argparse that reports a usage error on one line (and exits 2)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("formatter_class", DefaultsHelpFormatter)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> None:  # type: ignore[override]
         self.exit(2, f"{self.prog}: error: {message}\n")

@@ -100,3 +100,16 @@ def test_results_go_to_stdout_and_warnings_to_stderr(tmp_path):
                             "--out", str(tmp_path / "n.h5")], capture_output=True, text=True)
     assert train.returncode == 3 and "nets ->" in train.stdout
     assert "nets ->" not in train.stderr and "reached no minimum" in train.stderr
+
+
+@pytest.mark.parametrize("prog, sub", [(p, s) for p, (_, subs) in PARSERS.items() for s in subs])
+def test_every_option_with_a_default_says_it_in_help(prog, sub):
+    import argparse
+
+    parser = PARSERS[prog][0]()
+    action = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    subparser = action.choices[sub]
+    formatter = subparser._get_formatter()
+    for a in subparser._actions:
+        if a.option_strings and a.default not in (None, False, argparse.SUPPRESS, [], ()):
+            assert "default" in formatter._get_help_string(a), (sub, a.option_strings)

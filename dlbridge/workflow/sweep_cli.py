@@ -35,7 +35,7 @@ def add_sweep_parsers(sub) -> None:
                                    "--fixed and --grid) and run the pending ones,\none HDF5 file "
                                    "per run, each under a lock: a re-run does only what is "
                                    "missing,\nand several sweeps of one folder share the work.",
-                       epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+                       epilog=EPILOG)
     a = p.add_argument
     a("grid_file", nargs="?", default=None, help="TOML grid file (side, [fixed], [grid])")
     a("--side", default=None, metavar="{" + ",".join(SIDES) + "}",
