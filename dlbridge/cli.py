@@ -15,7 +15,7 @@ import importlib
 import sys
 from typing import Sequence
 
-from packing.exits import run_command
+from packing.exits import OPTIONAL_DEPENDENCIES, missing_dependency, run_command
 from packing.helpformat import DefaultsHelpFormatter
 from packing.io import package_version
 
@@ -50,22 +50,33 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     parser = _Parser(prog="dlbridge", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"%(prog)s {package_version()}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    wanted = [argv[0]] if argv and argv[0] in SUBCOMMANDS else list(SUBCOMMANDS)
+    one = bool(argv) and argv[0] in SUBCOMMANDS
     added = set()
-    for name in wanted:
+    for name in [argv[0]] if one else list(SUBCOMMANDS):
         entry = SUBCOMMANDS[name]
-        if entry not in added:
-            module, function = entry
-            getattr(importlib.import_module(module), function)(sub)
-            added.add(entry)
+        if entry in added:
+            continue
+        added.add(entry)
+        try:
+            module = importlib.import_module(entry[0])
+        except ModuleNotFoundError as exc:
+            if one or missing_dependency(exc) is None:
+                raise                      # run_command says which package to install
+            sub.add_parser(name, help=f"(needs {missing_dependency(exc)}: "
+                                      f"{OPTIONAL_DEPENDENCIES[missing_dependency(exc)]})")
+            continue
+        getattr(module, entry[1])(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``dlbridge`` console script; returns the exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    args = build_parser(argv).parse_args(argv)
-    return run_command("dlbridge", lambda: args.func(args, argv))
+
+    def body() -> int:
+        args = build_parser(argv).parse_args(argv)
+        return args.func(args, argv)
+    return run_command("dlbridge", body)
 
 
 if __name__ == "__main__":

@@ -101,16 +101,41 @@ def _silence_stdout() -> None:
         os.dup2(devnull, sys.stdout.fileno())
 
 
+OPTIONAL_DEPENDENCIES = {
+    "torch": "pip install 'jamming-bridge[nets]', or torch as the README's Set-up says",
+    "gsd": "pip install 'jamming-bridge[export]'",
+    "dask": "pip install 'jamming-bridge[dist]'",
+    "distributed": "pip install 'jamming-bridge[dist]'",
+    "dask_jobqueue": "pip install 'jamming-bridge[dist]'",
+    "submitit": "pip install 'jamming-bridge[dist]'",
+}
+"""Top-level module of an optional dependency → how to install it."""
+
+
+def missing_dependency(exc: ImportError) -> str | None:
+    """The optional dependency whose absence raised ``exc`` (a key of
+    :data:`OPTIONAL_DEPENDENCIES`), or None for any other import error."""
+    top = (exc.name or "").partition(".")[0]
+    return top if isinstance(exc, ModuleNotFoundError) and top in OPTIONAL_DEPENDENCIES else None
+
+
 def run_command(prog: str, body: Callable[[], int]) -> int:
     """Run ``body`` (a subcommand) and return its exit status, with every way it can end turned
-    into one line on stderr and a status of :data:`EXIT_STATUS`: ParameterError (2), an
-    operating-system error such as a full disk or a size limit (1), SIGINT or SIGTERM
-    (128 + signal), stdout closed by its reader (141, silent)."""
+    into one line on stderr and a status of :data:`EXIT_STATUS`: ParameterError or a missing
+    optional dependency (2), an operating-system error such as a full disk or a size limit (1),
+    SIGINT or SIGTERM (128 + signal), stdout closed by its reader (141, silent)."""
     try:
         with signals_as_exceptions():
             return body()
     except ParameterError as exc:
         print(f"{prog}: error: {exc}", file=sys.stderr)
+        return EXIT_STATUS["input"]
+    except ModuleNotFoundError as exc:
+        name = missing_dependency(exc)
+        if name is None:
+            raise
+        print(f"{prog}: error: this command needs {name}, which is not installed: "
+              f"{OPTIONAL_DEPENDENCIES[name]}", file=sys.stderr)
         return EXIT_STATUS["input"]
     except KeyboardInterrupt as exc:
         signum = getattr(exc, "signum", signal.SIGINT)

@@ -17,6 +17,16 @@ PARSERS = {"packing": (pk_cli.build_parser, ("jam", "export")),
            "dlbridge": (dl_cli.build_parser, tuple(dl_cli.SUBCOMMANDS))}
 
 
+NO_TORCH = (
+    "import sys\n"
+    "class NoTorch:\n"
+    "    def find_spec(self, name, path=None, target=None):\n"
+    "        if name.partition('.')[0] == 'torch':\n"
+    "            raise ModuleNotFoundError(\"No module named 'torch'\", name='torch')\n"
+    "sys.meta_path.insert(0, NoTorch())\n")
+"""A finder first on sys.meta_path: every `import torch` fails as on a torch-free install."""
+
+
 def _parse(build, argv) -> tuple[int, str]:
     out = io.StringIO()
     with contextlib.redirect_stdout(out), pytest.raises(SystemExit) as stop:
@@ -43,13 +53,7 @@ def test_packing_jam_and_export_run_where_torch_cannot_be_imported(tmp_path):
     """A finder first on sys.meta_path makes every `import torch` fail, as on a torch-free
     install."""
     out, xyz = tmp_path / "j.h5", tmp_path / "j.xyz"
-    script = (
-        "import sys\n"
-        "class NoTorch:\n"
-        "    def find_spec(self, name, path=None, target=None):\n"
-        "        if name.partition('.')[0] == 'torch':\n"
-        "            raise ImportError('torch is not installed')\n"
-        "sys.meta_path.insert(0, NoTorch())\n"
+    script = NO_TORCH + (
         "from packing.cli import main\n"
         f"assert main(['jam', '--n', '32', '--delta-phi', '1e-4', '--no-progress',\n"
         f"             '--out', {str(out)!r}]) == 0\n"
@@ -113,3 +117,20 @@ def test_every_option_with_a_default_says_it_in_help(prog, sub):
     for a in subparser._actions:
         if a.option_strings and a.default not in (None, False, argparse.SUPPRESS, [], ()):
             assert "default" in formatter._get_help_string(a), (sub, a.option_strings)
+
+
+def test_without_torch_the_network_commands_say_what_to_install(tmp_path):
+    script = NO_TORCH + (
+        "from dlbridge.cli import main\n"
+        "sys.exit(main(sys.argv[1:]))\n")
+    run = lambda *a: subprocess.run([sys.executable, "-c", script, *a], capture_output=True,
+                                    text=True)
+    res = run("train", "--dataset", "random", "--out", str(tmp_path / "n.h5"))
+    assert res.returncode == 2 and not (tmp_path / "n.h5").exists()
+    assert res.stderr.startswith("dlbridge: error: this command needs torch, which is not "
+                                 "installed: pip install 'jamming-bridge[nets]'"), res.stderr
+    assert len(res.stderr.strip().splitlines()) == 1
+    listing = run("--help")
+    assert listing.returncode == 0 and "compare" in listing.stdout and "needs torch" in \
+        listing.stdout
+    assert run("compare", "--help").returncode == 0
