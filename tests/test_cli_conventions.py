@@ -91,19 +91,19 @@ def test_sweep_help_lists_the_sides_and_executors():
     assert "{" + ",".join(SIDES) + "}" in text and "{" + ",".join(EXECUTORS) + "}" in text
 
 
-def test_results_go_to_stdout_and_warnings_to_stderr(tmp_path):
+def test_results_go_to_stdout_and_warnings_to_stderr(tmp_path, capsys):
     """packing jam and dlbridge train: the summary of what was written on stdout, nothing but
     warnings on stderr (the nets here stop at their step budget: a warning, exit 3)."""
-    jam = subprocess.run([sys.executable, "-m", "packing.cli", "jam", "--n", "32", "--delta-phi",
-                          "1e-3", "--quiet", "--out", str(tmp_path / "j.h5")],
-                         capture_output=True, text=True)
-    assert jam.returncode == 0 and "wrote 1 states" in jam.stdout and jam.stderr == ""
-    train = subprocess.run([sys.executable, "-m", "dlbridge.cli", "train", "--dataset", "random",
-                            "--dim", "4", "--n-train", "20", "--widths", "3", "--seeds", "1",
-                            "--steps", "50", "--device", "cpu", "--quiet",
-                            "--out", str(tmp_path / "n.h5")], capture_output=True, text=True)
-    assert train.returncode == 3 and "nets ->" in train.stdout
-    assert "nets ->" not in train.stderr and "reached no minimum" in train.stderr
+    assert pk_cli.main(["jam", "--n", "32", "--delta-phi", "1e-3", "--quiet",
+                        "--out", str(tmp_path / "j.h5")]) == 0
+    jam = capsys.readouterr()
+    assert "wrote 1 states" in jam.out and jam.err == ""
+    assert dl_cli.main(["train", "--dataset", "random", "--dim", "4", "--n-train", "20",
+                        "--widths", "3", "--seeds", "1", "--steps", "50", "--device", "cpu",
+                        "--quiet", "--out", str(tmp_path / "n.h5")]) == 3
+    train = capsys.readouterr()
+    assert "nets ->" in train.out
+    assert "nets ->" not in train.err and "reached no minimum" in train.err
 
 
 @pytest.mark.parametrize("prog, sub", [(p, s) for p, (_, subs) in PARSERS.items() for s in subs])

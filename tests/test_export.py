@@ -2,12 +2,10 @@
 against naive references (rotation matrices of the quaternions; |F| of the engine's forces)."""
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import numpy as np
 import pytest
 
+from packing.cli import main as packing_main
 from packing.errors import ParameterError
 from packing.export import (
     FORMATS,
@@ -156,15 +154,20 @@ def test_gsd_standard_chunks_hold_the_jammed_state(tmp_path, jammed_file):
     assert np.array_equal(diameters, p.diameters)
 
 
-def _export(*args):
-    return subprocess.run([sys.executable, "-m", "packing.cli", "export", *map(str, args)],
-                          capture_output=True, text=True)
+def _export(capsys, *args) -> tuple[int, str]:
+    """``packing export ARGS`` in this process: (exit status, stderr)."""
+    capsys.readouterr()
+    try:
+        code = packing_main(["export", *map(str, args)])
+    except SystemExit as stop:      # argparse's usage errors
+        code = stop.code
+    return code, capsys.readouterr().err
 
 
-def test_export_command_writes_the_state_and_refuses_bad_input(tmp_path, jammed_file):
+def test_export_command_writes_the_state_and_refuses_bad_input(tmp_path, jammed_file, capsys):
     out = tmp_path / "s.xyz"
-    res = _export(jammed_file, "--out", out)
-    assert res.returncode == 0, res.stderr
+    code, err = _export(capsys, jammed_file, "--out", out)
+    assert code == 0, err
     assert np.array_equal(read_snapshot(out, "extxyz").contacts,
                           read_state_file(jammed_file).contacts)
     before = out.read_bytes()
@@ -172,9 +175,9 @@ def test_export_command_writes_the_state_and_refuses_bad_input(tmp_path, jammed_
                          ((jammed_file, "/runs/nothing", "--out", tmp_path / "t.xyz"), "GROUP"),
                          ((tmp_path / "missing.h5", "--out", tmp_path / "t.xyz"), "FILE"),
                          ((jammed_file, "--format", "pdb", "--out", tmp_path / "t.x"), "--format")]:
-        res = _export(*argv)
-        assert res.returncode == 2 and needle in res.stderr, res.stderr
-        assert len(res.stderr.strip().splitlines()) == 1
+        code, err = _export(capsys, *argv)
+        assert code == 2 and needle in err, err
+        assert len(err.strip().splitlines()) == 1
     assert out.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["s.xyz"]
 
 
