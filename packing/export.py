@@ -6,7 +6,8 @@
   Orientation, Shoemake order); a ``rattler`` column; species ``X`` (ASE's dummy element); in
   the comment line the box as ``Lattice``, ``pbc`` (2D: the third axis not periodic, z = 0),
   ``dim``, ``shape``, ``alpha``, φ and the other :data:`~packing.snapshot.SCALARS`, and the
-  contacts: ``contacts`` (i j pairs, 0-based, flattened), ``overlaps`` (Δ) and ``forces``.
+  contacts: ``contacts`` (i j pairs, 0-based, flattened), ``contact_overlaps`` (Δ) and
+  ``contact_forces`` (not ``forces``, which ASE reads as per-particle forces).
 * ``gsd`` (HOOMD-blue's GSD, binary): the standard chunks (box centred on the origin as HOOMD's
   is, 2D boxes with Lz = 0; float32 positions and orientations w, x, y, z; one particle type per
   particle size with its ``type_shapes``, Sphere or Ellipsoid; the contacts as ``bonds``), and
@@ -118,7 +119,7 @@ def _extxyz_text(snap: Snapshot) -> str:
         **{k: _number(v) for k, v in snap.info.items() if math.isfinite(v)},
         "n_contacts": str(len(snap.contacts)),
         "contacts": " ".join(map(str, snap.contacts.ravel())),
-        "overlaps": _numbers(snap.overlaps), "forces": _numbers(snap.forces),
+        "contact_overlaps": _numbers(snap.overlaps), "contact_forces": _numbers(snap.forces),
     }
     comment = " ".join(f'{k}="{v}"' if (" " in v or not v) else f"{k}={v}"
                        for k, v in header.items())
@@ -218,7 +219,7 @@ def read_extxyz(path: str | Path) -> Snapshot:
     require(contacts.size % 2 == 0 and np.array_equal(contacts, np.round(contacts)),
             "extxyz contacts", "pairs of particle indices", str(path))
     contacts = contacts.astype(np.int64).reshape(-1, 2)
-    overlaps = _floats(head.get("overlaps", ""), "overlaps", str(path))
+    overlaps = _floats(head.get("contact_overlaps", ""), "contact_overlaps", str(path))
     rattlers = column("rattler")[:, 0] if "rattler" in cols else np.zeros(n, dtype=bool)
     info = {k: float(head[k]) for k in SCALARS if k in head}
     return Snapshot(packing, contacts, overlaps, rattlers, info)

@@ -201,3 +201,12 @@ def test_a_damaged_extxyz_file_is_refused_in_one_line(tmp_path, damage):
         read_snapshot(bad, "extxyz")
     assert "extxyz" in str(caught.value) and "\n" not in str(caught.value)
 
+
+
+def test_ase_keeps_the_contact_forces_apart_from_its_own_forces(tmp_path, jammed_file):
+    ase_io = pytest.importorskip("ase.io")
+    snap = read_state_file(jammed_file)
+    atoms = ase_io.read(write_snapshot(snap, tmp_path / "j.xyz", "extxyz"), format="extxyz")
+    assert np.allclose(np.ravel(atoms.info["contact_forces"], order="F"), snap.forces,
+                       rtol=1e-15, atol=0)
+    assert np.array_equal(np.ravel(atoms.info["contact_overlaps"], order="F"), snap.overlaps)
