@@ -87,6 +87,20 @@ def signals_as_exceptions() -> Iterator[None]:
             signal.signal(s, handler)
 
 
+def interrupt_within(exc: BaseException) -> KeyboardInterrupt | None:
+    """The KeyboardInterrupt (an :class:`Interrupted`) a SystemError carries: when the handler of
+    a stop signal raises while a compiled function (a numba kernel) is returning its result,
+    CPython reports "returned a result with an exception set" as a SystemError whose cause, at
+    the end of a chain of such errors, is the interruption. None for any other exception."""
+    seen = set()
+    while isinstance(exc, SystemError) and id(exc) not in seen:
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+        if isinstance(exc, KeyboardInterrupt):
+            return exc
+    return None
+
+
 def os_error_line(exc: OSError) -> str:
     """``<strerror>: <file>`` of an operating-system error (the file when known)."""
     reason = exc.strerror or errno.errorcode.get(exc.errno or 0, "") or str(exc)
@@ -119,6 +133,16 @@ def missing_dependency(exc: ImportError) -> str | None:
     return top if isinstance(exc, ModuleNotFoundError) and top in OPTIONAL_DEPENDENCIES else None
 
 
+def _interruptions_unwrapped(body: Callable[[], int]) -> int:
+    try:
+        return body()
+    except SystemError as exc:
+        interrupt = interrupt_within(exc)
+        if interrupt is None:
+            raise
+        raise interrupt from None
+
+
 def run_command(prog: str, body: Callable[[], int]) -> int:
     """Run ``body`` (a subcommand) and return its exit status, with every way it can end turned
     into one line on stderr and a status of :data:`EXIT_STATUS`: ParameterError or a missing
@@ -126,7 +150,7 @@ def run_command(prog: str, body: Callable[[], int]) -> int:
     SIGINT or SIGTERM (128 + signal), stdout closed by its reader (141, silent)."""
     try:
         with signals_as_exceptions():
-            return body()
+            return _interruptions_unwrapped(body)
     except ParameterError as exc:
         print(f"{prog}: error: {exc}", file=sys.stderr)
         return EXIT_STATUS["input"]

@@ -6,12 +6,16 @@ from __future__ import annotations
 import os
 import signal
 import tempfile
+import threading
+import time
 
+import numba
+import numpy as np
 import pytest
 
 from dlbridge.workflow import locks
 from packing import io
-from packing.exits import Interrupted, signals_as_exceptions, stop_signals_held
+from packing.exits import Interrupted, run_command, signals_as_exceptions, stop_signals_held
 
 
 def _signal_after(real, sig=signal.SIGTERM):
@@ -72,3 +76,30 @@ def test_held_signals_are_raised_once_when_the_outermost_block_ends():
     with signals_as_exceptions(), stop_signals_held():   # nothing left pending
         reached.append("after")
     assert reached[-1] == "after"
+
+
+def _five_arrays(n):
+    a, b, c, d, e = np.zeros(n), np.zeros(n), np.zeros(n), np.zeros(n), np.zeros(n)
+    for i in range(n):
+        a[i] = 0.5 * i
+    return a, b, c, d, e
+
+
+def test_a_signal_while_a_numba_kernel_returns_ends_as_an_interruption(capsys):
+    """A stop signal whose handler runs while numba boxes a kernel's tuple of arrays reaches
+    Python as a SystemError caused by Interrupted (about half of these trials): the command
+    still ends as interrupted, 130 and one line, never with a traceback."""
+    kernel = numba.njit(_five_arrays)
+    kernel(10)
+    statuses = []
+    for k in range(30):
+        def body(k=k) -> int:
+            threading.Timer(0.005 + 0.002 * k, os.kill, (os.getpid(), signal.SIGINT)).start()
+            t0 = time.monotonic()
+            while time.monotonic() - t0 < 5:
+                kernel(200)
+            return 0
+        statuses.append(run_command("test", body))
+    assert statuses == [128 + signal.SIGINT] * 30
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 30 and all("interrupted by SIGINT" in ln for ln in lines)
