@@ -14,6 +14,7 @@ import contextlib
 import dataclasses
 import datetime as _dt
 import errno
+import functools
 import os
 import platform
 import shutil
@@ -91,32 +92,30 @@ def package_version() -> str:
         return "unknown"
 
 
-def git_commit() -> str | None:
-    """Commit hash of the source tree this package is imported from, or None outside a checkout."""
+@functools.lru_cache(maxsize=None)
+def _git(*args: str) -> str | None:
+    """Stdout of ``git args`` in the source tree this package is imported from (once per process:
+    every file a command writes asks), or None outside a checkout."""
     root = Path(__file__).resolve().parent.parent
     try:
-        out = subprocess.run(
-            ["git", "-C", str(root), "rev-parse", "HEAD"],
-            capture_output=True, text=True, timeout=5, check=False,
-        )
+        out = subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True,
+                             timeout=5, check=False)
     except (OSError, subprocess.SubprocessError):
         return None
-    sha = out.stdout.strip()
-    return sha if out.returncode == 0 and len(sha) == 40 else None
+    return out.stdout if out.returncode == 0 else None
+
+
+def git_commit() -> str | None:
+    """Commit hash of the source tree this package is imported from, or None outside a checkout."""
+    sha = (_git("rev-parse", "HEAD") or "").strip()
+    return sha if len(sha) == 40 else None
 
 
 def git_dirty() -> bool | None:
     """True when tracked files of the source tree differ from its commit (the results may not be
     reproducible from :func:`git_commit` alone), None outside a checkout."""
-    root = Path(__file__).resolve().parent.parent
-    try:
-        out = subprocess.run(
-            ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
-            capture_output=True, text=True, timeout=5, check=False,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return bool(out.stdout.strip()) if out.returncode == 0 else None
+    status = _git("status", "--porcelain", "--untracked-files=no")
+    return None if status is None else bool(status.strip())
 
 
 def cpu_name() -> str:

@@ -123,8 +123,8 @@ def _execute_run(run: Run, out_dir: str, command: str, grid_json: str, retry_fai
             return dict(out, status="done", seconds=time.perf_counter() - t0, states=n,
                         unconverged=n_unconv)
         except Exception as exc:  # noqa: BLE001 - a failed run is stored, with its traceback
-            if interrupt_within(exc) is not None:
-                raise interrupt_within(exc) from None     # a signal, not a failure of the run
+            if (interrupt := interrupt_within(exc)) is not None:
+                raise interrupt from None     # a signal, not a failure of the run
             if _cannot_write(exc):
                 raise
             error = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
