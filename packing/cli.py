@@ -62,7 +62,16 @@ def build_parser() -> argparse.ArgumentParser:
     _add_jam(sub)
     _add_export(sub)
     _add_plot(sub)
+    _add_sweep(sub)
     return parser
+
+
+def _add_sweep(sub) -> None:
+    """``packing sweep`` and ``packing merge``: the sweep machinery (shared with ``dlbridge
+    sweep``, which lives in the same distribution) restricted to packing runs."""
+    from dlbridge.workflow.sweep_cli import add_sweep_parsers
+
+    add_sweep_parsers(sub, prog="packing", side="packing")
 
 
 def _add_jam(sub) -> None:
@@ -249,6 +258,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"argument --aspect: --aspect must be in [1.0, 10.0) for --shape ellipse "
                      f"(got {args.aspect!r})")
     command = "packing " + " ".join(shlex.quote(a) for a in argv)
+    if args.command in ("sweep", "merge"):
+        return run_command(f"packing {args.command}", lambda: args.func(args, argv))
     return run_command(f"packing {args.command}", lambda: args.func(args, command))
 
 

@@ -139,6 +139,34 @@ def test_serial_sweep_resumes_and_merges(tmp_path):
     assert main(["compare", str(merged), "--out", str(tmp_path / "cmp")]) == 0
 
 
+def test_packing_sweep_is_the_dlbridge_sweep_of_packing_runs(tmp_path, capsys):
+    """``packing sweep`` and ``packing merge`` write the same run files as ``dlbridge sweep
+    --side packing`` (same names and numbers) and refuse a grid of another side."""
+    from packing.cli import main as packing_main
+
+    items = ["--fixed", "dim=2", "n=32", "delta_phis=1e-6", "--grid", "seed=0:2"]
+    assert packing_main(["sweep", *items, "--out", str(tmp_path / "p"), "--executor", "serial",
+                         "--quiet", "--merge", str(tmp_path / "p.h5")]) == 0
+    assert main(["sweep", "--side", "packing", *items, "--out", str(tmp_path / "d"),
+                 "--executor", "serial", "--quiet"]) == 0
+    ours = sorted(p.name for p in (tmp_path / "p").glob("packing-*.h5"))
+    assert ours == sorted(p.name for p in (tmp_path / "d").glob("packing-*.h5")) and len(ours) == 2
+    for name in ours:
+        with h5py.File(tmp_path / "p" / name, "r") as a, h5py.File(tmp_path / "d" / name, "r") as b:
+            assert a.attrs["command"].startswith("packing sweep ")
+            pa, pb = list(iter_states(a)), list(iter_states(b))
+            assert [s.attrs["phi"] for s in pa] == [s.attrs["phi"] for s in pb]
+    assert packing_main(["merge", str(tmp_path / "p"), "--out", str(tmp_path / "m.h5")]) == 0
+    with h5py.File(tmp_path / "m.h5", "r") as f:
+        assert len(list(iter_states(f))) == 2
+    capsys.readouterr()
+    toml = tmp_path / "nets.toml"
+    toml.write_text('side = "network"\n[grid]\nseed = [0]\n')
+    assert packing_main(["sweep", str(toml), "--out", str(tmp_path / "n"), "--dry-run"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "packing sweep: error: side must be 'packing'" in err[0]
+
+
 def test_failed_and_unconverged_runs_are_kept_and_marked(tmp_path, capsys):
     """A diverging net (lr = 1e300) fails its run, with its error in the file; FIRE stopped by
     its step budget is stored with converged = False; a re-run leaves failed runs alone unless

@@ -319,7 +319,7 @@ def run_sweep(grid: Grid, out: str | os.PathLike, executor: str = "local", worke
     if todo:
         try:
             with open_executor(executor, workers, out_dir, scheduler, options) as (ex, info):
-                log(f"dlbridge sweep: {len(runs)} runs, {len(todo)} to do, {counts['skipped']} "
+                log(f"sweep: {len(runs)} runs, {len(todo)} to do, {counts['skipped']} "
                     f"already there; {info}")
                 futures = {ex.submit(execute_run, r, str(out_dir), command, grid.to_json(),
                                      retry_failed): r for r in todo}

@@ -28,18 +28,21 @@ examples:
   dlbridge merge runs/ --out all.h5"""
 
 
-def add_sweep_parsers(sub) -> None:
-    """Add the ``sweep`` and ``merge`` subcommands to the ``dlbridge`` parser."""
+def add_sweep_parsers(sub, prog: str = "dlbridge", side: str | None = None) -> None:
+    """Add the ``sweep`` and ``merge`` subcommands to the ``prog`` parser; with ``side``, the
+    sweep's runs are of that side only (``packing sweep``) and ``--side`` is not offered."""
     p = sub.add_parser("sweep", help="run a parameter grid (packings or nets), resumable",
                        description="Expand a grid of packing or network runs (a TOML file, or "
                                    "--fixed and --grid) and run the pending ones,\none HDF5 file "
                                    "per run, each under a lock: a re-run does only what is "
                                    "missing,\nand several sweeps of one folder share the work.",
-                       epilog=EPILOG)
+                       epilog=EPILOG if side is None else
+                       EPILOG.replace("dlbridge", prog).replace(f"--side {side} ", ""))
     a = p.add_argument
     a("grid_file", nargs="?", default=None, help="TOML grid file (side, [fixed], [grid])")
-    a("--side", default=None, metavar="{" + ",".join(SIDES) + "}",
-      help="which runs (or side = in the grid file)")
+    if side is None:
+        a("--side", default=None, metavar="{" + ",".join(SIDES) + "}",
+          help="which runs (or side = in the grid file)")
     a("--fixed", nargs="+", default=[], metavar="KEY=VALUE", help="fixed parameters")
     a("--grid", nargs="+", default=[], metavar="KEY=VALUES",
       help="swept parameters: v1,v2,...  a:b (integers)  or a JSON list")
@@ -58,7 +61,7 @@ def add_sweep_parsers(sub) -> None:
       help="--merge even when runs of the grid are not finished (held by other workers)")
     a("--dry-run", action="store_true", help="list the runs and exit")
     a("--quiet", action="store_true", help="no progress bar")
-    p.set_defaults(func=cmd_sweep)
+    p.set_defaults(func=cmd_sweep, side=side, prog=prog, only_side=side)
 
     m = sub.add_parser("merge", help="merge a sweep directory into one HDF5 file with an index",
                        description="Copy every finished run file of a sweep folder into one HDF5 "
@@ -69,7 +72,7 @@ def add_sweep_parsers(sub) -> None:
     m.add_argument("--overwrite", action="store_true", help="replace an existing --out")
     m.add_argument("--allow-incomplete", action="store_true",
                    help="merge even when runs of the folder's grids are not finished")
-    m.set_defaults(func=cmd_merge)
+    m.set_defaults(func=cmd_merge, prog=prog)
 
 
 def _options(items: Sequence[str]) -> dict:
@@ -85,7 +88,10 @@ def cmd_sweep(args: argparse.Namespace, argv: Sequence[str]) -> int:
     """``dlbridge sweep``: expand the grid, validate every run, run the pending ones."""
     from packing.io import check_output_path
 
-    grid = load_grid(args.grid_file, args.side, args.fixed, args.grid)
+    from_file = args.only_side is not None and args.grid_file is not None  # the file says its side
+    grid = load_grid(args.grid_file, None if from_file else args.side, args.fixed, args.grid)
+    require(args.only_side is None or grid.side == args.only_side, "side",
+            f"{args.only_side!r} for {args.prog} sweep (other sides: dlbridge sweep)", grid.side)
     runs = grid.runs()
     if args.dry_run:
         for r in runs:
@@ -93,11 +99,11 @@ def cmd_sweep(args: argparse.Namespace, argv: Sequence[str]) -> int:
         return 0
     if args.merge is not None:
         check_output_path(args.merge, args.overwrite, "--merge")
-    command = "dlbridge " + shlex.join(argv)
+    command = f"{args.prog} " + shlex.join(argv)
     rep = run_sweep(grid, args.out, args.executor, args.workers, args.retry_failed, command,
                     args.scheduler, _options(args.cluster_option), progress=not args.quiet,
                     log=lambda s: print(s, file=sys.stderr))
-    print(f"dlbridge sweep: {rep.total} runs in {rep.out_dir}: {rep.done} done now, "
+    print(f"{args.prog} sweep: {rep.total} runs in {rep.out_dir}: {rep.done} done now, "
           f"{rep.skipped} already there, {rep.failed} failed, {rep.locked} held by other workers"
           + (f"; {rep.unconverged} states stopped at their step budget (converged = False in "
              f"their files)" if rep.unconverged else ""), file=sys.stderr)
@@ -105,14 +111,14 @@ def cmd_sweep(args: argparse.Namespace, argv: Sequence[str]) -> int:
         print(f"  failed: {e}", file=sys.stderr)
     unfinished = [r.file_name for r in pending_runs(runs, Path(rep.out_dir), False)]
     if unfinished:
-        print(f"dlbridge sweep: {len(unfinished)} runs not finished (held by other workers or "
+        print(f"{args.prog} sweep: {len(unfinished)} runs not finished (held by other workers or "
               f"lost): re-run the sweep when they are done (exit status "
               f"{EXIT_STATUS['blocked']})" + ("; --merge skipped" if args.merge is not None
                                              and not args.allow_incomplete else ""),
               file=sys.stderr)
     if args.merge is not None and (args.allow_incomplete or not unfinished):
         m = merge_runs(args.out, args.merge, args.overwrite, command, args.allow_incomplete)
-        print(f"dlbridge sweep: merged {m['done']} runs ({m['states']} states) -> {args.merge}",
+        print(f"{args.prog} sweep: merged {m['done']} runs ({m['states']} states) -> {args.merge}",
               file=sys.stderr)
     if unfinished:
         return EXIT_STATUS["blocked"]
@@ -121,9 +127,9 @@ def cmd_sweep(args: argparse.Namespace, argv: Sequence[str]) -> int:
 
 def cmd_merge(args: argparse.Namespace, argv: Sequence[str]) -> int:
     """``dlbridge merge``: gather a sweep directory into one file."""
-    m = merge_runs(args.directory, args.out, args.overwrite, "dlbridge " + shlex.join(argv),
+    m = merge_runs(args.directory, args.out, args.overwrite, f"{args.prog} " + shlex.join(argv),
                    args.allow_incomplete)
-    print(f"dlbridge merge: {m['runs']} run files ({m['done']} done, {m['failed']} failed, "
+    print(f"{args.prog} merge: {m['runs']} run files ({m['done']} done, {m['failed']} failed, "
           f"{m['bad']} unreadable or invalid, {m['unfinished']} runs of the grid unfinished, "
           f"{m['states']} states) -> {args.out}", file=sys.stderr)
     return EXIT_STATUS["unconverged"] if m["bad"] else 0
