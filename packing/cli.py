@@ -7,7 +7,7 @@ import argparse
 import math
 import shlex
 import sys
-from typing import Sequence
+from typing import Callable, Sequence
 
 from .errors import require
 from .exits import EXIT_STATUS, run_command
@@ -55,23 +55,19 @@ def _float_in(name: str, lo: float, hi: float, lo_open: bool = True):
     return parse
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(extra_subcommands: Sequence[Callable] = ()) -> argparse.ArgumentParser:
+    """The ``packing`` parser; each of ``extra_subcommands`` is called with the subparsers to add
+    commands defined elsewhere (the console script adds ``sweep`` and ``merge`` from dlbridge,
+    which imports packing, not the other way round)."""
     parser = _Parser(prog="packing", description=__doc__)
     parser.add_argument("--version", action="version", version=f"%(prog)s {package_version()}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     _add_jam(sub)
     _add_export(sub)
     _add_plot(sub)
-    _add_sweep(sub)
+    for add in extra_subcommands:
+        add(sub)
     return parser
-
-
-def _add_sweep(sub) -> None:
-    """``packing sweep`` and ``packing merge``: the sweep machinery (shared with ``dlbridge
-    sweep``, which lives in the same distribution) restricted to packing runs."""
-    from dlbridge.workflow.sweep_cli import add_sweep_parsers
-
-    add_sweep_parsers(sub, prog="packing", side="packing")
 
 
 def _add_jam(sub) -> None:
@@ -250,15 +246,15 @@ def _convergence_status(runs) -> int:
     return UNCONVERGED_STATUS
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, extra_subcommands: Sequence[Callable] = ()) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    parser = build_parser()
+    parser = build_parser(extra_subcommands)
     args = parser.parse_args(argv)
     if getattr(args, "shape", None) == "ellipse" and args.aspect is not None and args.aspect < 1.0:
         parser.error(f"argument --aspect: --aspect must be in [1.0, 10.0) for --shape ellipse "
                      f"(got {args.aspect!r})")
     command = "packing " + " ".join(shlex.quote(a) for a in argv)
-    if args.command in ("sweep", "merge"):
+    if getattr(args, "takes_argv", False):
         return run_command(f"packing {args.command}", lambda: args.func(args, argv))
     return run_command(f"packing {args.command}", lambda: args.func(args, command))
 

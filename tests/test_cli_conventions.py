@@ -54,7 +54,7 @@ def test_packing_jam_and_export_run_where_torch_cannot_be_imported(tmp_path):
     install."""
     out, xyz = tmp_path / "j.h5", tmp_path / "j.xyz"
     script = NO_TORCH + (
-        "from packing.cli import main\n"
+        "from dlbridge.workflow.packing_entry import main\n"   # the `packing` console script
         f"assert main(['jam', '--n', '32', '--delta-phi', '1e-4', '--no-progress',\n"
         f"             '--out', {str(out)!r}]) == 0\n"
         f"assert main(['export', {str(out)!r}, '--out', {str(xyz)!r}]) == 0\n"

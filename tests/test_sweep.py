@@ -142,7 +142,7 @@ def test_serial_sweep_resumes_and_merges(tmp_path):
 def test_packing_sweep_is_the_dlbridge_sweep_of_packing_runs(tmp_path, capsys):
     """``packing sweep`` and ``packing merge`` write the same run files as ``dlbridge sweep
     --side packing`` (same names and numbers) and refuse a grid of another side."""
-    from packing.cli import main as packing_main
+    from dlbridge.workflow.packing_entry import main as packing_main
 
     items = ["--fixed", "dim=2", "n=32", "delta_phis=1e-6", "--grid", "seed=0:2"]
     assert packing_main(["sweep", *items, "--out", str(tmp_path / "p"), "--executor", "serial",

@@ -61,7 +61,7 @@ def add_sweep_parsers(sub, prog: str = "dlbridge", side: str | None = None) -> N
       help="--merge even when runs of the grid are not finished (held by other workers)")
     a("--dry-run", action="store_true", help="list the runs and exit")
     a("--quiet", action="store_true", help="no progress bar")
-    p.set_defaults(func=cmd_sweep, side=side, prog=prog, only_side=side)
+    p.set_defaults(func=cmd_sweep, side=side, prog=prog, only_side=side, takes_argv=True)
 
     m = sub.add_parser("merge", help="merge a sweep directory into one HDF5 file with an index",
                        description="Copy every finished run file of a sweep folder into one HDF5 "
@@ -72,7 +72,7 @@ def add_sweep_parsers(sub, prog: str = "dlbridge", side: str | None = None) -> N
     m.add_argument("--overwrite", action="store_true", help="replace an existing --out")
     m.add_argument("--allow-incomplete", action="store_true",
                    help="merge even when runs of the folder's grids are not finished")
-    m.set_defaults(func=cmd_merge, prog=prog)
+    m.set_defaults(func=cmd_merge, prog=prog, takes_argv=True)
 
 
 def _options(items: Sequence[str]) -> dict:
