@@ -61,7 +61,7 @@ def add_sweep_parsers(sub, prog: str = "dlbridge", side: str | None = None) -> N
       help="--merge even when runs of the grid are not finished (held by other workers)")
     a("--dry-run", action="store_true", help="list the runs and exit")
     a("--quiet", action="store_true", help="no progress bar")
-    p.set_defaults(func=cmd_sweep, side=side, prog=prog, only_side=side, takes_argv=True)
+    p.set_defaults(func=cmd_sweep, prog=prog, only_side=side, takes_argv=True)
 
     m = sub.add_parser("merge", help="merge a sweep directory into one HDF5 file with an index",
                        description="Copy every finished run file of a sweep folder into one HDF5 "
@@ -88,8 +88,11 @@ def cmd_sweep(args: argparse.Namespace, argv: Sequence[str]) -> int:
     """``dlbridge sweep``: expand the grid, validate every run, run the pending ones."""
     from packing.io import check_output_path
 
-    from_file = args.only_side is not None and args.grid_file is not None  # the file says its side
-    grid = load_grid(args.grid_file, None if from_file else args.side, args.fixed, args.grid)
+    if args.only_side is None:
+        side = args.side
+    else:  # a grid file says its own side, checked below; the command line's is the fixed one
+        side = None if args.grid_file is not None else args.only_side
+    grid = load_grid(args.grid_file, side, args.fixed, args.grid)
     require(args.only_side is None or grid.side == args.only_side, "side",
             f"{args.only_side!r} for {args.prog} sweep (other sides: dlbridge sweep)", grid.side)
     runs = grid.runs()
