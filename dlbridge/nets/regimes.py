@@ -5,8 +5,12 @@ The protocol (Geiger, Spigler, Jacot, Wyart, J. Stat. Mech. 2020, 113301; Geiger
 Wyart, Phys. Rep. 924, 2021), and where it departs from the authors' code (feature_lazy):
 
 * data: MNIST parity, whitened principal components (the embedded dataset by default);
-* net: softplus (σ normalised, β = 1; their code uses β = 5), biases in every layer (their main
-  runs have none), last layer 1/h: α is the code's α = √h α_paper, both are stored;
+* net: softplus (σ normalised, β = 1; their code uses β = 5), last layer 1/h: α is the code's
+  α = √h α_paper, both are stored; no biases by default, as in their main runs. A last-layer
+  bias has ∂f/∂b = 1 and adds the all-ones matrix to Θ, while the weights' part of Θ is O(1/h)
+  under the 1/h last layer: the bias then dominates ‖Θ₀‖ and ‖Θ − Θ₀‖/‖Θ₀‖ at fixed α falls
+  as 1/h, which moves α*_code ∝ 1/h instead of O(1) (``bias = true`` keeps them, for that
+  comparison);
 * loss: the soft hinge softplus(βΔ)/β with β = 20, as their default, times 1/α² (theirs 1/α:
   a factor α in the time scale only), F = α[f(w) − f(w₀)];
 * dynamics: gradient flow, integrated explicitly (``flow``, optim.GradientFlow: adaptive Euler,
@@ -64,6 +68,7 @@ class RegimeSpec:
     width: float = 20.0
     alphas: tuple[float, ...] = (1.0,)
     activation: str = "softplus"
+    bias: bool = False
     loss: str = "softhinge"
     optimizer: str = "flow"
     steps: int = 30_000
@@ -136,7 +141,8 @@ def train_regime(spec: RegimeSpec, seeds: Sequence[int], data: Dataset | None = 
     require(len(seeds) >= 1 and all(isinstance(s, (int, np.integer)) and s >= 0 for s in seeds),
             "seeds", "a non-empty list of integers >= 0", list(seeds))
     data = spec.load_data() if data is None else data
-    specs = [make_spec(data.dim, spec.depth, spec.width, activation=spec.activation, alpha=a)
+    specs = [make_spec(data.dim, spec.depth, spec.width, activation=spec.activation,
+                       bias=spec.bias, alpha=a)
              for a in spec.alphas for _ in seeds]
     all_seeds = [int(s) for _ in spec.alphas for s in seeds]
     results = train_ensemble(specs, all_seeds, data, spec.config(), spec.device,

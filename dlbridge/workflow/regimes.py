@@ -60,20 +60,21 @@ REGIME_SCALES = {
     "small": _scale("small", "under a minute on 2 cores: the pipeline end to end",
                     {**_BASE, "n_train": 16, "n_test": 300, "n_probe": 64, "steps": 20_000},
                     ((8, 16), (0.1, 10.0, 1e3, 1e4)), ((4, 6, 12), (0.1, 1e4)), 4, 1e3),
-    # P = 500 with the implicit flow (dlbridge.nets.implicit): 3–8·10² steps per net, 5 s per net
-    # at h = 16 on 2 cores; the explicit flow leaves 1–2 of P = 64 data unsatisfied after 10⁵
-    # steps (h = 16, α = 10⁴; benchmarks/regimes_protocol.py). Lazy nets fit only for N ≳ P,
-    # hence h ≥ 16 (N ≥ 465).
+    # P = 500 with the implicit flow (dlbridge.nets.implicit): ~3·10² steps per net, 4–9 s per
+    # net at h = 32–181 on 2 cores; the explicit flow leaves 1–2 of P = 64 data unsatisfied after
+    # 10⁵ steps (h = 16, α = 10⁴; benchmarks/regimes_protocol.py). N/P = 1.6–69 (h = 23–181):
+    # lazy nets fit only for N ≳ P. ‖ΔΘ‖/‖Θ₀‖ falls faster than 1/α for α = 10²–10⁴ and as
+    # 1/α only beyond (docs/regimes/default/regimes.md), hence α up to 10⁶, the fit from 10⁴.
     "default": _scale("default", "the CPU grid (2 cores, about half an hour)",
                       {**_BASE, "optimizer": "implicit", "n_train": 500, "n_test": 2000,
                        "n_probe": 256, "steps": 3000},
-                      ((16, 32, 64), (0.01, 0.1, 1.0, 10.0, 100.0, 1e3, 1e4)),
-                      ((23, 45, 90), (0.1, 1e4)), 8, 1e3),
+                      ((32, 64, 128), tuple(10.0 ** k for k in range(-2, 7))),
+                      ((23, 45, 90, 181), (0.1, 1e4)), 8, 1e4),
     "paper": _scale("paper", "a GPU or a cluster (--executor slurm/dask/submitit; device auto)",
                     {**_BASE, "depth": 3, "n_train": 5000, "n_test": 5000, "n_probe": 1000,
                      "steps": 2_000_000, "device": "auto"},
                     ((100, 200, 400, 800), tuple(10.0 ** (k / 2) for k in range(-6, 13))),
-                    ((50, 70, 141, 283, 566), (0.1, 1e5)), 20, 1e3),
+                    ((50, 70, 141, 283, 566), (0.1, 1e5)), 20, 1e4),
 }
 """The scales of ``dlbridge regimes --scale``."""
 
