@@ -25,8 +25,8 @@ A step is accepted when the loss did not rise and the local error of the outputs
 (I + k W D)⁻¹ so that relaxed stiff modes do not count (Hairer & Wanner, §IV.8), and (ii) the
 miss |F' − F − k W c| of the linear prediction, is at most ``tol``; dt is then multiplied by
 0.9 (tol/err)^{1/2} within [0.2, 3] (the error of a first-order step is ∝ dt²), a rejected step
-by the same factor within [0.1, 0.5]. The endpoint converges as tol → 0 at first order
-(tests/test_implicit_flow.py against the explicit flow).
+by the same factor within [0.1, 0.5]. The endpoint converges at first order in dt, hence as
+tol^½ (tests/test_implicit_flow.py, also against the explicit flow).
 """
 from __future__ import annotations
 

@@ -38,6 +38,10 @@ REFERENCES = {"lazy slope": "regimes_lazy_kernel_change",
               "fluctuation": "regimes_output_fluctuation",
               "ensemble gain": "regimes_generalisation_convergence"}
 
+_WHY_NO_FIT = {"lazy slope": "fewer than 2 seeds fitted at 2 α or more",
+               "fluctuation": "fewer than 3 widths with 2 fitted nets or more",
+               "ensemble gain": "fewer than 3 widths with 2 fitted nets or more and ε > ε_ens"}
+
 
 @dataclasses.dataclass(frozen=True)
 class RegimesSummary:
@@ -114,7 +118,8 @@ def csv_text(summary: RegimesSummary) -> str:
 
 def _exponent_line(label: str, fit: Exponent | None, ref_name: str) -> str:
     if fit is None:
-        return f"| {label} | – | {_reference_value(ref_name)} | – | not enough fitted cells |"
+        return (f"| {label} | – | {_reference_value(ref_name)} | – | "
+                f"{_WHY_NO_FIT[ref_name]} |")
     ref = load_reference(REFERENCES[ref_name])["value"]
     points = "nets, slope per seed" if ref_name == "lazy slope" else "points"
     return (f"| {label} | {_pm(fit.value, fit.error)} | {_reference_value(ref_name)} | "

@@ -55,7 +55,7 @@ def _scale(name: str, purpose: str, fixed: dict, plane: tuple, scan: tuple, seed
 
 
 _BASE = {"dataset": "mnist-parity", "dim": 10, "depth": 2, "activation": "softplus",
-         "loss": "softhinge", "optimizer": "flow"}
+         "bias": False, "loss": "softhinge", "optimizer": "flow"}
 REGIME_SCALES = {
     "small": _scale("small", "under a minute on 2 cores: the pipeline end to end",
                     {**_BASE, "n_train": 16, "n_test": 300, "n_probe": 64, "steps": 20_000},
