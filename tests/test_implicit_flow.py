@@ -51,17 +51,19 @@ def test_jacobian_products_equal_jacrev():
 def test_implicit_flow_ends_where_the_explicit_flow_ends():
     """P = 32, h = 16, α = 1 (feature) and 10⁴ (lazy), fitted to N_Δ = 0 both ways: the kernel
     change, the weight change and the test outputs of the implicit flow (tol 10⁻³) agree with
-    the explicit flow's within 1 % (measured 0.10–0.25 %), in 267 and 252 steps instead of 853
-    (α = 1) and 19 589 (α = 10⁴)."""
+    the explicit flow's within 1 % (measured 0.006–0.44 %). The gain is in the stiff lazy
+    regime: 256 steps instead of 1488 at α = 10⁴; at α = 1 the two take alike (247, 209)."""
     explicit = _nets("flow", (1.0, 1e4), steps=40_000)
     implicit = _nets("implicit", (1.0, 1e4), flow_tol=1e-3)
     for e, i in zip(explicit, implicit):
         assert e.result.fitted and i.result.fitted
-        assert i.result.steps < e.result.steps / 3
         assert i.kernel_change == pytest.approx(e.kernel_change, rel=0.01)
         assert i.weight_change == pytest.approx(e.weight_change, rel=0.01)
         np.testing.assert_allclose(i.test_outputs, e.test_outputs, rtol=0,
                                    atol=0.01 * np.abs(e.test_outputs).max())
+    (feature_e, lazy_e), (feature_i, lazy_i) = explicit, implicit
+    assert lazy_i.result.steps < lazy_e.result.steps / 3
+    assert feature_i.result.steps < 2 * feature_e.result.steps
 
 
 def test_implicit_flow_converges_at_first_order_in_the_step():
@@ -76,8 +78,9 @@ def test_implicit_flow_converges_at_first_order_in_the_step():
 
 
 def test_implicit_flow_fits_the_stiff_lazy_regime():
-    """P = 64, h = 16, α = 10⁴: the explicit flow leaves 1–2 data unsatisfied after 10⁵ steps
-    (benchmarks/results/regimes_protocol.md); the implicit flow fits in < 500 (measured 161)."""
+    """P = 64, h = 16, α = 10⁴, no biases: the explicit flow takes 13 680 steps (with biases it
+    leaves 1–2 data unsatisfied after 10⁵, benchmarks/results/regimes_protocol.md); the implicit
+    flow fits in < 500 (measured 155)."""
     (net,) = _nets("implicit", (1e4,), n_train=64, steps=500)
     assert net.result.fitted and net.result.steps < 500
     assert 1e-6 < net.kernel_change < 1e-3
