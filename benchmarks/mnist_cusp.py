@@ -2,29 +2,29 @@
 52, 474001, 2019: the test error of nets trained to the bottom of the hinge loss has a cusp at N*).
 
 Trains every (width, seed) as one batched ensemble (full-batch Adam, constant lr) on P PCA-whitened
-MNIST-parity training images of the shared 10k split, and prints per width: N, fraction fitted,
-mean N_Δ/N, mean test error ± its standard error over seeds, the test error of the ensemble
-predictor sign(F̄) (F = f(w) − f(w₀) averaged over every seed of the width, fitted or not: Geiger
-et al., J. Stat. Mech. 2020, 023401, ensemble averaging removes the divergence of the output at
-N* and with it the cusp), stop reasons. Usage: see --help.
+MNIST-parity training images (the embedded file, or raw MNIST files with --mnist), and prints per
+width: N, fraction fitted, mean N_Δ/N, mean test error ± its standard error over seeds, the test
+error of the ensemble predictor sign(F̄) (F = f(w) − f(w₀) averaged over every seed of the width,
+fitted or not: Geiger et al., J. Stat. Mech. 2020, 023401, ensemble averaging removes the
+divergence of the output at N* and with it the cusp), stop reasons. Usage: see --help.
 """
 import argparse
 import json
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
 
-from dlbridge.nets.data import mnist_parity
+from dlbridge.nets.data import load_dataset
 from dlbridge.nets.models import EnsembleModel, make_spec
 from dlbridge.nets.train import TrainConfig, train_ensemble
 from dlbridge.regimes.cells import ensemble_error
 
 ap = argparse.ArgumentParser()
-ap.add_argument("--mnist", default=str(Path(__file__).resolve().parents[1] / ".." / "shared"
-                                       / "data" / "mnist"))
+ap.add_argument("--mnist", default=None, metavar="DIR",
+                help="raw MNIST files (PCA on the P training images); default: the embedded "
+                     "mnist-parity file (32 whitened components of the 10k test split)")
 ap.add_argument("--p", type=int, default=500)
 ap.add_argument("--n-test", type=int, default=4000)
 ap.add_argument("--d", type=int, default=10)
@@ -37,7 +37,8 @@ ap.add_argument("--threads", type=int, default=1)
 ap.add_argument("--json", default=None)
 a = ap.parse_args()
 torch.set_num_threads(a.threads)
-data = mnist_parity(a.mnist, dim=a.d, n_train=a.p, n_test=a.n_test, seed=0)
+data = (load_dataset("mnist-parity", a.d, a.p, a.n_test, seed=0) if a.mnist is None
+        else load_dataset("mnist", a.d, a.p, a.n_test, seed=0, data_dir=a.mnist))
 cfg = TrainConfig(max_steps=a.steps, lr=a.lr, decay_factor=1.0, check_every=1000)
 specs = [make_spec(a.d, a.L, h) for h in a.hs for _ in range(a.seeds)]
 seeds = [s for _ in a.hs for s in range(a.seeds)]

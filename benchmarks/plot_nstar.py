@@ -138,14 +138,30 @@ def _panel_cusp(ax):
     ax.legend(fontsize=7)
 
 
+def _panel_ensemble(ax):
+    d = json.loads((RESULTS / "mnist_p500_L2_ensemble.json").read_text())
+    rows = d["rows"]
+    n = [r["N"] for r in rows]
+    ax.errorbar(n, [r["test_error"] for r in rows], yerr=[r["sem"] for r in rows], fmt="o-",
+                ms=4, capsize=2, label=f"single nets (mean of {d['args']['seeds']} seeds)")
+    ens = np.array([r["ensemble_error"] for r in rows])
+    ax.errorbar(n, ens, yerr=np.sqrt(ens * (1 - ens) / d["args"]["n_test"]), fmt="s--", ms=4,
+                capsize=2, label="ensemble sign(F̄), F = f(w) − f(w₀) (binomial s.e.)")
+    ax.axvspan(91, 115, color="orange", alpha=0.3, label="N* bracket")
+    ax.set(xscale="log", xlabel="N (parameters)", ylabel="test error",
+           title="single nets and their ensemble, P = 500")
+    ax.legend(fontsize=7)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", default=str(HERE.parent / "docs" / "figures" / "nstar_cusp.png"))
     a = ap.parse_args()
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4))
+    fig, axes = plt.subplots(1, 4, figsize=(20, 4))
     _panel_scans(axes[0])
     _panel_dead(axes[1])
     _panel_cusp(axes[2])
+    _panel_ensemble(axes[3])
     fig.tight_layout()
     fig.savefig(a.out, dpi=130)
     print(a.out)

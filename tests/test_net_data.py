@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from mnist_files import mnist_dir, needs_mnist
 
 from dlbridge.nets.data import (
     cifar10_parity,
@@ -20,7 +21,7 @@ from dlbridge.nets.data import (
 )
 from packing.errors import ParameterError
 
-MNIST_DIR = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "mnist"
+MNIST_DIR = mnist_dir()
 
 
 def write_idx(path: Path, arr: np.ndarray) -> None:
@@ -158,7 +159,7 @@ def test_loader_errors(tmp_path):
         mnist_parity(tmp_path, 3, 8, 5)
 
 
-@pytest.mark.skipif(not MNIST_DIR.is_dir(), reason="shared MNIST directory absent")
+@needs_mnist
 def test_real_mnist_test_split():
     d = mnist_parity(MNIST_DIR, dim=10, n_train=2000, n_test=1000, seed=0)
     assert d.x_train.shape == (2000, 10) and d.x_test.shape == (1000, 10)

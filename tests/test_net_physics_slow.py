@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import functools
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
+from mnist_files import mnist_dir, needs_mnist
 
 from dlbridge.nets.data import mnist_parity, random_sphere
 from dlbridge.nets.train import TrainConfig
@@ -35,7 +35,7 @@ WIDTHS = {(500, 3): (7.3333, 8, 8.6667, 9.3333, 10),
           (2000, 3): (15, 16, 17, 18, 19, 21),
           (1000, 2): (12, 14, 16, 18),
           (1000, 5): (9, 10, 11, 12)}
-MNIST_DIR = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "mnist"
+MNIST_DIR = mnist_dir()
 
 
 @functools.lru_cache(maxsize=None)
@@ -92,7 +92,7 @@ def test_fraction_of_unsatisfied_data_jumps_at_nstar():
     assert all(np.median([r.n_constraints for r in p.results]) == 0 for p in above)
 
 
-@pytest.mark.skipif(not MNIST_DIR.is_dir(), reason="shared MNIST directory absent")
+@needs_mnist
 def test_mnist_test_error_cusp_at_nstar():
     """Spigler et al. 2019: the test error peaks at N* and decreases beyond it (NSTAR.md: P = 500,
     L = 2, d = 10, N* ≈ 103; test error 0.177 at the peak, 0.116 at 25 N*)."""

@@ -10,6 +10,7 @@ import h5py
 import numpy as np
 import pytest
 import torch
+from mnist_files import mnist_dir, needs_mnist
 from torch.func import jacrev
 
 from dlbridge.cli import main
@@ -26,7 +27,7 @@ from dlbridge.workflow.grid import Grid
 from packing.errors import ParameterError
 
 ROOT = Path(__file__).resolve().parent.parent
-MNIST = ROOT.parent / "shared" / "data" / "mnist"
+MNIST = mnist_dir()
 
 
 # ------------------------------------------------------------------------- tangent kernel
@@ -219,7 +220,7 @@ def test_embedded_dataset_shape_balance_and_provenance():
         load_dataset("mnist-parity", 10, 5001)
 
 
-@pytest.mark.skipif(not MNIST.is_dir(), reason="the MNIST test split is not on this machine")
+@needs_mnist
 def test_embedded_dataset_is_remade_from_mnist(tmp_path):
     out = make_embedded(MNIST, tmp_path / "e.h5")
     with h5py.File(out, "r") as a, h5py.File(EMBEDDED_PATH, "r") as b:
