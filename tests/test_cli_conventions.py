@@ -2,6 +2,7 @@
 side that runs where torch cannot be imported."""
 from __future__ import annotations
 
+import argparse
 import contextlib
 import io
 import subprocess
@@ -10,11 +11,20 @@ import sys
 import pytest
 
 from dlbridge import cli as dl_cli
+from dlbridge.workflow import packing_entry
 from packing import cli as pk_cli
 from packing.io import package_version
 
-PARSERS = {"packing": (pk_cli.build_parser, ("jam", "export")),
-           "dlbridge": (dl_cli.build_parser, tuple(dl_cli.SUBCOMMANDS))}
+
+def _subcommands(build) -> tuple[str, ...]:
+    """The subcommand names a parser registers, read from the parser itself."""
+    (action,) = (a for a in build()._actions if isinstance(a, argparse._SubParsersAction))
+    return tuple(action.choices)
+
+
+PARSERS = {prog: (build, _subcommands(build))
+           for prog, build in (("packing", packing_entry.build_parser),
+                               ("dlbridge", dl_cli.build_parser))}
 
 
 NO_TORCH = (

@@ -141,7 +141,8 @@ def test_serial_sweep_resumes_and_merges(tmp_path):
 
 def test_packing_sweep_is_the_dlbridge_sweep_of_packing_runs(tmp_path, capsys):
     """``packing sweep`` and ``packing merge`` write the same run files as ``dlbridge sweep
-    --side packing`` (same names and numbers) and refuse a grid of another side."""
+    --side packing`` (same names and numbers), refuse a grid of another side and take a grid
+    file without ``side =`` as packing's (``dlbridge sweep`` asks for the side)."""
     from dlbridge.workflow.packing_entry import main as packing_main
 
     items = ["--fixed", "dim=2", "n=32", "delta_phis=1e-6", "--grid", "seed=0:2"]
@@ -165,6 +166,13 @@ def test_packing_sweep_is_the_dlbridge_sweep_of_packing_runs(tmp_path, capsys):
     assert packing_main(["sweep", str(toml), "--out", str(tmp_path / "n"), "--dry-run"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "packing sweep: error: side must be 'packing'" in err[0]
+    sideless = tmp_path / "sideless.toml"
+    sideless.write_text("[fixed]\ndim = 2\nn = 32\n[grid]\nseed = [0, 1]\n")
+    assert packing_main(["sweep", str(sideless), "--out", str(tmp_path / "s"), "--dry-run"]) == 0
+    names = capsys.readouterr().out.split()
+    assert sum(n.startswith("packing-") for n in names) == 2
+    assert main(["sweep", str(sideless), "--out", str(tmp_path / "s"), "--dry-run"]) == 2
+    assert "side" in capsys.readouterr().err
 
 
 def test_failed_and_unconverged_runs_are_kept_and_marked(tmp_path, capsys):

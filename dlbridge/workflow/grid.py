@@ -236,8 +236,10 @@ def _key_value(item: str, option: str) -> tuple[str, str]:
 
 
 def load_grid(path: str | os.PathLike | None = None, side: str | None = None,
-              fixed: Sequence[str] = (), axes: Sequence[str] = ()) -> Grid:
-    """The :class:`Grid` of a TOML file (optional) completed by ``KEY=VALUE`` items."""
+              fixed: Sequence[str] = (), axes: Sequence[str] = (),
+              default_side: str | None = None) -> Grid:
+    """The :class:`Grid` of a TOML file (optional) completed by ``KEY=VALUE`` items; its side is
+    ``side``, else the file's ``side =``, else ``default_side``."""
     import tomllib
 
     doc: dict = {}
@@ -265,7 +267,7 @@ def load_grid(path: str | os.PathLike | None = None, side: str | None = None,
         require(k not in given, "--grid", "each key once (and not also in --fixed)", k)
         given.add(k)
         ax[k] = parse_axis(v)
-    s = side if side is not None else doc.get("side")
+    s = side if side is not None else doc.get("side", default_side)
     require(s is not None, "side", f"given (--side or side = in the grid file): {SIDES}", s)
     return Grid(s, fx, ax)
 

@@ -14,6 +14,11 @@ def _add_packing_sweep(sub) -> None:
     add_sweep_parsers(sub, prog="packing", side="packing")
 
 
+def build_parser():
+    """The parser of the ``packing`` console script (packing's commands, sweep and merge)."""
+    return packing_cli.build_parser((_add_packing_sweep,))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``packing`` console script; returns the exit status."""
     return packing_cli.main(argv, extra_subcommands=(_add_packing_sweep,))

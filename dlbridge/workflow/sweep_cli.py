@@ -88,11 +88,10 @@ def cmd_sweep(args: argparse.Namespace, argv: Sequence[str]) -> int:
     """``dlbridge sweep``: expand the grid, validate every run, run the pending ones."""
     from packing.io import check_output_path
 
-    if args.only_side is None:
-        side = args.side
-    else:  # a grid file says its own side, checked below; the command line's is the fixed one
-        side = None if args.grid_file is not None else args.only_side
-    grid = load_grid(args.grid_file, side, args.fixed, args.grid)
+    # `dlbridge sweep` takes --side; `packing sweep` has one side, which a grid file may repeat
+    # (or contradict: checked below) or leave out.
+    side = args.side if args.only_side is None else None
+    grid = load_grid(args.grid_file, side, args.fixed, args.grid, default_side=args.only_side)
     require(args.only_side is None or grid.side == args.only_side, "side",
             f"{args.only_side!r} for {args.prog} sweep (other sides: dlbridge sweep)", grid.side)
     runs = grid.runs()
