@@ -196,6 +196,17 @@ def test_regimes_command_analyses_a_file(tmp_path, capsys):
     assert "--out" in capsys.readouterr().err
 
 
+def test_every_scale_expands_into_valid_runs():
+    """Each scale's grids expand into validated runs, one per width; p1000 runs the plane only."""
+    from dlbridge.workflow.regimes import REGIME_SCALES
+
+    for scale in REGIME_SCALES.values():
+        assert [n for n, _ in scale.grids][:1] == ["plane"]
+        for _, grid in scale.grids:
+            assert len(grid.runs()) == len(grid.axes["width"])
+    assert [n for n, _ in REGIME_SCALES["p1000"].grids] == ["plane"]
+
+
 # ------------------------------------------------------------------------- embedded dataset
 def test_embedded_dataset_shape_balance_and_provenance():
     x_tr, d_tr = read_pool("train")

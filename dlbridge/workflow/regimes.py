@@ -1,7 +1,7 @@
 """``dlbridge regimes``: the (h, α) phase diagram — lazy against feature training, ensembles and
 output fluctuations — run through the sweep executors and analysed.
 
-A scale (:data:`REGIME_SCALES`) has two grids of ``regimes`` runs (one run = one width, every
+A scale (:data:`REGIME_SCALES`) has one or two grids of ``regimes`` runs (one run = one width, every
 α and seed of the grid trained as one ensemble, :mod:`dlbridge.nets.regimes`):
 
 * ``plane``: widths × α — the test-error plane, the kernel change against α, α*(h);
@@ -48,10 +48,12 @@ def _grid(fixed: dict, widths: Sequence[float], alphas: Sequence[float], seeds: 
                 {"width": list(widths)})
 
 
-def _scale(name: str, purpose: str, fixed: dict, plane: tuple, scan: tuple, seeds: int,
+def _scale(name: str, purpose: str, fixed: dict, plane: tuple, scan: tuple | None, seeds: int,
            lazy_alpha_min: float) -> RegimeScale:
-    return RegimeScale(name, purpose, (("plane", _grid(fixed, *plane, seeds)),
-                                       ("scan", _grid(fixed, *scan, seeds))), lazy_alpha_min)
+    """``plane`` and ``scan`` as (widths, alphas); a scale without ``scan`` runs the plane only."""
+    grids = (("plane", plane), ("scan", scan))
+    return RegimeScale(name, purpose, tuple((n, _grid(fixed, *g, seeds)) for n, g in grids if g),
+                       lazy_alpha_min)
 
 
 _BASE = {"dataset": "mnist-parity", "dim": 10, "depth": 2, "activation": "softplus",
@@ -60,9 +62,9 @@ REGIME_SCALES = {
     "small": _scale("small", "under a minute on 2 cores: the pipeline end to end",
                     {**_BASE, "n_train": 16, "n_test": 300, "n_probe": 64, "steps": 20_000},
                     ((8, 16), (0.1, 10.0, 1e3, 1e4)), ((4, 6, 12), (0.1, 1e4)), 4, 1e3),
-    # P = 500 with the implicit flow (dlbridge.nets.implicit): ~3·10² steps per net, 4–9 s per
-    # net at h = 32–181 on 2 cores; the explicit flow leaves 1–2 of P = 64 data unsatisfied after
-    # 10⁵ steps (h = 16, α = 10⁴; benchmarks/regimes_protocol.py). N/P = 1.6–69 (h = 23–181):
+    # P = 500 with the implicit flow (dlbridge.nets.implicit): ~3·10² steps per net, 4 s per net
+    # on 2 cores (h = 32, 8 seeds × 3 α in 102 s); the explicit flow needs 1.4·10⁴ steps already
+    # at P = 64 (h = 16, α = 10⁴; tests/test_implicit_flow.py). N/P = 1.6–69 (h = 23–181):
     # lazy nets fit only for N ≳ P. ‖ΔΘ‖/‖Θ₀‖ falls faster than 1/α for α = 10²–10⁴ and as
     # 1/α only beyond (docs/regimes/default/regimes.md), hence α up to 10⁶, the fit from 10⁴.
     "default": _scale("default", "the CPU grid (2 cores, about half an hour)",
@@ -70,6 +72,12 @@ REGIME_SCALES = {
                        "n_probe": 256, "steps": 3000},
                       ((32, 64, 128), tuple(10.0 ** k for k in range(-2, 7))),
                       ((23, 45, 90, 181), (0.1, 1e4)), 8, 1e4),
+    # P = 1000: a Cholesky factor of I + k S Θ S per net and step makes a net cost ∝ P³ (h = 32,
+    # 8 seeds × 3 α: 662 s against 102 s at P = 500), hence the plane only, 4 seeds, 6 α.
+    "p1000": _scale("p1000", "P = 1000, the plane only (2 cores, about 40 minutes)",
+                    {**_BASE, "optimizer": "implicit", "n_train": 1000, "n_test": 2000,
+                     "n_probe": 256, "steps": 3000},
+                    ((32, 64, 128), (1.0, 10.0, 100.0, 1e3, 1e4, 1e6)), None, 4, 1e4),
     "paper": _scale("paper", "a GPU or a cluster (--executor slurm/dask/submitit; device auto)",
                     {**_BASE, "depth": 3, "n_train": 5000, "n_test": 5000, "n_probe": 1000,
                      "steps": 2_000_000, "device": "auto"},
@@ -88,7 +96,8 @@ def add_regimes_parser(subparsers) -> argparse.ArgumentParser:
                     "nets and of the ensemble predictor and the output fluctuations; write "
                     "OUT/regimes.md, OUT/regimes.csv and figures.")
     p.add_argument("--scale", choices=sorted(REGIME_SCALES), default="default",
-                   help="small (a minute), default (the CPU grid) or paper (default default)")
+                   help="small (a minute), default (the CPU grid, P = 500), p1000 (the plane at "
+                        "P = 1000) or paper (default default)")
     p.add_argument("--out", required=True, help="output folder (runs are resumed from it)")
     p.add_argument("--analyse", nargs="+", metavar="FILE", default=None,
                    help="analyse these regimes files instead of running a scale")
