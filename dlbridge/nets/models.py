@@ -375,7 +375,9 @@ depend on α, the objective of train.py scales each row by its α).
             pre.append(a)
             post.append(z)
         ws, bs = sl[-1]
-        f = torch.bmm(z, theta[:, ws, None])[..., 0] * self.inv_last[:, None]
+        # a product and a sum, not bmm: bmm of one net takes a gemv path whose rounding differs
+        # from the batched one, and a batch that drops its stopped nets must not change the rest
+        f = (z * theta[:, None, ws]).sum(-1) * self.inv_last[:, None]
         if bs is not None:
             f = f + theta[:, bs]
         return pre, post, f
