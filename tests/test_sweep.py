@@ -263,10 +263,11 @@ def _wait_until_gone(pgid: int, timeout: float = 30.0) -> None:
 
 def test_sigkill_mid_sweep_loses_nothing(tmp_path):
     """Kill the whole sweep (driver and workers) with SIGKILL once some runs are finished; every
-    file left is complete and readable, and a re-run keeps them byte for byte and completes."""
+    file left is complete and readable, and a re-run keeps them byte for byte and completes.
+    16 seeds of N = 256, so that the kill lands mid-sweep (8 of N = 24 all finished first)."""
     out = tmp_path / "runs"
     cmd = [sys.executable, "-m", "dlbridge.cli", "sweep", "--side", "packing", "--fixed",
-           "dim=2", "n=24", "delta_phis=1e-6,1e-5,1e-4,1e-3", "--grid", "seed=0:8", "--out",
+           "dim=2", "n=256", "delta_phis=1e-6,1e-5,1e-4,1e-3", "--grid", "seed=0:16", "--out",
            str(out), "--workers", "2", "--quiet"]
     proc = subprocess.Popen(cmd, start_new_session=True, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
@@ -280,13 +281,13 @@ def test_sigkill_mid_sweep_loses_nothing(tmp_path):
         proc.wait()
     _wait_until_gone(proc.pid)
     finished = {p.name: _digest(p) for p in out.glob("packing-*.h5")}
-    assert 2 <= len(finished) < 8
+    assert 2 <= len(finished) < 16
     for name in finished:
         with h5py.File(out / name, "r") as f:
             assert f.attrs["status"] == "done" and len(list(iter_states(f))) == 4
-    rep = run_sweep(load_grid(None, "packing", ["dim=2", "n=24", "delta_phis=1e-6,1e-5,1e-4,1e-3"],
-                              ["seed=0:8"]), out, "serial", progress=False, log=_quiet)
-    assert rep.skipped == len(finished) and rep.done == 8 - len(finished) and rep.failed == 0
+    rep = run_sweep(load_grid(None, "packing", ["dim=2", "n=256", "delta_phis=1e-6,1e-5,1e-4,1e-3"],
+                              ["seed=0:16"]), out, "serial", progress=False, log=_quiet)
+    assert rep.skipped == len(finished) and rep.done == 16 - len(finished) and rep.failed == 0
     assert {n: _digest(out / n) for n in finished} == finished
     leftovers = [p.name for p in out.iterdir() if not p.name.endswith(".h5")]
     assert leftovers == []                     # no stale lock or temporary file survives
