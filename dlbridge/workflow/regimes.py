@@ -62,8 +62,8 @@ REGIME_SCALES = {
     "small": _scale("small", "under a minute on 2 cores: the pipeline end to end",
                     {**_BASE, "n_train": 16, "n_test": 300, "n_probe": 64, "steps": 20_000},
                     ((8, 16), (0.1, 10.0, 1e3, 1e4)), ((4, 6, 12), (0.1, 1e4)), 4, 1e3),
-    # P = 500 with the implicit flow (dlbridge.nets.implicit): ~3·10² steps per net, 4 s per net
-    # on 2 cores (h = 32, 8 seeds × 3 α in 102 s); the explicit flow needs 1.4·10⁴ steps already
+    # P = 500 with the implicit flow (dlbridge.nets.implicit): ~3·10² steps per net, 13.8 s of
+    # computation per net (docs/regimes/default); the explicit flow needs 1.4·10⁴ steps already
     # at P = 64 (h = 16, α = 10⁴; tests/test_implicit_flow.py). N/P = 1.6–69 (h = 23–181):
     # lazy nets fit only for N ≳ P. ‖ΔΘ‖/‖Θ₀‖ falls faster than 1/α for α = 10²–10⁴ and as
     # 1/α only beyond (docs/regimes/default/regimes.md), hence α up to 10⁶, the fit from 10⁴.
@@ -72,8 +72,8 @@ REGIME_SCALES = {
                        "n_probe": 256, "steps": 3000},
                       ((32, 64, 128), tuple(10.0 ** k for k in range(-2, 7))),
                       ((23, 45, 90, 181), (0.1, 1e4)), 8, 1e4),
-    # P = 1000: a Cholesky factor of I + k S Θ S per net and step makes a net cost ∝ P³ (h = 32,
-    # 8 seeds × 3 α: 662 s against 102 s at P = 500), hence the plane only, 4 seeds, 6 α.
+    # P = 1000: a Cholesky factor of I + k S Θ S per net and step grows as P³ (37.7 s of
+    # computation per net, docs/regimes/p1000), hence the plane only, 4 seeds, 6 α.
     "p1000": _scale("p1000", "P = 1000, the plane only (2 cores, about 40 minutes)",
                     {**_BASE, "optimizer": "implicit", "n_train": 1000, "n_test": 2000,
                      "n_probe": 256, "steps": 3000},
