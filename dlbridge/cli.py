@@ -3,8 +3,8 @@
 One subcommand per workflow (:data:`SUBCOMMANDS`), each module imported only when its subcommand
 runs (``dlbridge compare`` never imports torch).
 
-Errors on bad input print one line ``dlbridge: error: <message>`` on stderr and exit with 2;
-nothing is written then (output paths are checked before any work, files are written atomically).
+Errors on bad input print one line ``dlbridge <subcommand>: error: <message>`` on stderr and exit
+with 2; nothing is written then (output paths are checked before any work, files are written atomically).
 Every other way a command can end (a full disk, SIGINT, SIGTERM) is one line too, with the exit
 status of `packing.exits.EXIT_STATUS`.
 """
@@ -18,6 +18,7 @@ from typing import Sequence
 from packing.exits import OPTIONAL_DEPENDENCIES, missing_dependency, run_command
 from packing.helpformat import DefaultsHelpFormatter
 from packing.io import package_version
+from packing.logs import apply_verbosity, ensure_verbosity_options
 
 SUBCOMMANDS = {
     "train": ("dlbridge.nets.command", "add_train_parser"),
@@ -40,7 +41,7 @@ class _Parser(argparse.ArgumentParser):
         super().__init__(*args, **kwargs)
 
     def error(self, message: str):  # noqa: D401 - argparse API
-        print(f"dlbridge: error: {message.splitlines()[0]}", file=sys.stderr)
+        print(f"{self.prog}: error: {message.splitlines()[0]}", file=sys.stderr)
         raise SystemExit(2)
 
 
@@ -66,6 +67,7 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
                                       f"{OPTIONAL_DEPENDENCIES[missing_dependency(exc)]})")
             continue
         getattr(module, entry[1])(sub)
+    ensure_verbosity_options(sub)
     return parser
 
 
@@ -75,8 +77,10 @@ def main(argv: list[str] | None = None) -> int:
 
     def body() -> int:
         args = build_parser(argv).parse_args(argv)
+        apply_verbosity(args)
         return args.func(args, argv)
-    return run_command("dlbridge", body)
+    prog = f"dlbridge {argv[0]}" if argv and argv[0] in SUBCOMMANDS else "dlbridge"
+    return run_command(prog, body)
 
 
 if __name__ == "__main__":

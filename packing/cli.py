@@ -4,6 +4,7 @@ state as extended XYZ or GSD; ``packing plot`` draws one with its contact networ
 from __future__ import annotations
 
 import argparse
+import logging
 import math
 import shlex
 import sys
@@ -14,6 +15,9 @@ from .exits import EXIT_STATUS, run_command
 from .helpformat import DefaultsHelpFormatter
 from .io import package_version
 from .limits import FTOL_RANGE, MAX_PARTICLES, MAX_SEEDS, MAX_STEPS, RTOL_RANGE
+from .logs import apply_verbosity, ensure_verbosity_options
+
+log = logging.getLogger(__name__)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -67,6 +71,7 @@ def build_parser(extra_subcommands: Sequence[Callable] = ()) -> argparse.Argumen
     _add_plot(sub)
     for add in extra_subcommands:
         add(sub)
+    ensure_verbosity_options(sub)
     return parser
 
 
@@ -120,8 +125,7 @@ def _add_jam(sub) -> None:
                      help="store eigenvalues of the Hessian and of its stiffness and stress parts")
     jam.add_argument("--out", required=True, help="output HDF5 file")
     jam.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
-    jam.add_argument("--quiet", "--no-progress", dest="no_progress", action="store_true",
-                     help="no progress bar (--quiet, as in dlbridge; --no-progress is the same)")
+    jam.add_argument("--no-progress", dest="quiet", action="store_true", help=argparse.SUPPRESS)
     jam.set_defaults(func=run_jam)
 
 
@@ -190,7 +194,7 @@ def run_jam(args: argparse.Namespace, command: str) -> int:
     spec = jam_spec(args)
     seeds = range(args.seed_offset, args.seed_offset + args.seeds)
     runs = jam_to_file(spec, seeds, args.out, args.overwrite, command,
-                       progress=not args.no_progress)
+                       progress=not args.quiet)
     for run in runs:
         print(f"seed {run.seed}: φ_J = {run.jam.phi_j:.8f}  ({run.jam.n_minimizations} minimisations, "
               f"{run.jam.total_steps} FIRE steps)")
@@ -240,9 +244,9 @@ def _convergence_status(runs) -> int:
     states = [f"{run.seed}:{label}" for run in runs for label, r in run.states if not r.converged]
     if not search and not states:
         return 0
-    print(f"packing jam: warning: not converged within --max-steps: φ_J search of seed(s) "
-          f"{search or 'none'}, states {states or 'none'}; stored with converged = False "
-          f"(exit status {UNCONVERGED_STATUS})", file=sys.stderr)
+    log.warning("not converged within --max-steps: φ_J search of seed(s) %s, states %s; stored "
+                "with converged = False (exit status %d)", search or "none", states or "none",
+                UNCONVERGED_STATUS)
     return UNCONVERGED_STATUS
 
 
@@ -254,9 +258,12 @@ def main(argv: Sequence[str] | None = None, extra_subcommands: Sequence[Callable
         parser.error(f"argument --aspect: --aspect must be in [1.0, 10.0) for --shape ellipse "
                      f"(got {args.aspect!r})")
     command = "packing " + " ".join(shlex.quote(a) for a in argv)
-    if getattr(args, "takes_argv", False):
-        return run_command(f"packing {args.command}", lambda: args.func(args, argv))
-    return run_command(f"packing {args.command}", lambda: args.func(args, command))
+    context = argv if getattr(args, "takes_argv", False) else command
+
+    def body() -> int:
+        apply_verbosity(args)
+        return args.func(args, context)
+    return run_command(f"packing {args.command}", body)
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import logging
 import os
 import signal
 import sys
@@ -16,6 +17,9 @@ import threading
 from typing import Callable, Iterator
 
 from .errors import ParameterError
+from .logs import command_logging
+
+log = logging.getLogger(__name__)
 
 EXIT_STATUS = {
     "ok": 0,
@@ -144,31 +148,37 @@ def _interruptions_unwrapped(body: Callable[[], int]) -> int:
 
 
 def run_command(prog: str, body: Callable[[], int]) -> int:
-    """Run ``body`` (a subcommand) and return its exit status, with every way it can end turned
-    into one line on stderr and a status of :data:`EXIT_STATUS`: ParameterError or a missing
-    optional dependency (2), an operating-system error such as a full disk or a size limit (1),
-    SIGINT or SIGTERM (128 + signal), stdout closed by its reader (141, silent)."""
+    """Run ``body`` (a subcommand) and return its exit status, with the package loggers on stderr
+    (:func:`packing.logs.command_logging`) and every way it can end turned into one line there and
+    a status of :data:`EXIT_STATUS`: ParameterError or a missing optional dependency (2), an
+    operating-system error such as a full disk or a size limit (1), SIGINT or SIGTERM
+    (128 + signal), stdout closed by its reader (141, silent)."""
+    with command_logging(prog):
+        return _run_to_status(body)
+
+
+def _run_to_status(body: Callable[[], int]) -> int:
     try:
         with signals_as_exceptions():
             return _interruptions_unwrapped(body)
     except ParameterError as exc:
-        print(f"{prog}: error: {exc}", file=sys.stderr)
+        log.error("%s", exc)
         return EXIT_STATUS["input"]
     except ModuleNotFoundError as exc:
         name = missing_dependency(exc)
         if name is None:
             raise
-        print(f"{prog}: error: this command needs {name}, which is not installed: "
-              f"{OPTIONAL_DEPENDENCIES[name]}", file=sys.stderr)
+        log.error("this command needs %s, which is not installed: %s", name,
+                  OPTIONAL_DEPENDENCIES[name])
         return EXIT_STATUS["input"]
     except KeyboardInterrupt as exc:
         signum = getattr(exc, "signum", signal.SIGINT)
-        print(f"{prog}: interrupted by {signal.Signals(signum).name}; output files are written "
-              "whole or not at all, and no temporary file is left", file=sys.stderr)
+        log.error("interrupted by %s; output files are written whole or not at all, and no "
+                  "temporary file is left", signal.Signals(signum).name)
         return 128 + signum
     except BrokenPipeError:
         _silence_stdout()
         return EXIT_STATUS["broken_pipe"]
     except OSError as exc:
-        print(f"{prog}: error: {os_error_line(exc)}", file=sys.stderr)
+        log.error("%s", os_error_line(exc))
         return EXIT_STATUS["io"]

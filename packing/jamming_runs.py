@@ -6,6 +6,7 @@ whichever way it was launched.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import math
 from typing import Callable, Sequence
 
@@ -29,6 +30,8 @@ from .protocol import (
 )
 from .shapes import SHAPES, ParticleShape, resolve_shape
 from .system import POTENTIALS, random_packing
+
+log = logging.getLogger(__name__)
 
 DEFAULT_PHI_START = {2: 0.80, 3: 0.58}
 HESSIAN_COPIES = 4           # H, its stiffness and stress parts, and the eigensolver's workspace
@@ -136,8 +139,14 @@ def jam_one_seed(spec: JamSpec, seed: int,
                            shape=spec.shape, aspect=spec.aspect)
     jam = find_jamming(start, rtol=spec.rtol, settings=spec.settings, progress=progress,
                        search=spec.search)
+    log.debug("seed %d: φ_J = %.9f (%d minimisations, %d FIRE steps)", seed, jam.phi_j,
+              jam.n_minimizations, jam.total_steps)
     results = list(states_above_jamming(jam, spec.delta_phis, spec.settings, progress))
     results += [state_at_pressure(jam, p, settings=spec.settings) for p in spec.pressures]
+    for label, r in zip(spec.state_labels, results):
+        log.debug("seed %d %s: p = %.4g, U = %.4g, max |F| = %.2g, %d FIRE steps%s", seed, label,
+                  r.pressure, r.energy, r.max_force, r.steps, "" if r.converged else
+                  " (step budget reached)")
     return SeedRun(seed, jam, tuple(zip(spec.state_labels, results)))
 
 

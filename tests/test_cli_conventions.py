@@ -74,12 +74,63 @@ def test_packing_jam_and_export_run_where_torch_cannot_be_imported(tmp_path):
     assert xyz.read_text().startswith("32\n")
 
 
-def test_quiet_is_one_flag_in_both_tools():
-    args = pk_cli.build_parser().parse_args(["jam", "--quiet", "--out", "x.h5"])
-    assert args.no_progress is True
-    assert pk_cli.build_parser().parse_args(["jam", "--no-progress", "--out", "x.h5"]).no_progress
-    code, text = _parse(PARSERS["dlbridge"][0], ["train", "--help"])
-    assert "--quiet" in text
+@pytest.mark.parametrize("prog, sub", [(p, s) for p, (_, subs) in PARSERS.items() for s in subs])
+def test_quiet_and_verbose_are_one_pair_of_flags_on_every_subcommand(prog, sub):
+    """-q/--quiet and -v/--verbose on every subcommand of both tools, exclusive of each other,
+    mapped to the logging levels of packing.logs.VERBOSITY."""
+    import logging
+
+    from packing.logs import verbosity_level
+
+    build = PARSERS[prog][0]
+    _, text = _parse(build, [sub, "--help"])
+    assert "-q, --quiet" in text and "-v, --verbose" in text
+    action = next(a for a in build()._actions if isinstance(a, argparse._SubParsersAction))
+    options = action.choices[sub]._option_string_actions
+    for flag, level in (("-q", logging.WARNING), ("--verbose", logging.DEBUG)):
+        assert verbosity_level(argparse.Namespace(**{options[flag].dest: True})) == level
+    assert verbosity_level(argparse.Namespace(quiet=False, verbose=False)) == logging.INFO
+    (group,) = [g for g in action.choices[sub]._mutually_exclusive_groups
+                if options["-q"] in g._group_actions]
+    assert options["-v"] in group._group_actions
+
+
+def test_no_progress_stays_the_quiet_of_packing_jam():
+    assert pk_cli.build_parser().parse_args(["jam", "--no-progress", "--out", "x.h5"]).quiet
+
+
+def test_messages_follow_the_verbosity(tmp_path, capsys):
+    """Default: INFO lines bare on stderr, no DEBUG; -v: DEBUG lines prefixed by the program
+    and level; -q: warnings only. Results stay on stdout in all three."""
+    argv = ["sweep", "--fixed", "dim=2", "n=16", "delta_phis=1e-3", "--grid", "seed=0:2",
+            "--executor", "serial", "--out", str(tmp_path / "runs")]
+    err = {}
+    for flag in ("", "-v", "-q"):
+        assert packing_entry.main(argv + ([flag] if flag else []) + ["--retry-failed"]) == 0
+        err[flag] = capsys.readouterr().err.splitlines()
+    assert any(ln.startswith("sweep: 2 runs") for ln in err[""])
+    assert not any(": debug: " in ln for ln in err[""])
+    jam_debug = "packing jam: debug: "
+    assert packing_entry.main(["jam", "--n", "16", "--seeds", "2", "--delta-phi", "1e-3", "-v",
+                               "--out", str(tmp_path / "j.h5")]) == 0
+    out = capsys.readouterr()
+    debug = [ln for ln in out.err.splitlines() if ln.startswith(jam_debug)]
+    assert len(debug) == 4 and "φ_J = " in debug[0] and "FIRE steps" in debug[1]
+    assert "wrote 2 states" in out.out and "wrote" not in out.err
+    assert err["-q"] == []
+
+
+def test_library_messages_reach_an_application_through_logging(caplog):
+    """Imported as a library, the package logs to the standard loggers and writes nothing to
+    stderr itself: an application's handlers (here pytest's) receive the records."""
+    import logging
+
+    from packing.jamming_runs import JamSpec, jam_one_seed
+
+    with caplog.at_level(logging.DEBUG, logger="packing"):
+        jam_one_seed(JamSpec(dim=2, n=16, delta_phis=(1e-3,)), 0)
+    names = {r.name for r in caplog.records}
+    assert names == {"packing.jamming_runs"} and len(caplog.records) == 2
 
 
 def test_progress_bars_stay_silent_in_a_log_file(tmp_path):
@@ -137,7 +188,7 @@ def test_without_torch_the_network_commands_say_what_to_install(tmp_path):
                                     text=True)
     res = run("train", "--dataset", "random", "--out", str(tmp_path / "n.h5"))
     assert res.returncode == 2 and not (tmp_path / "n.h5").exists()
-    assert res.stderr.startswith("dlbridge: error: this command needs torch, which is not "
+    assert res.stderr.startswith("dlbridge train: error: this command needs torch, which is not "
                                  "installed: pip install 'jamming-bridge[nets]'"), res.stderr
     assert len(res.stderr.strip().splitlines()) == 1
     listing = run("--help")

@@ -96,7 +96,7 @@ def test_refuses_to_overwrite_demo_files(demo):
     proc = _dlbridge("demo", "--small", "--quiet", "--out", str(out))
     assert proc.returncode == 2
     err = proc.stderr.strip()
-    assert err.startswith("dlbridge: error: --out holds demo files") and "--overwrite" in err
+    assert err.startswith("dlbridge demo: error: --out holds demo files") and "--overwrite" in err
     assert len(err.splitlines()) == 1
     assert (out / "discs.h5").stat().st_mtime_ns == before
 

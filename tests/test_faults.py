@@ -261,9 +261,9 @@ def test_sweep_locks_stale_corrupt_and_live(tmp_path):
     _one_line_error(res, 2, "--allow-incomplete")
 
 
-def _sweep_summary(stderr: str) -> dict:
-    """The counts of ``dlbridge sweep``'s summary line."""
-    line = next(ln for ln in stderr.splitlines() if " done now, " in ln)
+def _sweep_summary(stdout: str) -> dict:
+    """The counts of ``dlbridge sweep``'s summary line (a result: on stdout)."""
+    line = next(ln for ln in stdout.splitlines() if " done now, " in ln)
     words = line.split(": ", 2)[2].replace(",", "").split()
     return {"done": int(words[0]), "skipped": int(words[3])}
 
@@ -279,8 +279,9 @@ def test_two_concurrent_sweeps_do_each_run_once_and_merge_only_whole_sets(tmp_pa
     procs = [subprocess.Popen(argv + ["--merge", str(tmp_path / f"all{k}.h5")], env=_env(),
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
              for k in range(2)]
-    results = [(p.wait(timeout=300), p.stderr.read()) for p in procs]
-    for k, (status, err) in enumerate(results):
+    results = [(p.returncode, out, err) for p in procs
+               for out, err in [p.communicate(timeout=300)]]
+    for k, (status, _, err) in enumerate(results):
         assert status in (0, 4) and "Traceback" not in err, err
         merged = tmp_path / f"all{k}.h5"
         assert merged.exists() == (status == 0), err
@@ -289,10 +290,10 @@ def test_two_concurrent_sweeps_do_each_run_once_and_merge_only_whole_sets(tmp_pa
                 assert len(f["runs"]) == 6
         else:
             assert "not finished" in err and "--merge skipped" in err, err
-    assert sum(_sweep_summary(err)["done"] for _, err in results) == 6
+    assert sum(_sweep_summary(out)["done"] for _, out, _ in results) == 6
     assert not _leftovers(out)
     res = _run(argv + ["--merge", str(tmp_path / "final.h5")])
-    assert res.returncode == 0 and _sweep_summary(res.stderr) == {"done": 0, "skipped": 6}
+    assert res.returncode == 0 and _sweep_summary(res.stdout) == {"done": 0, "skipped": 6}
 
 
 def test_ctrl_c_stops_a_local_sweep_at_once(tmp_path):
@@ -320,7 +321,7 @@ def test_ctrl_c_stops_a_local_sweep_at_once(tmp_path):
     assert done_before < 12
     res = _run(argv)
     assert res.returncode == 0, res.stderr
-    assert _sweep_summary(res.stderr) == {"done": 12 - done_before, "skipped": done_before}
+    assert _sweep_summary(res.stdout) == {"done": 12 - done_before, "skipped": done_before}
 
 
 def test_merge_refuses_links_and_bad_run_keys(tmp_path):
@@ -335,7 +336,7 @@ def test_merge_refuses_links_and_bad_run_keys(tmp_path):
     with h5py.File(run, "a") as f:
         f["runs"]["evil"] = h5py.ExternalLink(str(outside), "/secret")
     res = _run(DL + ["merge", str(out), "--out", str(tmp_path / "all.h5")])
-    assert res.returncode == 3 and "1 unreadable or invalid" in res.stderr, res.stderr
+    assert res.returncode == 3 and "1 unreadable or invalid" in res.stdout, res.stderr
     with h5py.File(tmp_path / "all.h5", "r") as f:
         status = [s.decode() for s in f["index"]["status"][()]]
         assert status.count("invalid") == 1 and len(f["runs"]) == 1

@@ -57,7 +57,7 @@ def _cases(d: Path) -> list[tuple[str, list[str], str]]:
         ("pk", JAM + ["--out", str(d / "sub")], "directory"),
         ("pk", JAM + ["--out", str(d / "old.h5")], "--overwrite"),
         ("pk", JAM + ["--out", str(d / "missing" / "x.h5")], "existing directory"),
-        ("dl", NET + ["--dataset", "svhn", "--out", out], "--dataset must be one of"),
+        ("dl", NET + ["--dataset", "svhn", "--out", out], "argument --dataset: invalid choice"),
         ("dl", NET + ["--dataset", "mnist", "--data-dir", str(d / "missing"), "--out", out],
          "data directory"),
         ("dl", NET + ["--dataset", "mnist", "--data-dir", str(d / "corrupt_mnist"), "--out", out],

@@ -47,6 +47,21 @@ def test_train_writes_contract(tmp_path, capsys):
                 assert k in a
 
 
+def test_seed_offset_shifts_the_seeds_as_in_packing_jam(tmp_path, capsys):
+    """``--seeds 2 --seed-offset 5`` trains seeds 5 and 6, and seed 5 is the net that
+    ``--seeds 6`` trains as its sixth."""
+    def gaps_by_seed(extra, name):
+        main(SMALL + ["--widths", "3", "--out", str(tmp_path / name)] + extra)
+        with h5py.File(tmp_path / name, "r") as f:
+            return {int(g.attrs["seed"]): g["gaps"][()] for g in iter_states(f)}
+
+    shifted = gaps_by_seed(["--seeds", "2", "--seed-offset", "5"], "a.h5")
+    full = gaps_by_seed(["--seeds", "6"], "b.h5")
+    capsys.readouterr()
+    assert sorted(shifted) == [5, 6]
+    np.testing.assert_allclose(shifted[5], full[5], rtol=0, atol=1e-12)
+
+
 def test_nets_at_their_minimum_exit_0(tmp_path):
     """Every net taken to the bottom of its loss (smooth activation, --finish newton): exit
     status 0."""
@@ -58,12 +73,12 @@ def test_nets_at_their_minimum_exit_0(tmp_path):
 
 
 @pytest.mark.parametrize("extra,message", [
-    (["--dataset", "svhn"], "--dataset must be one of"),
+    (["--dataset", "svhn"], "argument --dataset: invalid choice: 'svhn'"),
     (["--dataset", "mnist", "--data-dir", "/nonexistent/dir"], "data directory"),
     (["--n-train", "0"], "--n-train must be"),
     (["--widths", "0"], "--widths must be"),
     (["--widths", "-3"], "--widths must be"),
-    (["--optimizer", "sgd"], "optimizer must be"),
+    (["--optimizer", "sgd"], "argument --optimizer: invalid choice: 'sgd'"),
     (["--steps", "x"], "invalid int value"),
     (["--hessian", "--loss", "softhinge"], "hessian must be used with loss quadratic"),
 ])
@@ -75,7 +90,7 @@ def test_errors_are_one_line_and_write_nothing(tmp_path, capsys, extra, message)
     except SystemExit as exc:            # argparse-level errors exit through SystemExit(2)
         code = exc.code
     err = capsys.readouterr().err.strip()
-    assert code == 2 and err.startswith("dlbridge: error:") and message in err
+    assert code == 2 and err.startswith("dlbridge train: error:") and message in err
     assert len(err.splitlines()) == 1
     assert list(tmp_path.iterdir()) == []
 

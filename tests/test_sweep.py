@@ -102,6 +102,47 @@ def test_values_of_the_wrong_type_and_repeated_keys_are_refused():
         load_grid(None, "packing", ["n=8", "n=16"], ["seed=0:2"])
 
 
+def _seeds_of(grid: Grid) -> list:
+    return sorted(r.params.get("seeds", r.params.get("seed")) for r in grid.runs())
+
+
+def test_seeds_has_the_meaning_of_the_command_lines_seeds_option():
+    """``seeds = K`` is a count (seeds 0 … K−1, as ``--seeds K``), a list names the seeds, on
+    both sides: a network run trains its seeds as one ensemble, a packing grid's seeds are one
+    run each, the very runs of the axis ``seed``."""
+    net = {"dim": 4, "n_train": 24}
+    assert _seeds_of(Grid("network", dict(net, seeds=3), {})) == [[0, 1, 2]]
+    assert _seeds_of(Grid("network", dict(net, seeds=[4, 7]), {})) == [[4, 7]]
+    assert _seeds_of(Grid("network", dict(net, seed=5), {})) == [[5]]
+    assert _seeds_of(Grid("network", dict(net), {"seeds": [1, 2]})) == [[0], [0, 1]]
+    assert _seeds_of(Grid("regimes", {"seeds": 2}, {})) == [[0, 1]]
+    counted = Grid("packing", dict(PACK, seeds=3), {})
+    axis = Grid("packing", dict(PACK), {"seed": [0, 1, 2]})
+    assert {r.key for r in counted.runs()} == {r.key for r in axis.runs()}
+    assert _seeds_of(Grid("packing", dict(PACK, seeds=[5, 9]), {})) == [5, 9]
+    toml_grid = load_grid(None, "packing", ["n=16", "seeds=2"])
+    assert toml_grid.axes == {"seed": [0, 1]} and "seeds" not in toml_grid.fixed
+    for grid_args, needle in [(("network", dict(net, seeds=0), {}), "seeds must be a count"),
+                              (("network", dict(net, seeds=True), {}), "seeds must be a count"),
+                              (("network", dict(net, seeds=2, seed=1), {}), "not both"),
+                              (("packing", dict(PACK, seeds=2, seed=1), {}), "not both"),
+                              (("packing", dict(PACK), {"seeds": [2, 3]}), "not swept")]:
+        with pytest.raises(ParameterError, match=needle):
+            Grid(*grid_args).runs()
+
+
+def test_packing_sweep_seeds_count_is_packing_jams(tmp_path, capsys):
+    """``packing sweep --fixed seeds=3`` lists the runs of ``--grid seed=0:3``."""
+    from dlbridge.workflow.packing_entry import main as packing_main
+
+    base = ["sweep", "--fixed", "n=16", "--out", str(tmp_path / "s"), "--dry-run"]
+    names = []
+    for extra in (["seeds=3"], ["--grid", "seed=0:3"]):
+        assert packing_main(base[:3] + extra + base[3:]) == 0
+        names.append(sorted(ln.split()[0] for ln in capsys.readouterr().out.splitlines()))
+    assert names[0] == names[1] and len(names[0]) == 3
+
+
 def test_merging_a_folder_without_run_files_is_an_error(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(ParameterError, match="run files"):
@@ -184,8 +225,8 @@ def test_failed_and_unconverged_runs_are_kept_and_marked(tmp_path, capsys):
             "depth=2", "steps=100", "width=3", "--grid", "lr=0.01,1e300", "--out", str(out),
             "--executor", "serial", "--quiet"]
     assert main(argv) == 3
-    err = capsys.readouterr().err
-    assert "1 failed" in err and "diverged (non-finite loss)" in err
+    res = capsys.readouterr()
+    assert "1 failed" in res.out and "diverged (non-finite loss)" in res.err
     status = {}
     for p in out.glob("network-*.h5"):
         with h5py.File(p, "r") as f:
@@ -194,14 +235,14 @@ def test_failed_and_unconverged_runs_are_kept_and_marked(tmp_path, capsys):
     failed_attrs, n_failed_states = status["failed"]
     assert n_failed_states == 0 and "RunFailure" in failed_attrs["error"]
     assert "Traceback" in failed_attrs["traceback"]
-    assert main(argv) == 0 and "2 already there" in capsys.readouterr().err
+    assert main(argv) == 0 and "2 already there" in capsys.readouterr().out
     assert main(argv + ["--retry-failed"]) == 3
 
     pack = tmp_path / "pack"
     assert main(["sweep", "--side", "packing", "--fixed", "dim=2", "n=16", "delta_phis=1e-2",
                  "max_steps=200", "--grid", "seed=0", "--out", str(pack), "--executor",
                  "serial", "--quiet"]) == 3
-    assert "1 done now" in (err := capsys.readouterr().err) and "stopped at their step" in err
+    assert "1 done now" in (out := capsys.readouterr().out) and "stopped at their step" in out
     (p,) = pack.glob("*.h5")
     with h5py.File(p, "r") as f:
         flags = [bool(s.attrs["converged"]) for s in iter_states(f)]

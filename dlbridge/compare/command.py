@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import logging
 import os
 import sys
 from pathlib import Path
@@ -21,6 +22,8 @@ from .plots import figure_files, plot_all
 from .states import group_systems, load_unique_states
 from .summary import DEFAULT_BOOTSTRAP, SystemSummary, summarize_system
 from .tables import TABLE_FILES, markdown_table, write_tables
+
+log = logging.getLogger(__name__)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -139,14 +142,13 @@ def run_compare(args: argparse.Namespace, argv: Sequence[str] | None = None) -> 
                   include_unconverged=getattr(args, "include_unconverged", False))
     print(res.markdown)
     for note in res.notes:
-        print(f"note: {note}", file=sys.stderr)
+        log.info("note: %s", note)
     for s in res.summaries:
         for w in s.warnings:
-            print(f"warning: {w}", file=sys.stderr)
+            log.warning("%s", w)
     if not any(s.test_error_peak is not None for s in res.summaries):
-        print("note: no network state with a test error; figure 5 (test error against N/N*) "
-              "skipped",
-              file=sys.stderr)
+        log.info("note: no network state with a test error; figure 5 (test error against N/N*) "
+                 "skipped")
     print("wrote: " + ", ".join(str(f) for f in res.files))
     return 0
 

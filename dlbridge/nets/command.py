@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import logging
 import math
 import shlex
-import sys
 from typing import Sequence
 
 from packing.errors import ParameterError, require
@@ -23,6 +23,8 @@ from .models import ACTIVATIONS, INITS
 from .runs import NetRunSpec, describe_diverged, device_name, split_diverged, write_nets
 from .train import OPTIMIZERS, NetResult
 from .transition import Transition, auto_start_width, ensemble_evaluator, find_transition, transition_of_scan
+
+log = logging.getLogger(__name__)
 
 MAX_SEEDS = 10_000
 
@@ -58,7 +60,7 @@ def add_train_parser(sub) -> None:
                        description="Train nets over widths and seeds at fixed P, bracket N* "
                                    "(--widths auto) and write every net's state (HDF5).")
     a = p.add_argument
-    a("--dataset", default="random", help=f"one of {', '.join(DATASETS)} (default random)")
+    a("--dataset", choices=DATASETS, default="random", help="training data (default %(default)s)")
     a("--data-dir", default=None, help="directory of IDX/npz (mnist) or CIFAR-10 batches")
     a("--dim", type=int, default=10, help="input dimension d (PCA components for images)")
     a("--n-train", type=int, default=1000, help="number of training points P")
@@ -67,13 +69,16 @@ def add_train_parser(sub) -> None:
     a("--depth", type=int, default=2, help="number of hidden layers L")
     a("--widths", nargs="+", default=["auto"],
       help="'auto' (bracket N* by bisection) or widths h (non-integer allowed)")
-    a("--seeds", type=int, default=4, help="number of initialisation seeds per width")
+    a("--seeds", type=int, default=4,
+      help="number of initialisation seeds per width: seeds 0..K-1 (plus --seed-offset)")
+    a("--seed-offset", type=int, default=0, help="first seed (default 0)")
     a("--alpha", type=float, default=1.0, help="output scale α of F = α(f − f0)")
-    a("--activation", default="relu", help=f"one of {', '.join(ACTIVATIONS)}")
-    a("--init", default="orthogonal", help=f"one of {', '.join(INITS)}")
+    a("--activation", choices=ACTIVATIONS, default="relu",
+      help="activation of the hidden layers (default %(default)s)")
+    a("--init", choices=INITS, default="orthogonal", help="weight initialisation (default %(default)s)")
     a("--no-bias", action="store_true", help="nets without biases")
-    a("--loss", default="quadratic", help=f"one of {', '.join(LOSSES)}")
-    a("--optimizer", default="adam", help=f"one of {', '.join(OPTIMIZERS)}")
+    a("--loss", choices=LOSSES, default="quadratic", help="hinge loss (default %(default)s)")
+    a("--optimizer", choices=OPTIMIZERS, default="adam", help="optimiser (default %(default)s)")
     a("--steps", type=int, default=20_000, help="step budget per net")
     a("--finish", choices=FINISHES, default="none",
       help="newton: take every unfitted net on to the bottom of its loss by Levenberg–Marquardt "
@@ -81,10 +86,10 @@ def add_train_parser(sub) -> None:
     a("--lr", type=float, default=None, help="initial learning rate / dt (per optimizer default)")
     a("--rel-tol", type=float, default=0.02, help="relative width of the N* bracket (auto)")
     a("--hessian", action="store_true", help="store H, H0, Hp eigenvalues of every net")
-    a("--device", default="auto", help="auto, cpu or cuda")
+    a("--device", choices=("auto", "cpu", "cuda"), default="auto",
+      help="torch device; auto takes cuda when available (default %(default)s)")
     a("--out", required=True, help="output HDF5 file")
     a("--overwrite", action="store_true", help="replace an existing output file")
-    a("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_train)
 
 
@@ -94,6 +99,7 @@ def _validate_train(args: argparse.Namespace) -> list[float] | None:
     require(args.n_test >= 0, "--n-test", "an integer >= 0", args.n_test)
     require(args.depth >= 1, "--depth", "an integer >= 1", args.depth)
     require(1 <= args.seeds <= MAX_SEEDS, "--seeds", f"an integer in [1, {MAX_SEEDS}]", args.seeds)
+    require(args.seed_offset >= 0, "--seed-offset", "an integer >= 0", args.seed_offset)
     require(args.steps >= 1, "--steps", "an integer >= 1", args.steps)
     require(args.device in ("auto", "cpu", "cuda"), "--device", "one of auto, cpu, cuda",
             args.device)
@@ -173,21 +179,21 @@ def cmd_train(args: argparse.Namespace, argv: Sequence[str]) -> int:
     reached no minimum (step budget or stalled) are counted on stderr, exit status 3 too.
     """
     widths = _validate_train(args)
-    res = train_to_file(_run_spec(args), widths, range(args.seeds), args.out, args.overwrite,
+    seeds = range(args.seed_offset, args.seed_offset + args.seeds)
+    res = train_to_file(_run_spec(args), widths, seeds, args.out, args.overwrite,
                         "dlbridge " + shlex.join(argv), progress=not args.quiet,
                         rel_tol=args.rel_tol)
     if res.n_stored == 0:
-        print(f"dlbridge train: every net diverged ({describe_diverged(res.failed)}); nothing "
-              f"written to {args.out}", file=sys.stderr)
+        log.error("every net diverged (%s); nothing written to %s", describe_diverged(res.failed),
+                  args.out)
         return EXIT_STATUS["unconverged"]
     print(f"dlbridge train: {res.n_stored} nets -> {args.out}; "
           f"{_summary(res.transition, res.n_train)}")
     if res.n_unconverged:
-        print(f"dlbridge train: {res.n_unconverged} of {res.n_stored} stored nets reached no "
-              "minimum (stopped by --steps, or stalled at a kink of the loss; converged = False, "
-              "which compare leaves out): raise --steps, or use --finish newton with a smooth "
-              "--activation", file=sys.stderr)
+        log.warning("%d of %d stored nets reached no minimum (stopped by --steps, or stalled at a "
+                    "kink of the loss; converged = False, which compare leaves out): raise "
+                    "--steps, or use --finish newton with a smooth --activation",
+                    res.n_unconverged, res.n_stored)
     if res.failed:
-        print(f"dlbridge train: failed: {describe_diverged(res.failed)}; not stored",
-              file=sys.stderr)
+        log.warning("failed: %s; not stored", describe_diverged(res.failed))
     return EXIT_STATUS["unconverged"] if res.failed or res.n_unconverged else 0

@@ -15,6 +15,7 @@ bound the effect of the budget on N*.
 """
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import dataclass
 from typing import Callable, Sequence
@@ -27,6 +28,8 @@ from ..nstar import half_fitted_bracket
 from .data import Dataset
 from .models import make_spec, width_for_params
 from .train import NetResult, TrainConfig, train_ensemble
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -123,8 +126,12 @@ def ensemble_evaluator(data: Dataset, depth: int, seeds: Sequence[int], config: 
         res = train_ensemble(specs, [s for _ in hs for s in seeds], data, config, device,
                              progress=progress)
         k = len(seeds)
-        return [ScanPoint(float(h), specs[i * k].n_params, tuple(res[i * k:(i + 1) * k]))
-                for i, h in enumerate(hs)]
+        points = [ScanPoint(float(h), specs[i * k].n_params, tuple(res[i * k:(i + 1) * k]))
+                  for i, h in enumerate(hs)]
+        for pt in points:
+            log.debug("h = %g (N = %d): %d of %d nets fit every datum", pt.h, pt.n_params,
+                      round(pt.fraction_fitted * k), k)
+        return points
 
     return evaluate
 

@@ -25,9 +25,9 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import functools
+import logging
 import os
 import shlex
-import sys
 import time
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -38,6 +38,8 @@ from packing.jamming_runs import JamSpec, jam_to_file
 from ..compare import compare, prepare_out_dir
 from ..compare.plots import figure_files
 from ..compare.tables import TABLE_FILES
+
+log = logging.getLogger(__name__)
 
 DEFAULT_OUT = "demo-out"
 FILES = {"discs": "discs.h5", "ellipses": "ellipses.h5", "nets": "nets.h5"}
@@ -126,9 +128,9 @@ def net_spec(size: DemoSize):
                       hessian=True, device="cpu")
 
 
-def _flags(quiet: bool, overwrite: bool, quiet_flag: str) -> list[str]:
-    """The progress and overwrite flags of the equivalent command line."""
-    return ([quiet_flag] if quiet else []) + (["--overwrite"] if overwrite else [])
+def _flags(quiet: bool, overwrite: bool) -> list[str]:
+    """The quiet and overwrite flags of the equivalent command line."""
+    return (["--quiet"] if quiet else []) + (["--overwrite"] if overwrite else [])
 
 
 def _jam_argv(spec: JamSpec, seeds: int, out: Path, quiet: bool,
@@ -139,7 +141,7 @@ def _jam_argv(spec: JamSpec, seeds: int, out: Path, quiet: bool,
     if spec.shape is not None:
         argv += ["--aspect", f"{spec.aspect:g}"]
     argv += ["--delta-phi", *(f"{d:g}" for d in spec.delta_phis), "--hessian", "--out", str(out)]
-    return tuple(argv + _flags(quiet, overwrite, "--no-progress"))
+    return tuple(argv + _flags(quiet, overwrite))
 
 
 def _train_argv(size: DemoSize, out: Path, quiet: bool, overwrite: bool) -> tuple[str, ...]:
@@ -149,7 +151,7 @@ def _train_argv(size: DemoSize, out: Path, quiet: bool, overwrite: bool) -> tupl
             "--depth", str(size.net_depth), "--seeds", str(size.net_seeds),
             "--steps", str(size.net_steps), "--device", "cpu", "--hessian",
             "--widths", *(f"{h:g}" for h in net_widths(size)), "--out", str(out)]
-    return tuple(argv + _flags(quiet, overwrite, "--quiet"))
+    return tuple(argv + _flags(quiet, overwrite))
 
 
 def _packing_stage(title: str, shape: str, n: int, seeds: int, size: DemoSize, out: Path,
@@ -180,7 +182,7 @@ def _regimes_stage(out: Path, quiet: bool, overwrite: bool) -> Stage:
     from .regimes import regimes_to_dir
 
     argv = ("regimes", "--scale", "small", "--out", str(out), "--executor", "serial", "--workers", "1",
-            *_flags(quiet, overwrite, "--quiet"))
+            *_flags(quiet, overwrite))
     run = functools.partial(regimes_to_dir, "small", out, overwrite, "dlbridge " + shlex.join(argv),
                             "serial", 1, not quiet)
     return Stage("regimes", "dlbridge", argv, run)
@@ -231,10 +233,10 @@ def _check_outcome(stage: Stage, outcome: Any) -> None:
         raise ParameterError(f"demo stage {stage.title!r} must succeed (got {len(failed)} "
                              "diverged net(s), not stored)")
     for note in getattr(outcome, "notes", ()):
-        print(f"note: {note}", file=sys.stderr)
+        log.info("note: %s", note)
     for summary in getattr(outcome, "summaries", ()):
         for w in summary.warnings:
-            print(f"warning: {w}", file=sys.stderr)
+            log.warning("%s", w)
 
 
 def run_stage(stage: Stage) -> tuple[float, float]:
@@ -246,7 +248,7 @@ def run_stage(stage: Stage) -> tuple[float, float]:
 
 
 def add_demo_parser(subparsers) -> argparse.ArgumentParser:
-    """Add ``demo [--out DIR] [--small] [--overwrite] [--quiet]``; its ``func`` is
+    """Add ``demo [--out DIR] [--small] [--overwrite]``; its ``func`` is
     :func:`run_demo`."""
     p = subparsers.add_parser(
         "demo", help="small disc, ellipse and network runs, then compare (minutes on a CPU)",
@@ -259,7 +261,6 @@ def add_demo_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--small", action="store_true",
                    help="a smaller setting (about a minute; for tests and CI)")
     p.add_argument("--overwrite", action="store_true", help="replace existing demo files in DIR")
-    p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=run_demo)
     return p
 
@@ -283,10 +284,10 @@ def run_demo(args: argparse.Namespace, argv: Sequence[str] | None = None) -> int
     t_start, c_start = time.perf_counter(), time.process_time()
     with _one_torch_thread():
         for i, st in enumerate(plan, 1):
-            print(f"[demo {i}/{len(plan)}] {st.title}: {st.command}", file=sys.stderr, flush=True)
+            log.info("[demo %d/%d] %s: %s", i, len(plan), st.title, st.command)
             wall, cpu = run_stage(st)
-            print(f"[demo {i}/{len(plan)}] {st.title} done: {wall:.1f} s wall, {cpu:.1f} s CPU",
-                  file=sys.stderr, flush=True)
+            log.info("[demo %d/%d] %s done: %.1f s wall, %.1f s CPU", i, len(plan), st.title, wall,
+                     cpu)
     wall, cpu = time.perf_counter() - t_start, time.process_time() - c_start
     print_report(out_dir, wall, cpu)
     return 0

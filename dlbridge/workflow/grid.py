@@ -30,7 +30,7 @@ MAX_RUNS = 100_000
 
 # ------------------------------------------------------------------------------ parameters
 def _packing_fields() -> tuple[str, ...]:
-    return tuple(f.name for f in dataclasses.fields(JamSpec)) + ("seed",)
+    return tuple(f.name for f in dataclasses.fields(JamSpec)) + ("seed", "seeds")
 
 
 def _network_fields() -> tuple[str, ...]:
@@ -55,6 +55,32 @@ def _int_list(value, name: str) -> list[int]:
                                    for v in vals), name, "integers >= 0", value)
     require(len(set(vals)) == len(vals), name, "distinct integers", value)
     return [int(v) for v in vals]
+
+
+MAX_SEEDS = 100_000
+"""Most seeds one ``seeds`` count may name."""
+
+
+def seed_list(value, name: str = "seeds") -> list[int]:
+    """The seeds ``value`` names, with the one meaning ``seeds`` has everywhere (as ``--seeds K``
+    on the command line): an integer K is a count, the seeds 0 … K−1; a list names the seeds
+    themselves (distinct integers >= 0)."""
+    if isinstance(value, (list, tuple)):
+        return _int_list(value, name)
+    require(isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_SEEDS,
+            name, f"a count K in [1, {MAX_SEEDS}] (the seeds 0 … K−1) or a list of seeds", value)
+    return list(range(value))
+
+
+def _net_seeds(p: dict) -> list[int]:
+    """Seeds of a network or regimes run: ``seeds`` (a count or a list, :func:`seed_list`) or one
+    ``seed``; default [0]."""
+    require(not ("seed" in p and "seeds" in p), "seed/seeds", "one of the two, not both",
+            (p.get("seed"), p.get("seeds")))
+    if "seeds" in p:
+        return seed_list(p.pop("seeds"))
+    (seed,) = _int_list(p.pop("seed", 0), "seed")
+    return [seed]
 
 
 def _is_number(v) -> bool:
@@ -114,9 +140,7 @@ def network_spec(params: Mapping[str, Any]):
     from ..nets.runs import NetRunSpec
 
     p = dict(params)
-    require(not ("seed" in p and "seeds" in p), "seed/seeds", "one of the two, not both",
-            (p.get("seed"), p.get("seeds")))
-    seeds = _int_list(p.pop("seeds", p.pop("seed", [0])), "seeds")
+    seeds = _net_seeds(p)
     return _validated_spec(NetRunSpec, p, "network"), seeds
 
 
@@ -125,9 +149,7 @@ def regime_spec(params: Mapping[str, Any]):
     from ..nets.regimes import RegimeSpec
 
     p = dict(params)
-    require(not ("seed" in p and "seeds" in p), "seed/seeds", "one of the two, not both",
-            (p.get("seed"), p.get("seeds")))
-    seeds = _int_list(p.pop("seeds", p.pop("seed", [0])), "seeds")
+    seeds = _net_seeds(p)
     if "alphas" in p:
         v = p["alphas"]
         vals = v if isinstance(v, (list, tuple)) else [v]
@@ -177,6 +199,8 @@ class Grid:
 
     def __post_init__(self) -> None:
         require(self.side in SIDES, "side", f"one of {', '.join(SIDES)}", self.side)
+        if self.side == "packing":
+            self._packing_seeds_as_runs()
         allowed = _allowed(self.side)
         both = sorted(set(self.fixed) & set(self.axes))
         require(not both, "grid", "a parameter either fixed or swept, not both", both)
@@ -189,6 +213,20 @@ class Grid:
         size = math.prod(len(v) for v in self.axes.values())
         require(size <= MAX_RUNS, "grid", f"at most {MAX_RUNS} runs (the product of the axes' "
                 "lengths)", size)
+
+    def _packing_seeds_as_runs(self) -> None:
+        """A packing grid's fixed ``seeds`` (a count or a list, :func:`seed_list`) become the
+        axis ``seed``: one run per seed, as ``packing jam --seeds K`` jams K seeds."""
+        if "seeds" not in self.fixed and "seeds" not in self.axes:
+            return
+        require("seeds" not in self.axes, "grid.seeds",
+                "fixed for packings (a count or a list; one run per seed), not swept",
+                self.axes.get("seeds"))
+        require("seed" not in self.fixed and "seed" not in self.axes, "seed/seeds",
+                "one of the two, not both", (self.fixed.get("seed"), self.fixed["seeds"]))
+        fixed = {k: v for k, v in self.fixed.items() if k != "seeds"}
+        object.__setattr__(self, "axes", {**self.axes, "seed": seed_list(self.fixed["seeds"])})
+        object.__setattr__(self, "fixed", fixed)
 
     def runs(self) -> list[Run]:
         """Every run of the grid, validated (ParameterError before any work), duplicates merged."""

@@ -14,9 +14,13 @@ The grid (a TOML file, or ``--fixed``/``--grid`` on the command line)::
     aspect = [1.1, 1.5, 2.0]
     seed = [0, 1, 2, 3]
 
-Packing parameters are the fields of :class:`packing.jamming_runs.JamSpec` plus ``seed``; network
-parameters those of :class:`dlbridge.nets.runs.NetRunSpec` plus ``seeds`` (a list trained as ONE
-batched ensemble, the cheap way to run seeds of a net) or ``seed``.
+Packing parameters are the fields of :class:`packing.jamming_runs.JamSpec` plus ``seed`` or
+``seeds``; network parameters those of :class:`dlbridge.nets.runs.NetRunSpec` plus ``seed`` or
+``seeds``. ``seeds`` has the meaning of ``--seeds K`` on the command line: an integer K is a count,
+the seeds 0 … K−1, and a list names the seeds (``seeds = [4, 7]``). A packing run is one seed, so
+a fixed ``seeds`` becomes the axis ``seed``; a network run trains its ``seeds`` as ONE batched
+ensemble, the cheap way to run seeds of a net (a ``[grid]`` axis ``seeds = [2, 4, 8]`` is then a
+scan of ensemble sizes, and ``seed = [0, 1]`` one run per seed).
 
 Every run is identified by a hash of its canonical parameters (the validated spec, so 1 and 1.0
 are one run) and written to ``<out>/<side>-<hash>.h5`` with the temporary-file-then-rename of
@@ -38,6 +42,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import logging
 import os
 import socket
 import time
@@ -57,6 +62,8 @@ from packing.progress import progress_bar
 from .grid import SIDES, SWEEP_SIDES, Grid, Run, RunFailure, load_grid, parse_value
 from .locks import release_dead_locks, remove_orphans, run_lock
 from .runfiles import read_status
+
+_log = logging.getLogger(__name__)
 
 __all__ = ["EXECUTORS", "SIDES", "Grid", "Run", "RunFailure", "execute_run", "load_grid",
            "parse_value", "run_lock", "run_sweep"]
@@ -306,8 +313,9 @@ def _poll(futures: dict, timeout: float) -> list:
 def run_sweep(grid: Grid, out: str | os.PathLike, executor: str = "local", workers: int = 2,
               retry_failed: bool = False, command: str = "", scheduler: str | None = None,
               options: Mapping[str, Any] | None = None, progress: bool = True,
-              log: Callable[[str], None] = print) -> SweepReport:
-    """Run every pending run of ``grid`` into the folder ``out`` (module docstring)."""
+              log: Callable[[str], None] = _log.info) -> SweepReport:
+    """Run every pending run of ``grid`` into the folder ``out`` (module docstring); ``log``
+    takes its one line of what it is about to do (the module's logger by default)."""
     require(isinstance(workers, int) and workers >= 1, "--workers", "an integer >= 1", workers)
     check_executor(executor)
     runs = grid.runs()

@@ -9,9 +9,9 @@ write, 130/143 on SIGINT/SIGTERM (pending runs cancelled; no temporary or lock f
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import shlex
-import sys
 from pathlib import Path
 from typing import Sequence
 
@@ -20,6 +20,8 @@ from packing.exits import EXIT_STATUS
 
 from .runfiles import merge_runs
 from .sweep import EXECUTORS, SIDES, load_grid, parse_value, pending_runs, run_sweep
+
+log = logging.getLogger(__name__)
 
 EPILOG = """grid file (TOML):  side = "packing"   [fixed] dim = 2, n = 64   [grid] seed = [0, 1, 2]
 examples:
@@ -60,7 +62,6 @@ def add_sweep_parsers(sub, prog: str = "dlbridge", side: str | None = None) -> N
     a("--allow-incomplete", action="store_true",
       help="--merge even when runs of the grid are not finished (held by other workers)")
     a("--dry-run", action="store_true", help="list the runs and exit")
-    a("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_sweep, prog=prog, only_side=side, takes_argv=True)
 
     m = sub.add_parser("merge", help="merge a sweep directory into one HDF5 file with an index",
@@ -104,24 +105,22 @@ def cmd_sweep(args: argparse.Namespace, argv: Sequence[str]) -> int:
     command = f"{args.prog} " + shlex.join(argv)
     rep = run_sweep(grid, args.out, args.executor, args.workers, args.retry_failed, command,
                     args.scheduler, _options(args.cluster_option), progress=not args.quiet,
-                    log=lambda s: print(s, file=sys.stderr))
+                    log=log.info)
     print(f"{args.prog} sweep: {rep.total} runs in {rep.out_dir}: {rep.done} done now, "
           f"{rep.skipped} already there, {rep.failed} failed, {rep.locked} held by other workers"
           + (f"; {rep.unconverged} states stopped at their step budget (converged = False in "
-             f"their files)" if rep.unconverged else ""), file=sys.stderr)
+             "their files)" if rep.unconverged else ""))
     for e in rep.errors:
-        print(f"  failed: {e}", file=sys.stderr)
+        log.warning("failed: %s", e)
     unfinished = [r.file_name for r in pending_runs(runs, Path(rep.out_dir), False)]
     if unfinished:
-        print(f"{args.prog} sweep: {len(unfinished)} runs not finished (held by other workers or "
-              f"lost): re-run the sweep when they are done (exit status "
-              f"{EXIT_STATUS['blocked']})" + ("; --merge skipped" if args.merge is not None
-                                             and not args.allow_incomplete else ""),
-              file=sys.stderr)
+        log.warning(f"{len(unfinished)} runs not finished (held by other workers or lost): re-run "
+                    f"the sweep when they are done (exit status {EXIT_STATUS['blocked']})"
+                    + ("; --merge skipped" if args.merge is not None
+                       and not args.allow_incomplete else ""))
     if args.merge is not None and (args.allow_incomplete or not unfinished):
         m = merge_runs(args.out, args.merge, args.overwrite, command, args.allow_incomplete)
-        print(f"{args.prog} sweep: merged {m['done']} runs ({m['states']} states) -> {args.merge}",
-              file=sys.stderr)
+        print(f"{args.prog} sweep: merged {m['done']} runs ({m['states']} states) -> {args.merge}")
     if unfinished:
         return EXIT_STATUS["blocked"]
     return EXIT_STATUS["unconverged"] if rep.failed or rep.unconverged else 0
@@ -133,5 +132,5 @@ def cmd_merge(args: argparse.Namespace, argv: Sequence[str]) -> int:
                    args.allow_incomplete)
     print(f"{args.prog} merge: {m['runs']} run files ({m['done']} done, {m['failed']} failed, "
           f"{m['bad']} unreadable or invalid, {m['unfinished']} runs of the grid unfinished, "
-          f"{m['states']} states) -> {args.out}", file=sys.stderr)
+          f"{m['states']} states) -> {args.out}")
     return EXIT_STATUS["unconverged"] if m["bad"] else 0

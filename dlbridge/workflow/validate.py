@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import logging
 import math
 import platform
 import shlex
@@ -38,6 +39,8 @@ from ..compare.references import checks, checks_markdown
 from .grid import Grid
 from .runfiles import merge_runs
 from .sweep import EXECUTORS, run_sweep
+
+log = logging.getLogger(__name__)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -102,14 +105,13 @@ def add_validate_parser(subparsers) -> argparse.ArgumentParser:
 
 
 def add_run_options(p: argparse.ArgumentParser) -> None:
-    """--executor, --workers, --overwrite, --quiet: the options of a command that runs grids
+    """--executor, --workers, --overwrite: the options of a command that runs grids
     into OUT through the sweep executors (validate, regimes)."""
     p.add_argument("--executor", choices=EXECUTORS, default="local",
                    help="sweep executor (default local: a process pool)")
     p.add_argument("--workers", type=int, default=2, help="parallel runs (default 2)")
     p.add_argument("--overwrite", action="store_true",
                    help="replace the merged files, tables, figures and report in OUT")
-    p.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
 def _merged(out: Path, name: str) -> Path:
@@ -139,7 +141,7 @@ def sweep_and_merge(grids: Sequence[tuple[str, Grid]], out: Path, executor: str,
     for name, grid in grids:
         rep = run_sweep(grid, out / "runs" / name, executor=executor, workers=workers,
                         command=command, progress=progress,
-                        log=lambda m: print(m, file=sys.stderr))
+                        log=log.info)
         require(rep.failed == 0 and rep.locked == 0, who, "every run done",
                 f"{name}: {rep.failed} failed, {rep.locked} locked ({'; '.join(rep.errors)[:300]})")
         merge_runs(out / "runs" / name, _merged(out, name), overwrite=True, command=command)
@@ -217,6 +219,5 @@ def run_validate(args: argparse.Namespace, argv: Sequence[str] | None = None) ->
     print(checks_markdown(checks(result.summaries)))
     bad = [c for c in checks(result.summaries) if not math.isfinite(c.value)]
     if bad:
-        print(f"dlbridge validate: {len(bad)} quantities could not be measured at this scale",
-              file=sys.stderr)
+        log.warning("%d quantities could not be measured at this scale", len(bad))
     return 0
