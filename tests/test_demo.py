@@ -34,7 +34,7 @@ def _dlbridge(*argv: str) -> subprocess.CompletedProcess:
 def demo(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
     """One small demo run into a fresh directory."""
     out = tmp_path_factory.mktemp("demo") / "out"
-    proc = _dlbridge("demo", "--small", "--quiet", "--out", str(out))
+    proc = _dlbridge("demo", "--small", "--out", str(out))
     assert proc.returncode == 0, proc.stderr[-2000:]
     return out, proc
 
@@ -93,10 +93,35 @@ def test_figures_are_nonempty_pngs(demo):
 def test_refuses_to_overwrite_demo_files(demo):
     out, _ = demo
     before = (out / "discs.h5").stat().st_mtime_ns
-    proc = _dlbridge("demo", "--small", "--quiet", "--out", str(out))
+    proc = _dlbridge("demo", "--small", "--out", str(out))
     assert proc.returncode == 2
     err = proc.stderr.strip()
     assert err.startswith("dlbridge demo: error: --out holds demo files") and "--overwrite" in err
     assert len(err.splitlines()) == 1
     assert (out / "discs.h5").stat().st_mtime_ns == before
 
+
+
+def test_the_page_is_this_runs_and_publishes_as_docs_do(demo, tmp_path):
+    """demo.md quotes this run's table and commands and links figures that exist; published into
+    a docs folder it renders from its record alone (the check docs/demo.md passes)."""
+    import json
+    import re
+
+    from dlbridge.workflow.demo_page import PAGE, RECORD, publish, render_page
+
+    out, proc = demo
+    page = (out / PAGE).read_text(encoding="utf-8")
+    rec = json.loads((out / RECORD).read_text(encoding="utf-8"))
+    assert [s["title"] for s in rec["stages"]] == ["discs", "ellipses", "networks", "compare",
+                                                   "regimes"]
+    for stage in rec["stages"]:
+        assert f"`{stage['command']}`" in page and stage["command"].split()[0] in proc.stderr
+    assert "| disk 2D" in page and rec["comparison_md"].splitlines()[0] in page
+    links = re.findall(r"!\[[^]]*\]\(([^)]+)\)", page)
+    assert len(links) == 12 and all((out / link).is_file() for link in links), links
+    docs = tmp_path / "docs"
+    publish(out, docs)
+    text = (docs / PAGE).read_text(encoding="utf-8")
+    assert text == render_page(json.loads((docs / RECORD).read_text(encoding="utf-8")), "docs")
+    assert all((docs / link).is_file() for link in re.findall(r"!\[[^]]*\]\(([^)]+)\)", text))

@@ -1,6 +1,6 @@
 """``dlbridge demo``: the embedded default — both jamming transitions measured in a few minutes.
 
-Four stages, each a call of the SAME library function as its own command (nothing is
+Five stages, each a call of the SAME library function as its own command (nothing is
 re-implemented here; the demo only chooses the specs, and shows the equivalent command lines):
 
 1. ``packing jam --shape disk``: bidisperse harmonic discs (O'Hern et al., PRE 68, 011306, 2003),
@@ -14,7 +14,11 @@ re-implemented here; the demo only chooses the specs, and shows the equivalent c
    figures ``fig*.png``/``fig*.pdf``, all in ``--out``;
 5. ``dlbridge regimes --scale small``: nets on the embedded MNIST-parity data across widths and
    α → ``regimes/`` (the lazy slope, the ensemble predictor and the generalisation figures on
-   real data; the nets of stage 3 have random labels, so their test error is chance by design).
+   real data; the nets of stage 3 have random labels, so their test error is chance by design);
+
+then ``packing plot`` of one disc and one ellipse state (``snapshot_*.png``) and the run's own
+page, ``demo.md`` with its record ``demo.json`` (:mod:`.demo_page`: every number of the run, and
+what it means; docs/demo.md is that page of one run).
 
 The sizes are a :class:`DemoSize` preset (``default``; ``--small`` for the end-to-end test).
 Progress (bars and one line per stage) goes to stderr; stdout gets the list of files written and
@@ -38,6 +42,7 @@ from packing.jamming_runs import JamSpec, jam_to_file
 from ..compare import compare, prepare_out_dir
 from ..compare.plots import figure_files
 from ..compare.tables import TABLE_FILES
+from .demo_page import PAGE, RECORD, SNAPSHOT_LABEL, SNAPSHOTS, demo_record, snapshot_facts, write_page
 
 log = logging.getLogger(__name__)
 
@@ -207,10 +212,11 @@ def stages(size: DemoSize, out_dir: Path, quiet: bool, overwrite: bool) -> list[
 
 
 def existing_outputs(out_dir: Path) -> list[Path]:
-    """Demo files already in out_dir (HDF5 files, tables, figures)."""
+    """Demo files already in out_dir (HDF5 files, tables, figures, the page)."""
     if not out_dir.is_dir():
         return []
-    names = [out_dir / n for n in (*FILES.values(), *TABLE_FILES)] + figure_files(out_dir)
+    names = [out_dir / n for n in (*FILES.values(), *TABLE_FILES, RECORD, PAGE,
+                                   *SNAPSHOTS.values())] + figure_files(out_dir)
     names.append(out_dir / REGIMES_DIR / "regimes.md")
     return [p for p in names if os.path.lexists(p)]
 
@@ -239,12 +245,13 @@ def _check_outcome(stage: Stage, outcome: Any) -> None:
             log.warning("%s", w)
 
 
-def run_stage(stage: Stage) -> tuple[float, float]:
-    """Run one stage's library call; returns (wall s, CPU s). A failing stage raises
-    ParameterError."""
+def run_stage(stage: Stage) -> tuple[float, float, Any]:
+    """Run one stage's library call; returns (wall s, CPU s, what the call returned). A failing
+    stage raises ParameterError."""
     t0, c0 = time.perf_counter(), time.process_time()
-    _check_outcome(stage, stage.run())
-    return time.perf_counter() - t0, time.process_time() - c0
+    outcome = stage.run()
+    _check_outcome(stage, outcome)
+    return time.perf_counter() - t0, time.process_time() - c0, outcome
 
 
 def add_demo_parser(subparsers) -> argparse.ArgumentParser:
@@ -274,21 +281,63 @@ def _one_torch_thread():
     return torch_threads(1)
 
 
+def draw_snapshots(size: DemoSize, out_dir: Path) -> dict[str, dict]:
+    """``packing plot`` of seed 0 at Δφ = 10⁻⁴ of each packing file (:data:`SNAPSHOTS`), drawn
+    into out_dir; returns each one's counts (:func:`~.demo_page.snapshot_facts`)."""
+    from packing.picture import save_snapshot_figure
+    from packing.snapshot import read_state_file
+
+    facts = {}
+    for name, shape, n in (("discs", "disk", size.n_discs), ("ellipses", "ellipse", size.n_ellipses)):
+        group = f"/runs/{jam_spec(shape, n, size).system_name}/seed0/{SNAPSHOT_LABEL}"
+        path = out_dir / FILES[name]
+        save_snapshot_figure(read_state_file(path, group), out_dir / SNAPSHOTS[name], overwrite=True)
+        facts[name] = snapshot_facts(path, group)
+    return facts
+
+
+def _page_record(size_name: str, argv: Sequence[str], timed: Sequence[tuple[Stage, float, float]],
+                 outcomes: dict[str, Any], wall: float, cpu: float, out_dir: Path,
+                 snapshots: dict[str, dict]) -> dict:
+    """The :func:`~.demo_page.demo_record` of this run."""
+    from ..compare.references import checks
+
+    comparison = outcomes["compare"]
+    verdicts = [{"system": c.system, "quantity": c.quantity, "verdict": c.verdict}
+                for c in checks(comparison.summaries)]
+    warnings = [w for s in comparison.summaries for w in s.warnings]
+    stage_rows = [{"title": st.title, "command": st.command, "wall_s": w, "cpu_s": c}
+                  for st, w, c in timed]
+    regimes_md = (out_dir / REGIMES_DIR / "regimes.md").read_text(encoding="utf-8")
+    return demo_record(size_name, argv, stage_rows, wall, cpu,
+                       (out_dir / "comparison.md").read_text(encoding="utf-8"),
+                       comparison.notes, warnings, verdicts, regimes_md, snapshots)
+
+
 def run_demo(args: argparse.Namespace, argv: Sequence[str] | None = None) -> int:
-    """Run the five stages, then print the files written and the comparison table; returns 0."""
+    """Run the five stages, draw the snapshots, write the page (:mod:`.demo_page`), then print
+    the files written and the comparison table; returns 0."""
     out_dir = Path(args.out)
     check_out_dir(out_dir, args.overwrite)
     prepare_out_dir(out_dir)
-    size = SIZES["small" if args.small else "default"]
+    size_name = "small" if args.small else "default"
+    size = SIZES[size_name]
     plan = stages(size, out_dir, args.quiet, args.overwrite)
+    timed, outcomes = [], {}
     t_start, c_start = time.perf_counter(), time.process_time()
     with _one_torch_thread():
         for i, st in enumerate(plan, 1):
             log.info("[demo %d/%d] %s: %s", i, len(plan), st.title, st.command)
-            wall, cpu = run_stage(st)
+            wall, cpu, outcomes[st.title] = run_stage(st)
+            timed.append((st, wall, cpu))
             log.info("[demo %d/%d] %s done: %.1f s wall, %.1f s CPU", i, len(plan), st.title, wall,
                      cpu)
+    log.info("[demo] the snapshots and the page: %s", out_dir / PAGE)
+    snapshots = draw_snapshots(size, out_dir)
     wall, cpu = time.perf_counter() - t_start, time.process_time() - c_start
+    shown = list(argv)[1:] if argv is not None else ["--out", str(out_dir)]
+    write_page(out_dir, _page_record(size_name, shown, timed, outcomes, wall, cpu, out_dir,
+                                     snapshots))
     print_report(out_dir, wall, cpu)
     return 0
 
@@ -300,6 +349,7 @@ def print_report(out_dir: Path, wall: float, cpu: float) -> None:
     print(f"tables:  {', '.join(str(out_dir / t) for t in TABLE_FILES)}")
     figs = sorted(out_dir.glob("fig*.png"))
     print(f"figures: {', '.join(str(f) for f in figs)} (and .pdf)")
+    print(f"page:    {out_dir / PAGE} (every number and figure of this run, explained)")
     print(f"regimes: {out_dir / REGIMES_DIR / 'regimes.md'} (MNIST parity: lazy and feature nets, "
           f"ensembles; figures regimes*.png there)")
     print()
