@@ -293,7 +293,7 @@ def test_tables_and_figures_written(result, files):
     out = files["tmp"] / "out"
     names = {p.name for p in result.files}
     for stem in ("fig1_isostaticity", "fig2_gap_distributions", "fig3_spectra", "fig4_energy",
-                 "fig5_test_error", "fig6_pressure"):
+                 "fig5_test_error", "fig6_pressure", "fig7_vibrational_dos"):
         for ext in ("png", "pdf"):
             assert f"{stem}.{ext}" in names
             assert (out / f"{stem}.{ext}").stat().st_size > 5000
@@ -439,3 +439,56 @@ def test_a_state_whose_pressure_contradicts_its_distance_is_left_out(files, tmp_
     (s,) = res.summaries
     assert bad_seed not in {st.seed for st in s.nearest} and len(s.nearest) == 2
     assert any("misplaced" in w and f"seed {bad_seed}" in w for w in s.warnings)
+
+
+def test_a_stress_part_at_roundoff_is_left_out_of_figure_3(result, files, monkeypatch):
+    """A net whose unsatisfied inputs reach only dead ReLU units has Hp = 0 up to float64 noise;
+    figure 3 leaves such states out of the stress panel and says how many, and keeps the
+    packings' stress part (∝ Δφ, far above the threshold)."""
+    import dataclasses
+
+    from dlbridge.compare import plots
+
+    discs, nets = _summary(result, "packing"), _summary(result, "network")
+    assert not any(plots.stress_at_roundoff(t) for t in discs.nearest)
+    noisy = [dataclasses.replace(t, stress_eigenvalues=1e-17 * t.stress_eigenvalues)
+             for t in nets.nearest]
+    assert all(plots.stress_at_roundoff(t) for t in noisy)
+    assert plots.stress_at_roundoff(dataclasses.replace(noisy[0], stress_eigenvalues=np.zeros(0))) \
+        is False
+    figures = []
+    monkeypatch.setattr(plots, "save", lambda fig, out, stem: figures.append(fig) or [])
+    plots.figure_spectra([discs, dataclasses.replace(nets, nearest=tuple(noisy))], files["tmp"])
+    legend = figures[0].axes[1].get_legend()
+    texts = [t.get_text() for t in legend.get_texts()]
+    assert any(f"{len(noisy)} of {len(noisy)} states left out" in t for t in texts)
+    drawn = [ln for ln in figures[0].axes[1].get_lines() if ln.get_xdata().size]
+    assert drawn and all(np.min(ln.get_xdata()) > 1e-12 for ln in drawn)
+
+
+def test_vibrational_dos_pools_the_full_hessian_per_distance(result, files):
+    """Figure 7's frequencies against a plain h5py read: per stored Δφ, ω = √λ of every
+    hessian_eigenvalues entry above the zero-mode threshold, pooled over the seeds."""
+    from dlbridge.compare import plots
+    from packing.analysis import ZERO_MODE_RTOL
+
+    expected: dict[float, list] = {}
+    sizes: dict[float, int] = {}
+
+    def visit(name, obj):
+        if isinstance(obj, h5py.Group) and "hessian_eigenvalues" in obj:
+            ev = obj["hessian_eigenvalues"][()]
+            dp = float(obj.attrs["control"]) - float(obj.attrs["transition"])
+            if dp > 0 and not obj.attrs.get("unjammed", False):
+                key = float(f"{dp:.2g}")
+                expected.setdefault(key, []).append(np.sqrt(ev[ev > ZERO_MODE_RTOL * np.abs(ev).max()]))
+                sizes[key] = sizes.get(key, 0) + ev.size
+
+    with h5py.File(files["disks"], "r") as f:
+        f["runs"].visititems(visit)
+    got = plots.frequencies_by_distance(_summary(result, "packing"))
+    assert sorted(got) == sorted(expected) and len(got) == 4
+    for dp, (w, total, seeds) in got.items():
+        np.testing.assert_allclose(np.sort(w), np.sort(np.concatenate(expected[dp])), rtol=1e-12)
+        assert seeds == len(expected[dp]) and total == sizes[dp]
+    assert plots.figure_vibrational_dos([_summary(result, "network")], files["tmp"]) == []

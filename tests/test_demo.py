@@ -19,7 +19,7 @@ import pytest
 pytestmark = pytest.mark.slow
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 FIGURES = ("fig1_isostaticity", "fig2_gap_distributions", "fig3_spectra", "fig4_energy",
-           "fig5_test_error", "fig6_pressure")
+           "fig5_test_error", "fig6_pressure", "fig7_vibrational_dos")
 
 
 def _dlbridge(*argv: str) -> subprocess.CompletedProcess:

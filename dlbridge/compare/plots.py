@@ -12,6 +12,8 @@
 5. ``fig5_test_error``     test error of the nets against N/N* (skipped without network data).
 6. ``fig6_pressure``       pressure of the packings against Δφ with the fitted power law
    (skipped without packing pressures).
+7. ``fig7_vibrational_dos`` D(ω) of the packings' full Hessians at each stored Δφ (skipped
+   without stored Hessians).
 
 Figures are built on :class:`matplotlib.figure.Figure` directly, so importing this module never
 changes pyplot's global backend. Every figure function returns the files it wrote.
@@ -283,6 +285,21 @@ def _pooled_spectrum(states: Sequence[State], attr: str) -> tuple[np.ndarray, in
     return (np.concatenate(vals) if vals else np.zeros(0)), total, zeros
 
 
+def stress_at_roundoff(state: State) -> bool:
+    """True when the state's stress part is round-off: max |λ_stress| ≤ ZERO_MODE_RTOL × max |λ_stiffness|.
+
+    Hp = Σ_μ ℓ'(Δ_μ) ∇²Δ_μ (packings: Σ V'(Δ) ∇²Δ) vanishes identically when no violated
+    constraint has a curved Δ: a ReLU net whose unsatisfied inputs reach only dead units stops
+    with ∇²f_μ = 0 there, and its stored Hp is then float64 noise (1e-17 against an H0 of order
+    one in the demo). Packings sit far above the threshold: their stress part is ∝ Δφ relative to
+    the stiffness part (6e-7 at Δφ = 1e-6 for the demo discs).
+    """
+    ev, k = state.stress_eigenvalues, state.stiffness_eigenvalues
+    if ev is None or k is None or not ev.size or not k.size:
+        return False
+    return float(np.abs(ev).max()) <= ZERO_MODE_RTOL * float(np.abs(k).max())
+
+
 def _plot_dos(ax, values: np.ndarray, total: int, style: dict, label: str, ls: str) -> bool:
     """Density of states of the positive ``values`` (fraction of all ``total`` modes per unit
     eigenvalue) on log axes; returns whether anything was drawn."""
@@ -305,12 +322,17 @@ def figure_spectra(summaries: Sequence[SystemSummary], out_dir: Path) -> list[Pa
         trivial = sum(t.n_trivial for t in s.nearest if t.stiffness_eigenvalues is not None)
         _plot_dos(ax_k, k, nk, st, f"{s.label}\n  {nk} modes: {zk - trivial} zero"
                   + (f" + {trivial} translations" if trivial else ""), "-")
-        p, n_p, _ = _pooled_spectrum(s.nearest, "stress_eigenvalues")
+        with_stress = [t for t in s.nearest if t.stress_eigenvalues is not None]
+        resolved = [t for t in with_stress if not stress_at_roundoff(t)]
+        p, n_p, _ = _pooled_spectrum(resolved, "stress_eigenvalues")
         drawn = _plot_dos(ax_s, p, n_p, st, None, "-")
         drawn = _plot_dos(ax_s, -p, n_p, {**st, "mfc": "none"}, None, ":") or drawn
-        if drawn:
-            handles.append(Line2D([], [], ls="-", **st))
-            labels.append(s.label)
+        dropped = len(with_stress) - len(resolved)
+        note = (f"\n  {dropped} of {len(with_stress)} states left out: stress part at "
+                "round-off" if dropped else "")
+        if drawn or dropped:
+            handles.append(Line2D([], [], ls="-" if drawn else "none", **st))
+            labels.append(s.label + note)
     ax_k.set_title(r"stiffness part  (packings: $\sum \nabla\Delta\nabla\Delta^{T}$;  "
                    r"nets: $H_0$)", fontsize=10)
     ax_s.set_title(r"stress part  (packings: $\sum \Delta\nabla^2\Delta$;  nets: $H_p$)",
@@ -331,8 +353,9 @@ def figure_spectra(summaries: Sequence[SystemSummary], out_dir: Path) -> list[Pa
         ax_k.legend(fontsize=7, loc="best")
     else:
         _empty_note(ax_k, "no stiffness eigenvalues stored\n(packing jam --hessian)")
-    fig.suptitle("Spectra at the transition, pooled over seeds (zero modes, |λ| ≤ 1e-10 max|λ|, "
-                 "are off the log axis and counted in the legend)", fontsize=10)
+    fig.suptitle(f"Spectra at the transition, pooled over seeds (zero modes, |λ| ≤ "
+                 f"{ZERO_MODE_RTOL:g} max|λ|, are counted in the legend; so are states whose "
+                 "stress part is round-off)", fontsize=10)
     return save(fig, out_dir, "fig3_spectra")
 
 
@@ -471,8 +494,64 @@ def figure_pressure(summaries: Sequence[SystemSummary], out_dir: Path) -> list[P
     return save(fig, out_dir, "fig6_pressure")
 
 
+# ----------------------------------------------------------------------------- figure 7
+def frequencies_by_distance(s: SystemSummary) -> dict[float, tuple[np.ndarray, int, int]]:
+    """Δφ → (ω of the non-zero modes pooled over seeds, all modes, seeds) from the stored full
+    Hessians of the jammed states (unit masses, mass-weighted coordinates: ω = √λ). Zero modes,
+    |λ| ≤ ZERO_MODE_RTOL max|λ| (the d translations, rattlers), are counted in "all modes" but
+    have no frequency; the few negative λ beyond that (stress part at rearrangements) are left
+    out too. States at equal Δφ up to round-off (φ − φ_J recomputed per seed) are pooled."""
+    pooled: dict[float, list] = {}
+    for t in s.states:
+        ev = t.hessian_eigenvalues
+        if t.unjammed or ev is None or not ev.size or not (math.isfinite(t.distance) and t.distance > 0):
+            continue
+        key = float(f"{t.distance:.2g}")
+        w, total, seeds = pooled.setdefault(key, ([], [0], [0]))
+        w.append(np.sqrt(ev[ev > ZERO_MODE_RTOL * float(np.abs(ev).max())]))
+        total[0] += ev.size
+        seeds[0] += 1
+    return {k: (np.concatenate(w), total[0], seeds[0]) for k, (w, total, seeds) in sorted(pooled.items())}
+
+
+def figure_vibrational_dos(summaries: Sequence[SystemSummary], out_dir: Path) -> list[Path]:
+    """Vibrational density of states D(ω) of the packings at each stored Δφ, one panel per
+    system (Silbert, Liu, Nagel, PRL 95, 098301, 2005: the plateau of excess modes reaches down
+    to ω* ∝ Δφ^(1/2) in isostatic packings; hypostatic ellipses add a band of quartic modes at
+    low ω, Brito et al., PNAS 115, 11736, 2018). Writes nothing (returns []) without stored
+    Hessians (``packing jam --hessian``)."""
+    data = [(s, frequencies_by_distance(s)) for s in summaries if s.side == "packing"]
+    data = [(s, d) for s, d in data if d]
+    if not data:
+        return []
+    fig, axes = _new_figure(len(data), width=5.0, height=4.2)
+    for ax, (s, by) in zip(axes, data):
+        colors = _distance_colors(len(by))
+        for c, (dp, (w, total, seeds)) in zip(colors, by.items()):
+            h = log_histogram(w, N_BINS)
+            ok = h.counts > 0
+            ax.plot(h.centers[ok], h.density[ok] * h.n_norm / total, "-o", ms=3, lw=1.1,
+                    color=c, label=rf"$\Delta\varphi$ = {dp:g}  ({seeds} seeds)")
+        _loglog(ax)
+        ax.set_title(s.label, fontsize=10)
+        ax.set_xlabel(r"frequency $\omega = \sqrt{\lambda}$  (unit masses)")
+        ax.set_ylabel(r"$D(\omega)$  (fraction of all modes per unit $\omega$)")
+        ax.legend(fontsize=7, loc="best")
+    fig.suptitle(r"Vibrational density of states above jamming: the plateau ends at "
+                 r"$\omega^* \propto \Delta\varphi^{1/2}$ (zero modes left out)", fontsize=10)
+    return save(fig, out_dir, "fig7_vibrational_dos")
+
+
+def _distance_colors(n: int) -> list:
+    """n colours from dark (smallest Δφ) to light (largest)."""
+    from matplotlib import colormaps
+
+    cmap = colormaps["viridis"]
+    return [cmap(0.85 * k / max(n - 1, 1)) for k in range(n)]
+
+
 FIGURE_STEMS = ("fig1_isostaticity", "fig2_gap_distributions", "fig3_spectra", "fig4_energy",
-                "fig5_test_error", "fig6_pressure")
+                "fig5_test_error", "fig6_pressure", "fig7_vibrational_dos")
 """The figures :func:`plot_all` can write (each as every one of :data:`FORMATS`)."""
 
 
@@ -482,13 +561,13 @@ def figure_files(out_dir: str | Path) -> list[Path]:
 
 
 def plot_all(summaries: Sequence[SystemSummary], out_dir: str | Path) -> list[Path]:
-    """All six figures (the fifth only with network data, the sixth only with packing
-    pressures); returns the files written."""
+    """All seven figures (the fifth only with network data, the sixth only with packing
+    pressures, the seventh only with packing Hessians); returns the files written."""
     out = Path(out_dir)
     require(out.is_dir(), "out_dir", "an existing directory", str(out))
     require(len(summaries) >= 1, "summaries", "at least one system", len(summaries))
     files: list[Path] = []
     for fn in (figure_isostaticity, figure_gap_distributions, figure_spectra, figure_energy,
-               figure_test_error, figure_pressure):
+               figure_test_error, figure_pressure, figure_vibrational_dos):
         files += fn(summaries, out)
     return files

@@ -156,7 +156,9 @@ FIGURES = (
     ("compare", "fig3_spectra.png",
      "**Figure 3 — spectra of the stiffness/H0 part (left) and the stress/Hp part (right).** The "
      "legend counts the exact zero modes. The stress part of packings is small and of both signs "
-     "(∝ Δ); the networks' Hp carries the directions H0 leaves at zero."),
+     "(∝ Δ). A net's Hp = Σ ℓ'(Δ) ∇²f vanishes when its unsatisfied inputs reach only dead ReLU "
+     "units (∇²f = 0 there): such states, minima of dead units rather than jammed ones, have an "
+     "Hp at round-off, and the legend counts them instead of drawing float64 noise."),
     ("compare", "fig4_energy.png",
      "**Figure 4 — energy and loss against the distance.** Packings follow U ∝ Δφ² (harmonic "
      "contacts, O'Hern et al. 2003); large markers are seed means, small ones single seeds. The "
@@ -171,6 +173,14 @@ FIGURES = (
      "**Figure 6 — pressure against Δφ.** Harmonic packings follow p ∝ Δφ^(α−1) = Δφ (O'Hern et "
      "al. 2003), every state reached on the quasi-static compression branch from its φ_J; p/Δφ "
      "against the other seeds' is how `compare` spots a seed whose φ_J is misplaced."),
+    ("compare", "fig7_vibrational_dos.png",
+     "**Figure 7 — vibrational density of states D(ω) of the packings, ω = √λ of the full "
+     "Hessian (unit masses), at each stored Δφ.** In isostatic packings the plateau of excess "
+     "modes reaches down to ω* ∝ Δφ^(1/2) (Silbert, Liu, Nagel, PRL 95, 098301, 2005); at N = 128 "
+     "the edge shows in the Δφ = 1e-2 curve, which falls below ω ≈ 0.1, while for Δφ ≤ 1e-4 ω* "
+     "lies near the lowest frequencies so small a box has. Hypostatic ellipses add a band of "
+     "low-frequency quartic modes whose frequencies fall with Δφ (Brito et al., PNAS 115, 11736, "
+     "2018)."),
 )
 """(kind, file, caption) of the comparison figures, in page order."""
 
