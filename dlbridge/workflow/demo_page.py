@@ -88,7 +88,7 @@ STAGE_TEXT = {
     "ellipses": "soft ellipses of aspect 1.5, otherwise the same → `ellipses.h5`",
     "networks": ("random data, the widths whose parameter count N is the smallest above each "
                  "N/P of the preset's grid (0.3 … 2.0) → `nets.h5`"),
-    "compare": "the three files → `comparison.csv`, `comparison.md`, `fig1…fig6` (PNG and PDF)",
+    "compare": "the three files → `comparison.csv`, `comparison.md`, `fig1…fig7` (PNG and PDF)",
     "regimes": ("nets on the embedded MNIST-parity data over widths h and output scales α → "
                 "`regimes/` (`regimes.md`, `regimes.csv`, `regimes1…4`): the real-data "
                 "generalisation of the demo, since the nets of the networks stage have random "
