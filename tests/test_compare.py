@@ -441,29 +441,27 @@ def test_a_state_whose_pressure_contradicts_its_distance_is_left_out(files, tmp_
     assert any("misplaced" in w and f"seed {bad_seed}" in w for w in s.warnings)
 
 
-def test_a_stress_part_at_roundoff_is_left_out_of_figure_3(result, files, monkeypatch):
-    """A net whose unsatisfied inputs reach only dead ReLU units has Hp = 0 up to float64 noise;
-    figure 3 leaves such states out of the stress panel and says how many, and keeps the
-    packings' stress part (∝ Δφ, far above the threshold)."""
+def test_nets_with_flat_violations_are_left_out_of_the_transition(result):
+    """A net whose unsatisfied inputs reach only dead ReLU units has Hp = 0 up to float64 noise
+    (a minimum of dead units): it is not taken as the state at the transition nor fitted, and a
+    warning names it. Packings never qualify (their stress part is ∝ the overlaps)."""
     import dataclasses
 
-    from dlbridge.compare import plots
+    from dlbridge.compare.summary import summarize_system
 
     discs, nets = _summary(result, "packing"), _summary(result, "network")
-    assert not any(plots.stress_at_roundoff(t) for t in discs.nearest)
-    noisy = [dataclasses.replace(t, stress_eigenvalues=1e-17 * t.stress_eigenvalues)
-             for t in nets.nearest]
-    assert all(plots.stress_at_roundoff(t) for t in noisy)
-    assert plots.stress_at_roundoff(dataclasses.replace(noisy[0], stress_eigenvalues=np.zeros(0))) \
-        is False
-    figures = []
-    monkeypatch.setattr(plots, "save", lambda fig, out, stem: figures.append(fig) or [])
-    plots.figure_spectra([discs, dataclasses.replace(nets, nearest=tuple(noisy))], files["tmp"])
-    legend = figures[0].axes[1].get_legend()
-    texts = [t.get_text() for t in legend.get_texts()]
-    assert any(f"{len(noisy)} of {len(noisy)} states left out" in t for t in texts)
-    drawn = [ln for ln in figures[0].axes[1].get_lines() if ln.get_xdata().size]
-    assert drawn and all(np.min(ln.get_xdata()) > 1e-12 for ln in drawn)
+    assert not any(t.flat_violations or t.stress_at_roundoff for t in discs.states)
+    dead = nets.nearest[0]
+    flat = dataclasses.replace(dead, stress_eigenvalues=1e-17 * dead.stress_eigenvalues)
+    assert flat.flat_violations and not dead.flat_violations
+    assert not dataclasses.replace(flat, stress_eigenvalues=np.zeros(0)).flat_violations
+    states = [flat if t is dead else t for t in nets.states]
+    again = summarize_system(nets.key, states, n_bootstrap=0)
+    (moved,) = [t for t in again.nearest if t.realisation == dead.realisation]
+    assert moved is not flat and moved.n_constraints > 0 and not moved.flat_violations
+    assert flat not in again.exponent_states and len(again.nearest) == len(nets.nearest)
+    named = [w for w in again.warnings if w.startswith(flat.source)]
+    assert len(named) == 1 and "round-off" in named[0]
 
 
 def test_vibrational_dos_pools_the_full_hessian_per_distance(result, files):

@@ -3,8 +3,9 @@
 Checks what the demo exists to show, read from the table it writes (comparison.csv): discs are
 isostatic at the transition (N_Δ = N_dof + 1 in the periodic box, Goodrich et al., PRL 109,
 095704, 2012), ellipses and networks hypostatic (N_Δ/N_dof < 1; Mailman et al., PRL 102,
-255501, 2009; Geiger et al., PRE 100, 012115, 2019); the figures are non-empty PNGs; and existing
-demo files are not replaced without --overwrite.
+255501, 2009; Geiger et al., PRE 100, 012115, 2019); compare's flat-violation rule against the
+reloaded nets; the figures are non-empty PNGs; and existing demo files are not replaced without
+--overwrite.
 """
 from __future__ import annotations
 
@@ -90,6 +91,28 @@ def test_figures_are_nonempty_pngs(demo):
         assert (out / f"{stem}.pdf").stat().st_size > 0
 
 
+def test_flat_violations_are_dead_inputs_or_roundoff(demo):
+    """compare's flat-violation rule (Hp at round-off with N_Δ > 0) against the nets themselves,
+    reloaded and checked by `dlbridge.nets.diagnostics.dead_inputs`: in a flagged net every
+    unsatisfied datum is dead (some hidden layer entirely inactive on it) or violated by less
+    than 1e-8; in every other net with N_Δ > 0 some live datum is violated beyond that."""
+    from dlbridge.compare.states import read_states
+    from dlbridge.nets.diagnostics import dead_inputs
+    from dlbridge.nets.reload import load_net
+
+    out, _ = demo
+    checked = 0
+    for st in read_states(out / "nets.h5"):
+        if st.n_constraints == 0 or st.stress_eigenvalues is None:
+            continue
+        net = load_net(out / "nets.h5", st.source.split(":", 1)[1])
+        gaps = net.gaps()
+        live_violated = (gaps > 1e-8) & ~dead_inputs(net.spec, net.theta, net.data().x_train).dead
+        assert st.flat_violations == (not live_violated.any()), st.source
+        checked += 1
+    assert checked >= 3
+
+
 def test_refuses_to_overwrite_demo_files(demo):
     out, _ = demo
     before = (out / "discs.h5").stat().st_mtime_ns
@@ -119,7 +142,7 @@ def test_the_page_is_this_runs_and_publishes_as_docs_do(demo, tmp_path):
         assert f"`{stage['command']}`" in page and stage["command"].split()[0] in proc.stderr
     assert "| disk 2D" in page and rec["comparison_md"].splitlines()[0] in page
     links = re.findall(r"!\[[^]]*\]\(([^)]+)\)", page)
-    assert len(links) == 12 and all((out / link).is_file() for link in links), links
+    assert len(links) == 13 and all((out / link).is_file() for link in links), links
     docs = tmp_path / "docs"
     publish(out, docs)
     text = (docs / PAGE).read_text(encoding="utf-8")

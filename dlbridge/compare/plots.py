@@ -285,21 +285,6 @@ def _pooled_spectrum(states: Sequence[State], attr: str) -> tuple[np.ndarray, in
     return (np.concatenate(vals) if vals else np.zeros(0)), total, zeros
 
 
-def stress_at_roundoff(state: State) -> bool:
-    """True when the state's stress part is round-off: max |λ_stress| ≤ ZERO_MODE_RTOL × max |λ_stiffness|.
-
-    Hp = Σ_μ ℓ'(Δ_μ) ∇²Δ_μ (packings: Σ V'(Δ) ∇²Δ) vanishes identically when no violated
-    constraint has a curved Δ: a ReLU net whose unsatisfied inputs reach only dead units stops
-    with ∇²f_μ = 0 there, and its stored Hp is then float64 noise (1e-17 against an H0 of order
-    one in the demo). Packings sit far above the threshold: their stress part is ∝ Δφ relative to
-    the stiffness part (6e-7 at Δφ = 1e-6 for the demo discs).
-    """
-    ev, k = state.stress_eigenvalues, state.stiffness_eigenvalues
-    if ev is None or k is None or not ev.size or not k.size:
-        return False
-    return float(np.abs(ev).max()) <= ZERO_MODE_RTOL * float(np.abs(k).max())
-
-
 def _plot_dos(ax, values: np.ndarray, total: int, style: dict, label: str, ls: str) -> bool:
     """Density of states of the positive ``values`` (fraction of all ``total`` modes per unit
     eigenvalue) on log axes; returns whether anything was drawn."""
@@ -322,17 +307,12 @@ def figure_spectra(summaries: Sequence[SystemSummary], out_dir: Path) -> list[Pa
         trivial = sum(t.n_trivial for t in s.nearest if t.stiffness_eigenvalues is not None)
         _plot_dos(ax_k, k, nk, st, f"{s.label}\n  {nk} modes: {zk - trivial} zero"
                   + (f" + {trivial} translations" if trivial else ""), "-")
-        with_stress = [t for t in s.nearest if t.stress_eigenvalues is not None]
-        resolved = [t for t in with_stress if not stress_at_roundoff(t)]
-        p, n_p, _ = _pooled_spectrum(resolved, "stress_eigenvalues")
+        p, n_p, _ = _pooled_spectrum(s.nearest, "stress_eigenvalues")
         drawn = _plot_dos(ax_s, p, n_p, st, None, "-")
         drawn = _plot_dos(ax_s, -p, n_p, {**st, "mfc": "none"}, None, ":") or drawn
-        dropped = len(with_stress) - len(resolved)
-        note = (f"\n  {dropped} of {len(with_stress)} states left out: stress part at "
-                "round-off" if dropped else "")
-        if drawn or dropped:
-            handles.append(Line2D([], [], ls="-" if drawn else "none", **st))
-            labels.append(s.label + note)
+        if drawn:
+            handles.append(Line2D([], [], ls="-", **st))
+            labels.append(s.label)
     ax_k.set_title(r"stiffness part  (packings: $\sum \nabla\Delta\nabla\Delta^{T}$;  "
                    r"nets: $H_0$)", fontsize=10)
     ax_s.set_title(r"stress part  (packings: $\sum \Delta\nabla^2\Delta$;  nets: $H_p$)",
@@ -353,9 +333,8 @@ def figure_spectra(summaries: Sequence[SystemSummary], out_dir: Path) -> list[Pa
         ax_k.legend(fontsize=7, loc="best")
     else:
         _empty_note(ax_k, "no stiffness eigenvalues stored\n(packing jam --hessian)")
-    fig.suptitle(f"Spectra at the transition, pooled over seeds (zero modes, |λ| ≤ "
-                 f"{ZERO_MODE_RTOL:g} max|λ|, are counted in the legend; so are states whose "
-                 "stress part is round-off)", fontsize=10)
+    fig.suptitle("Spectra at the transition, pooled over seeds (zero modes, |λ| ≤ 1e-10 max|λ|, "
+                 "are off the log axis and counted in the legend)", fontsize=10)
     return save(fig, out_dir, "fig3_spectra")
 
 

@@ -19,7 +19,7 @@ from packing.analysis import PooledExponent
 from packing.literature import load_reference
 from packing.shapes import ROUND
 
-from .summary import SystemSummary, fit_error
+from .summary import Estimate, SystemSummary, fit_error
 
 
 @dataclasses.dataclass(frozen=True)
@@ -82,6 +82,8 @@ class Check:
         if not math.isfinite(self.value):
             return "not measured"
         if not self.resolved:
+            if not math.isfinite(self.error):
+                return "not resolved (one state: no error)"
             return f"not resolved (error {self.error:.2g} > bar {self.bar:g})"
         inside = self.within_bar
         if self.z <= 2.0:
@@ -136,9 +138,7 @@ def _error_detail(s: SystemSummary, rule: "Rule") -> str:
 
 
 def _excess(s: SystemSummary) -> tuple[float, float]:
-    e = s.excess
-    err = e.std / math.sqrt(e.n) if e.n > 1 and math.isfinite(e.std) else 0.0
-    return e.mean, err
+    return _mean_and_error(s.excess)
 
 
 def _index_scaling(s: SystemSummary) -> tuple[float, float]:
@@ -147,9 +147,12 @@ def _index_scaling(s: SystemSummary) -> tuple[float, float]:
 
 
 def _net_index(s: SystemSummary) -> tuple[float, float]:
-    i = s.index
-    err = i.std / math.sqrt(i.n) if i.n > 1 and math.isfinite(i.std) else 0.0
-    return i.mean, err
+    return _mean_and_error(s.index)
+
+
+def _mean_and_error(e: Estimate) -> tuple[float, float]:
+    """(mean, standard error over the states) of an Estimate; the error is NaN for one state."""
+    return e.mean, (e.std / math.sqrt(e.n) if e.n > 1 and math.isfinite(e.std) else math.nan)
 
 
 HYPOSTATIC_NOTE = ("hypostatic packings: P(f) and g(h) are not expected to be power laws "

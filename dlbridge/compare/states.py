@@ -16,7 +16,13 @@ from typing import Any, Iterable, Sequence
 import h5py
 import numpy as np
 
-from packing.analysis import ConstraintCount, ContactPopulations, contact_populations, marginal_mask
+from packing.analysis import (
+    ZERO_MODE_RTOL,
+    ConstraintCount,
+    ContactPopulations,
+    contact_populations,
+    marginal_mask,
+)
 from packing.errors import ParameterError, require
 from packing.io import OPTIONAL_SYSTEM_KEYS, READ_ATTRS, SCHEMA, iter_states, read_h5
 from packing.shapes import ROUND
@@ -149,6 +155,30 @@ class State:
     def marginal(self) -> np.ndarray:
         """(M,) bool: the marginal constraints among ``gaps`` (`packing.analysis.marginal_mask`)."""
         return marginal_mask(self.gaps) if self.gaps.size else np.zeros(0, dtype=bool)
+
+    @property
+    def stress_at_roundoff(self) -> bool:
+        """True when the stored stress part is round-off: max |λ_stress| ≤ ZERO_MODE_RTOL ×
+        max |λ_stiffness| (False when either spectrum is not stored)."""
+        ev, k = self.stress_eigenvalues, self.stiffness_eigenvalues
+        if ev is None or k is None or not ev.size or not k.size:
+            return False
+        return float(np.abs(ev).max()) <= ZERO_MODE_RTOL * float(np.abs(k).max())
+
+    @property
+    def flat_violations(self) -> bool:
+        """N_Δ > 0 while the stress part is round-off: no violated constraint has curvature.
+
+        Hp = Σ_μ ℓ'(Δ_μ) ∇²Δ_μ (packings: Σ V'(Δ) ∇²Δ). A ReLU net whose unsatisfied inputs reach
+        only dead units has ∇²f_μ = 0 at each of them, so Hp is float64 noise (≤ 1e-17 against an
+        H0 of order one in the demo, whose H0 then often has rank 1–2: the output bias): a
+        minimum of dead units, not a jammed one. Checked against the nets themselves
+        (tests/test_demo.py): in every flagged net each unsatisfied datum is dead
+        (`dlbridge.nets.diagnostics.dead_inputs`) or violated by less than 1e-8, and every other
+        net has a live datum violated beyond that. Packings never qualify: their stress part is ∝
+        the overlaps (6e-7 of the stiffness part at Δφ = 1e-6 for the demo discs).
+        """
+        return self.n_constraints > 0 and self.stress_at_roundoff
 
     @property
     def pressure_ratio(self) -> float:

@@ -151,6 +151,9 @@ def realisation_transition(states: Sequence[State]) -> float:
 
 def nearest_state(states: Sequence[State]) -> State | None:
     """The state of one realisation taken as "at the transition" (module docstring)."""
+    states = [s for s in states if not s.flat_violations]
+    if not states:
+        return None
     jammed = [s for s in states if math.isfinite(s.distance) and s.distance > 0
               and s.n_constraints > 0 and s.n_dof > 0]
     if jammed:
@@ -194,7 +197,7 @@ def exponent_states(states: Sequence[State], nearest: Sequence[State]) -> tuple[
     if not states or states[0].description.translations_trivial:
         return tuple(nearest)
     near = tuple(s for s in states if s.stop_reason == "converged" and s.n_constraints > 0
-                 and 0.0 < s.distance <= NET_EXPONENT_WINDOW)
+                 and not s.flat_violations and 0.0 < s.distance <= NET_EXPONENT_WINDOW)
     return near or tuple(nearest)
 
 
@@ -242,6 +245,10 @@ def _count_warnings(states: Sequence[State]) -> list[str]:
     between non-rattlers only, while `gaps` holds every neighbour pair, rattlers' included)."""
     out = [f"{s.source}: unjammed at distance {s.control - s.transition:.3g} above the transition "
            "(rearranged on compression); left out of the energy fit" for s in states if s.unjammed]
+    out += [f"{s.source}: N_Δ = {s.n_constraints} but its stress part is round-off (every "
+            "unsatisfied input on dead units or violated at round-off: a minimum of dead units, not "
+            "a jammed one); left out of the states at the transition, the exponents and the scaling "
+            "fits" for s in states if s.flat_violations]
     for s in states:
         if not s.description.every_gap_counted or s.n_dof < 1 or s.gaps.size == 0:
             continue
@@ -307,6 +314,12 @@ def with_transition(states: Sequence[State]) -> tuple[tuple[State, ...], list[st
                    f"{own.n} seeds' own N* = {own.mean:.1f} is used for 1 − N/N*"]
 
 
+def _on_branch(s: State) -> bool:
+    """A state the energy law is fitted on: neither a packing unjammed above φ_J nor a net whose
+    violations are flat (:attr:`State.flat_violations`)."""
+    return not (s.unjammed or s.flat_violations)
+
+
 def is_round_packing(key: SystemKey) -> bool:
     """Discs and spheres: their N_Δ at φ_J is known exactly (N_dof + 1), so the scaling of
     N_Δ/N_dof is measured from that value; other systems use the measured value at the
@@ -336,7 +349,8 @@ def summarize_system(key: SystemKey, states: Sequence[State],
     zeros = [z for z in (stiffness_zero_modes(s) for s in nearest) if z is not None]
     fitted = exponent_states(states, nearest)
     ex = _exponents(fitted, n_bootstrap)
-    scaling_ok = [i for i, s in enumerate(states) if isostatic_reference or s not in nearest]
+    scaling_ok = [i for i, s in enumerate(states) if (isostatic_reference or s not in nearest)
+                  and not s.flat_violations]
     return SystemSummary(
         key=key, states=tuple(states), nearest=nearest,
         transition=estimate(realisation_transition(r) for r in realisations.values()),
@@ -349,7 +363,7 @@ def summarize_system(key: SystemKey, states: Sequence[State],
         theta=ex.theta, gamma=ex.gamma, theta_buckler=ex.theta_buckler,
         buckler_fraction=ex.buckler_fraction, n_marginal=ex.n_marginal, exponent_states=fitted,
         index_scaling=fit_scaling([dist[i] for i in scaling_ok], [index_y[i] for i in scaling_ok]),
-        energy_scaling=fit_scaling([d for d, s in zip(dist, states) if not s.unjammed],
-                                   [s.energy for s in states if not s.unjammed]),
+        energy_scaling=fit_scaling([d for d, s in zip(dist, states) if _on_branch(s)],
+                                   [s.energy for s in states if _on_branch(s)]),
         test_error_peak=_test_error_peak(states),
         warnings=tuple(derived + misplaced + _count_warnings(states)))

@@ -112,9 +112,11 @@ width and budget).
 **N_Δ/N_dof and the verdict.** Discs jam isostatic, N_Δ = N_dof + 1 after rattler removal (the
 extra constraint of a jammed state in a periodic box; Goodrich et al., PRL 109, 095704, 2012), so
 N_Δ/N_iso = 1 and N_Δ/N_dof = 1 + 1/N_dof. Ellipses of aspect 1.5 jam with N_Δ < N_dof
-(hypostatic; Mailman et al., PRL 102, 255501, 2009), and networks just below N* have fewer
-unsatisfied data than parameters (hypostatic; Geiger et al. 2019 report a jump of N_Δ/N to > 0.4
-at larger sizes).
+(hypostatic; Mailman et al., PRL 102, 255501, 2009). For networks Geiger et al. 2019 report a
+jump of N_Δ/N to > 0.4 just below N* at larger sizes. At the demo's P most narrow ReLU nets
+below N* end at minima of dead units: N_Δ > 0 while the stress part Hp is round-off, because
+their unsatisfied inputs reach no curved part of the net. `compare` names each one in a warning
+and leaves it out, so the network row rests on the few nets that are left.
 
 **Zero modes.** An isostatic disc packing's stiffness matrix has no zero modes besides the d
 global translations; a hypostatic ellipse packing has N_dof + 1 − N_Δ of them, the modes Mailman
@@ -206,8 +208,8 @@ LIMITS = """\
 ## Limits of the demo (sizes chosen to run in minutes)
 
 - The network side is the weak one at this size: P/N* at the demo's widths is far from its large-width value
-  (benchmarks/NSTAR.md), nets near N* stop at the step budget rather than at minima, and the
-  network θ, γ and b are not meaningful here, though the hypostatic verdict is.
+  (benchmarks/NSTAR.md), nets near N* stop at the step budget or at minima of dead units rather
+  than at jammed minima, and the network θ, γ, b and verdict are not meaningful here.
 - At these particle numbers finite-size effects set the plateau of figure 1 below Δφ ≈ 1e-4 and
   limit the force distributions to a few hundred values, so no exponent is resolved against its
   bar; the validation report measures them at N = 1024.
