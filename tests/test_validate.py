@@ -30,6 +30,16 @@ def test_check_agreement_in_standard_errors():
     assert low.z == 0.0 and low.verdict == "agrees"
     assert check(0.2, 0.05, reference=0.4, bar=None, lower_bound=True).z == pytest.approx(4.0)
     assert check(math.nan, math.nan).verdict == "not measured"
+    assert check(0.40, math.nan).verdict == "not resolved (one state: no error)"
+
+
+def test_a_mean_over_one_state_has_no_error():
+    from dlbridge.compare.references import _mean_and_error
+    from dlbridge.compare.summary import estimate
+
+    assert math.isnan(_mean_and_error(estimate([2.3]))[1])
+    mean, err = _mean_and_error(estimate([1.0, 2.0, 3.0]))
+    assert mean == 2.0 and err == pytest.approx(1.0 / math.sqrt(3.0))
 
 
 def test_every_rule_has_a_reference_in_data():
