@@ -160,7 +160,8 @@ FIGURES = (
      "legend counts the exact zero modes. The stress part of packings is small and of both signs "
      "(∝ Δ). A net's Hp = Σ ℓ'(Δ) ∇²f vanishes when its unsatisfied inputs reach only dead ReLU "
      "units (∇²f = 0 there): such states, minima of dead units rather than jammed ones, have an "
-     "Hp at round-off, and the legend counts them instead of drawing float64 noise."),
+     "Hp at round-off; compare names them in its warnings and leaves them out, so the net drawn "
+     "here is one whose violated constraints are curved, with an Hp of both signs."),
     ("compare", "fig4_energy.png",
      "**Figure 4 — energy and loss against the distance.** Packings follow U ∝ Δφ² (harmonic "
      "contacts, O'Hern et al. 2003); large markers are seed means, small ones single seeds. The "
