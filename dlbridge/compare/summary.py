@@ -9,10 +9,10 @@
 * the critical exponents, pooled over realisations with errors from a bootstrap over them
   (:mod:`packing.analysis.exponents`): packings, θ_e of the extended forces, θ_l of the buckler
   forces and γ of the gaps between non-rattlers at the state nearest φ_J of each seed; nets, θ of
-  P₊(Δ/⟨Δ₊⟩) and γ of P₋(|Δ|) over every net at a minimum (stop reason ``converged``) with
-  0 < 1 − N/N* ≤ :data:`NET_EXPONENT_WINDOW`, pooled over widths and seeds (Geiger et al., PRE 100,
-  012115, 2019), else over the nearest states; marginal constraints (|Δ| at round-off,
-  `packing.analysis.populations`) counted and left out;
+  P₊(Δ/⟨Δ₊⟩) and γ of P₋(|Δ|) over every net at a minimum (stop reason ``converged``, not a
+  minimum of dead units) with 0 < 1 − N/N* ≤ :data:`NET_EXPONENT_WINDOW`, pooled over widths
+  and seeds (Geiger et al., PRE 100, 012115, 2019), else over the nearest states; marginal
+  constraints (|Δ| at round-off, `packing.analysis.populations`) counted and left out;
 * the zero modes of the stiffness part (H0) at the transition (global translations excluded);
 * the scaling exponents of N_Δ/N_dof − (its value at the transition) and of the energy with the
   distance to the transition (:func:`packing.analysis.fit_scaling`).
@@ -21,7 +21,10 @@ Distance to the transition: packings Δφ = φ − φ_J (> 0 on the jammed side)
 1 − N/N* (> 0 on the jammed side N < N*, where N_Δ > 0), with N* the stored ensemble transition.
 
 Which states are "at the transition", per seed: packings, the state with the smallest Δφ > 0;
-networks, the largest N < N* with N_Δ > 0 (else the state nearest N* with N_Δ > 0).
+networks, the largest N < N* with N_Δ > 0 (else the state nearest N* with N_Δ > 0). Nets whose
+violations are flat (:attr:`~.states.State.flat_violations`: N_Δ > 0 with a stress part at
+round-off, minima of dead ReLU units) are never taken there, nor fitted, nor in the scaling fits;
+a warning names each.
 """
 from __future__ import annotations
 

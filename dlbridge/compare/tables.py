@@ -107,7 +107,8 @@ def markdown_table(summaries: Sequence[SystemSummary]) -> str:
     lines += [
         "", "Definitions:",
         "- At the transition: per seed the state with the smallest Δφ > 0 (packings), the largest "
-        "N < N* with N_Δ > 0 (nets); values are mean ± sd over those states.",
+        "N < N* with N_Δ > 0 (nets; minima of dead units, whose stress part is round-off, left "
+        "out); values are mean ± sd over those states.",
         "- N_iso = N_dof + 1 in a periodic box (Goodrich, Liu, Nagel, PRL 109, 095704, 2012), "
         "N for nets. Zero modes exclude the d global translations.",
         "- θ, γ: ML fits of P₊(f) ~ f^θ (f ∝ Δ^(α−1)/⟨·⟩) and P₋(|Δ|) ~ |Δ|^−γ pooled over seeds "
@@ -115,7 +116,8 @@ def markdown_table(summaries: Sequence[SystemSummary]) -> str:
         "upper cut; errors: bootstrap over seeds (≥ Fisher). Packings: non-rattlers only; θ is "
         "θ_e of the extended forces, θ_l that of the contacts of bucklers (non-rattlers with "
         "d + 1 contacts); γ's lower cut is the mean overlap. Nets: every converged net with "
-        "0 < 1 − N/N* ≤ 0.2. Marginal constraints (|Δ| ≤ 1e-8 ⟨Δ₊⟩) are counted, not fitted. "
+        "0 < 1 − N/N* ≤ 0.2 that is not a minimum of dead units. Marginal constraints "
+        "(|Δ| ≤ 1e-8 ⟨Δ₊⟩) are counted, not fitted. "
         "Hypostatic packings (ellipses, ellipsoids) are not expected to give power laws (Brito et al., PNAS "
         "115, 11736, 2018): there θ, γ only summarise the fitted range.",
         "- b: least squares on log-log axes (± stderr); ref = N_iso/N_dof (discs, spheres), the "
