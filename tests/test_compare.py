@@ -467,7 +467,7 @@ def test_nets_with_flat_violations_are_left_out_of_the_transition(result):
 def test_vibrational_dos_pools_the_full_hessian_per_distance(result, files):
     """Figure 7's frequencies against a plain h5py read: per stored Δφ, ω = √λ of every
     hessian_eigenvalues entry above the zero-mode threshold, pooled over the seeds."""
-    from dlbridge.compare import plots
+    from dlbridge.compare import packing_plots as plots
     from packing.analysis import ZERO_MODE_RTOL
 
     expected: dict[float, list] = {}

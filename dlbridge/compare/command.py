@@ -18,7 +18,7 @@ from packing.errors import ParameterError, require
 from packing.exits import run_command
 from packing.io import staged_directory
 
-from .plots import figure_files, plot_all
+from .figures import figure_files, plot_all
 from .states import group_systems, load_unique_states
 from .summary import DEFAULT_BOOTSTRAP, SystemSummary, summarize_system
 from .tables import TABLE_FILES, markdown_table, write_tables

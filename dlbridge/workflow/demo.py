@@ -40,7 +40,7 @@ from packing.errors import ParameterError, require
 from packing.jamming_runs import JamSpec, jam_to_file
 
 from ..compare import compare, prepare_out_dir
-from ..compare.plots import figure_files
+from ..compare.figures import figure_files
 from ..compare.tables import TABLE_FILES
 from .demo_page import PAGE, RECORD, SNAPSHOT_LABEL, SNAPSHOTS, demo_record, snapshot_facts, write_page
 
