@@ -6,7 +6,7 @@ import sys
 import pytest
 
 from dlbridge.compare.references import RULES, Check, _reference, checks_markdown
-from dlbridge.workflow.validate import SCALES
+from dlbridge.workflow.validate import SCALES, selected_scale
 
 
 def run(*args, cwd=None):
@@ -67,6 +67,25 @@ def test_validate_rejects_bad_input_in_one_line(tmp_path):
     assert r.returncode == 2 and "--overwrite" in r.stderr
     assert (out / "report.md").read_text() == "earlier report"
     assert not (out / "runs").exists()
+    for bad in (["--systems", "grains"], ["--seeds", "0"]):
+        r = run("validate", *bad, "--out", str(tmp_path / "w"))
+        assert r.returncode == 2 and bad[0] in r.stderr
+        assert len(r.stderr.strip().splitlines()) == 1
+        assert not (tmp_path / "w" / "runs").exists()
+
+
+def test_a_scale_restricted_to_systems_and_seeds():
+    big = SCALES["cluster"]
+    part = selected_scale(big, ["nets", "spheres"], 3)
+    assert [n for n, _ in part.systems] == ["spheres", "nets"]
+    spheres, nets = (g for _, g in part.systems)
+    assert spheres.axes["seed"] == [0, 1, 2] and nets.fixed["seeds"] == [0, 1, 2]
+    assert spheres.fixed == dict(big.systems)["spheres"].fixed
+    assert nets.axes == dict(big.systems)["nets"].axes
+    assert "this run: spheres, nets; seeds 0 … 2" in part.purpose
+    assert selected_scale(big) is big
+    only = selected_scale(big, ["discs"])
+    assert dict(only.systems)["discs"] is dict(big.systems)["discs"]
 
 
 def test_scales_grow():

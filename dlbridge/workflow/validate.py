@@ -36,7 +36,7 @@ from packing.errors import require
 from packing.io import atomic_output, check_output_path, file_attributes
 
 from ..compare.references import checks, checks_markdown
-from .grid import Grid
+from .grid import MAX_SEEDS, Grid
 from .runfiles import merge_runs
 from .sweep import EXECUTORS, run_sweep
 
@@ -86,6 +86,32 @@ SCALES = {
 """The scales of ``dlbridge validate --scale``."""
 
 REPORT = "report.md"
+SYSTEMS = tuple(name for name, _ in SCALES["small"].systems)
+"""The systems every scale has, in its order."""
+
+
+def _with_seeds(grid: Grid, seeds: list[int]) -> Grid:
+    """``grid`` run over ``seeds``: a packing grid's seed axis, a network grid's fixed seeds."""
+    if grid.side == "packing":
+        return Grid(grid.side, dict(grid.fixed), {**grid.axes, "seed": seeds})
+    return Grid(grid.side, {**grid.fixed, "seeds": seeds}, dict(grid.axes))
+
+
+def selected_scale(scale: ValidationScale, systems: Sequence[str] | None = None,
+                   seeds: int | None = None) -> ValidationScale:
+    """``scale`` restricted to ``systems`` (None: all) in the scale's order, each run over the
+    seeds 0 … ``seeds``−1 when ``seeds`` is given (None: the scale's own)."""
+    chosen = [(n, g) for n, g in scale.systems if systems is None or n in systems]
+    require(len(chosen) >= 1, "--systems", f"names among {', '.join(SYSTEMS)}", systems)
+    if seeds is not None:
+        require(isinstance(seeds, int) and 1 <= seeds <= MAX_SEEDS, "--seeds",
+                f"an integer in [1, {MAX_SEEDS}]", seeds)
+        chosen = [(n, _with_seeds(g, list(range(seeds)))) for n, g in chosen]
+    if systems is None and seeds is None:
+        return scale
+    which = ", ".join(n for n, _ in chosen) + (f"; seeds 0 … {seeds - 1}" if seeds else "")
+    return dataclasses.replace(scale, purpose=f"{scale.purpose}; this run: {which}",
+                               systems=tuple(chosen))
 
 
 def add_validate_parser(subparsers) -> argparse.ArgumentParser:
@@ -99,6 +125,11 @@ def add_validate_parser(subparsers) -> argparse.ArgumentParser:
                    help="small (about 3 minutes on 2 cores), large (about 20 minutes) or "
                         "cluster (default small)")
     p.add_argument("--out", required=True, help="output folder (runs are resumed from it)")
+    p.add_argument("--systems", nargs="+", choices=SYSTEMS, default=None, metavar="SYSTEM",
+                   help=f"run only these systems of the scale ({', '.join(SYSTEMS)}; default all)")
+    p.add_argument("--seeds", type=int, default=None, metavar="K",
+                   help="seeds 0 … K−1 for every system run instead of the scale's own counts "
+                        f"(1 … {MAX_SEEDS}; default: the scale's)")
     add_run_options(p)
     p.set_defaults(func=run_validate)
     return p
@@ -205,7 +236,7 @@ def run_validate(args: argparse.Namespace, argv: Sequence[str] | None = None) ->
     require(isinstance(args.workers, int) and 1 <= args.workers <= 1024, "--workers",
             "an integer in [1, 1024]", args.workers)
     out = prepare_out_dir(args.out)
-    scale = SCALES[args.scale]
+    scale = selected_scale(SCALES[args.scale], args.systems, args.seeds)
     _check_outputs(out, scale, args.overwrite)
     command = "dlbridge " + " ".join(shlex.quote(a) for a in (argv if argv is not None
                                                                else sys.argv[1:]))
