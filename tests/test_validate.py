@@ -71,7 +71,7 @@ def test_validate_rejects_bad_input_in_one_line(tmp_path):
         r = run("validate", *bad, "--out", str(tmp_path / "w"))
         assert r.returncode == 2 and bad[0] in r.stderr
         assert len(r.stderr.strip().splitlines()) == 1
-        assert not (tmp_path / "w" / "runs").exists()
+        assert not (tmp_path / "w").exists()
 
 
 def test_a_scale_restricted_to_systems_and_seeds():

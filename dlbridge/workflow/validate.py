@@ -36,7 +36,7 @@ from packing.errors import require
 from packing.io import atomic_output, check_output_path, file_attributes
 
 from ..compare.references import checks, checks_markdown
-from .grid import MAX_SEEDS, Grid
+from .grid import MAX_SEEDS, Grid, seed_list
 from .runfiles import merge_runs
 from .sweep import EXECUTORS, run_sweep
 
@@ -104,9 +104,7 @@ def selected_scale(scale: ValidationScale, systems: Sequence[str] | None = None,
     chosen = [(n, g) for n, g in scale.systems if systems is None or n in systems]
     require(len(chosen) >= 1, "--systems", f"names among {', '.join(SYSTEMS)}", systems)
     if seeds is not None:
-        require(isinstance(seeds, int) and 1 <= seeds <= MAX_SEEDS, "--seeds",
-                f"an integer in [1, {MAX_SEEDS}]", seeds)
-        chosen = [(n, _with_seeds(g, list(range(seeds)))) for n, g in chosen]
+        chosen = [(n, _with_seeds(g, seed_list(seeds, "--seeds"))) for n, g in chosen]
     if systems is None and seeds is None:
         return scale
     which = ", ".join(n for n, _ in chosen) + (f"; seeds 0 … {seeds - 1}" if seeds else "")
@@ -235,8 +233,8 @@ def run_validate(args: argparse.Namespace, argv: Sequence[str] | None = None) ->
 
     require(isinstance(args.workers, int) and 1 <= args.workers <= 1024, "--workers",
             "an integer in [1, 1024]", args.workers)
-    out = prepare_out_dir(args.out)
     scale = selected_scale(SCALES[args.scale], args.systems, args.seeds)
+    out = prepare_out_dir(args.out)
     _check_outputs(out, scale, args.overwrite)
     command = "dlbridge " + " ".join(shlex.quote(a) for a in (argv if argv is not None
                                                                else sys.argv[1:]))
