@@ -272,9 +272,11 @@ def test_network_row_against_known_answers(files, result):
 
 def test_exponents_of_synthetic_gaps_within_error_bars(result):
     s = _summary(result, "network")
-    for fit, true in ((s.theta, THETA), (s.gamma, GAMMA)):
+    # θ's fit takes the correction e^(−c f) beside the exponent, on the ~340 forces below 0.3 ⟨f⟩
+    # of the 6 nets at the transition: Fisher error 0.21, bootstrap over nets 0.25 (measured)
+    for fit, true, largest in ((s.theta, THETA, 0.6), (s.gamma, GAMMA, 0.2)):
         err = cmp.fit_error(fit)
-        assert 0 < err < 0.2
+        assert 0 < err < largest
         assert abs(fit.exponent - true) < 3 * err, (fit.name, fit.exponent, err, true)
 
 
@@ -397,7 +399,9 @@ def test_outputs_are_never_written_through_links_nor_replaced_without_overwrite(
 def test_packing_populations_against_the_stored_contacts(files, result):
     """Bucklers and populations of the real disc file, recounted with a plain loop."""
     s = _summary(result, "packing")
-    assert len(s.exponent_states) == 3 and s.theta is not None and s.gamma is not None
+    assert len(s.exponent_states) == 3 and s.gamma is not None
+    # 3 states of 48 discs hold fewer than 20 extended forces below 0.3 <f>: no θ fit
+    assert s.theta is None
     for st in s.exponent_states:
         pop = st.populations
         z = {}

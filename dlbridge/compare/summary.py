@@ -223,7 +223,8 @@ def _exponents(states: Sequence[State], n_bootstrap: int) -> _Exponents:
                           estimate(p.n_marginal for p in pops))
     pos = [s.force_variable() for s in states]
     neg = [s.gap_variable() for s in states]
-    return _Exponents(pooled_exponent(pos, 1, "theta", n_bootstrap=n_bootstrap),
+    return _Exponents(pooled_exponent(pos, 1, "theta", n_bootstrap=n_bootstrap,
+                                      estimator="corrected"),
                       None, pooled_exponent(neg, -1, "gamma", n_bootstrap=n_bootstrap),
                       math.nan, estimate(int(s.marginal.sum()) for s in states))
 

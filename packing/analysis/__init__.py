@@ -10,6 +10,7 @@ the parts can also be called on their own:
 * modes (:mod:`.modes`): rank of J, zero/floppy and negative modes;
 * distributions (:mod:`.distributions`): log-binned densities, the density of states;
 * fits (:mod:`.fits`): θ, γ by maximum likelihood, scaling exponents by least squares;
+* corrected (:mod:`.corrected`): θ of a small-f law with its first correction, x^θ e^{−c x};
 * populations (:mod:`.populations`): extended and buckler forces, gaps, marginal constraints;
 * exponents (:mod:`.exponents`): θ_e, θ_l, γ pooled over realisations with bootstrap errors;
 * tolerances (:mod:`.tolerances`): every numerical tolerance above.
@@ -17,10 +18,16 @@ the parts can also be called on their own:
 from __future__ import annotations
 
 from .constraints import ConstraintAnalysis, ConstraintProblem, analyze, analyze_constraints
+from .corrected import fit_corrected_power_law
 from .counting import ConstraintCount, count_constraints
 from .distributions import DEFAULT_BINS, LogHistogram, density_of_states, log_histogram
 from .exponents import (
                    DEFAULT_TRIM,
+                   ESTIMATORS,
+                   FORCE_CUT,
+                   FORCE_CUT_ALTERNATIVES,
+                   RANGE_QUANTILES,
+                   Estimator,
                    PackingExponents,
                    PooledExponent,
                    packing_exponents,
@@ -91,11 +98,13 @@ __all__ = [
     "LogHistogram", "log_histogram", "density_of_states", "DEFAULT_BINS",
     # fits
     "PowerLawFit", "ScalingFit", "fit_small_x_power_law", "fit_theta", "fit_gamma",
-    "fit_scaling", "FIT_RULES", "DEFAULT_QUANTILE", "DEFAULT_MIN_POINTS", "KS_CANDIDATES",
+    "fit_scaling", "fit_corrected_power_law", "FIT_RULES", "DEFAULT_QUANTILE",
+    "DEFAULT_MIN_POINTS", "KS_CANDIDATES",
     # populations and pooled exponents
     "ContactPopulations", "buckler_mask", "contact_populations", "marginal_mask",
     "marginal_threshold", "PooledExponent", "PackingExponents", "pooled_exponent",
-    "packing_exponents", "DEFAULT_TRIM",
+    "packing_exponents", "DEFAULT_TRIM", "Estimator", "ESTIMATORS", "FORCE_CUT",
+    "FORCE_CUT_ALTERNATIVES", "RANGE_QUANTILES",
     # tolerances
     "MARGINAL_RTOL", "MARGINAL_ATOL", "ZERO_MODE_RTOL", "SYMMETRY_RTOL", "EIGSH_SHIFT", "default_rank_rtol",
 ]

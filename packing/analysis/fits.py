@@ -16,6 +16,7 @@ from scipy import optimize, stats
 
 from ..errors import require
 from ._checks import check_gaps, check_int
+from ._tilted import tilted_moments
 
 FIT_RULES = ("ks", "quantile")
 DEFAULT_QUANTILE = 0.25     # "quantile" rule: fit the 25 % smallest values
@@ -32,10 +33,12 @@ class PowerLawFit:
     density_exponent : a. name : "theta", "gamma" or "a". n_used : points below x_max used.
     n_sample : all positive values offered. x_min, x_max : smallest point used and the upper
     cut-off. x_floor : the lower cut (0: none; values at or below it are not used).
-    rule : "ks" or "quantile" (see :func:`fit_small_x_power_law`). ks_distance : Kolmogorov–Smirnov
-    distance between the used points and the fitted law. stderr_bootstrap : standard deviation of
-    the exponent over bootstrap resamples of the whole sample, the rule re-applied to each (so it
-    includes the choice of x_max; None when not requested).
+    rule : "ks" or "quantile" (see :func:`fit_small_x_power_law`), or "corrected"
+    (:func:`~.corrected.fit_corrected_power_law`: f(x) ∝ x^a e^{−c x}). ks_distance :
+    Kolmogorov–Smirnov distance between the used points and the fitted law. stderr_bootstrap :
+    standard deviation of the exponent over bootstrap resamples of the whole sample, the rule
+    re-applied to each (so it includes the choice of x_max; None when not requested).
+    correction : c of the "corrected" law (0 for a pure power law).
     """
 
     exponent: float
@@ -50,12 +53,19 @@ class PowerLawFit:
     ks_distance: float
     stderr_bootstrap: float | None = None
     x_floor: float = 0.0
+    correction: float = 0.0
 
     def density(self, x) -> np.ndarray:
         """Fitted density on (x_floor, x_max], normalised over the whole sample (overlays a
         :class:`LogHistogram` of the same values): (n_used/n_sample) λ x^a /
-        (x_max^λ − x_floor^λ), λ = a + 1."""
+        (x_max^λ − x_floor^λ), λ = a + 1; with a correction c, (n_used/n_sample) x^a e^{−c x}/Z,
+        Z its integral over (x_floor, x_max]."""
         x = np.asarray(x, dtype=np.float64)
+        if self.correction != 0.0:
+            k = self.correction * self.x_max
+            log_z = tilted_moments(self.density_exponent, k, self.x_floor, self.x_max).log_norm
+            return (self.n_used / self.n_sample) * np.exp(
+                self.density_exponent * np.log(x) - self.correction * x - log_z)
         lam = self.density_exponent + 1.0
         norm = self.x_max ** lam - (self.x_floor ** lam if self.x_floor > 0 else 0.0)
         return (self.n_used / self.n_sample) * lam * x ** self.density_exponent / norm
