@@ -272,8 +272,8 @@ def test_network_row_against_known_answers(files, result):
 
 def test_exponents_of_synthetic_gaps_within_error_bars(result):
     s = _summary(result, "network")
-    # θ's fit takes the correction e^(−c f) beside the exponent, on the ~340 forces below 0.3 ⟨f⟩
-    # of the 6 nets at the transition: Fisher error 0.21, bootstrap over nets 0.25 (measured)
+    # θ's fit also takes the correction e^(−c f), from the few hundred forces below 0.3 ⟨f⟩ of
+    # the 6 nets at the transition: its error is wider than the pure law's γ
     for fit, true, largest in ((s.theta, THETA, 0.6), (s.gamma, GAMMA, 0.2)):
         err = cmp.fit_error(fit)
         assert 0 < err < largest

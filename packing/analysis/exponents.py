@@ -10,8 +10,8 @@ with the lower cut of :data:`DEFAULT_TRIM` (so the few smallest values cannot se
 * "corrected" (forces over their mean, θ): :func:`~.corrected.fit_corrected_power_law`,
   P(x) ∝ x^θ e^{−c x} on (x_lo, :data:`FORCE_CUT`]: the force distribution bends on the scale
   of its own mean, and a pure law absorbs that bend into θ (measured on generalised-gamma
-  samples of 2·10⁵ values, θ = 0.42: the KS pure-law fit 0.36–0.41 as the bulk goes from
-  e^{−x} to e^{−x²}, the corrected fit within 0.015; tests/test_corrected_fit.py).
+  samples of 2·10⁵ values, θ = 0.42: the KS pure-law fit 0.37–0.40 as the bulk goes from
+  e^{−x} to e^{−x²}, the corrected fit within 0.013; benchmarks/force_fit_bias.py).
 
 Its statistical error is the larger of the Fisher error and the standard deviation over bootstrap
 resamples of the *realisations* (the states are resampled whole, with replacement, and the whole

@@ -138,11 +138,16 @@ def _law_cdf(x: np.ndarray, x_max: float, floor: float, lam: float) -> np.ndarra
     return ((x / x_max) ** lam - r) / (1.0 - r)
 
 
+def ks_statistic(cdf: np.ndarray) -> float:
+    """Kolmogorov–Smirnov distance between sorted values and a law, given the law's CDF at them."""
+    j = cdf.size
+    i = np.arange(j)
+    return float(max(np.max(cdf - i / j), np.max((i + 1) / j - cdf)))
+
+
 def _ks(xs: np.ndarray, j: int, floor: float, lam: float) -> float:
     """KS distance between the j values below the cut-off xs[j] and the fitted law."""
-    f = _law_cdf(xs[:j], xs[j], floor, lam)
-    i = np.arange(j)
-    return float(max(np.max(f - i / j), np.max((i + 1) / j - f)))
+    return ks_statistic(_law_cdf(xs[:j], xs[j], floor, lam))
 
 
 @dataclasses.dataclass(frozen=True)
