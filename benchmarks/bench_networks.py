@@ -2,7 +2,7 @@
 
 1. 32 nets (d = 10, P = 1000, L = 2, widths 8 … 12) trained for a fixed number of Adam steps as ONE
    batched ensemble (dlbridge.nets.train.train_ensemble) vs a Python loop of torch.optim.Adam runs
-   (dlbridge.nets.train.train_reference). Target: ≥ 2× on CPU, ≥ 8× on a GPU.
+   (dlbridge.nets.reference.train_reference). Target: ≥ 2× on CPU, ≥ 8× on a GPU.
 2. Exact loss Hessian (dlbridge.nets.hessian.hessian_split) of the 1291-parameter net 10→30→30→1 on
    P = 1000 points vs torch.func.hessian (dense float64). Target ≥ 5×. Both are checked equal.
 
@@ -21,7 +21,8 @@ import torch
 from dlbridge.nets.data import random_sphere
 from dlbridge.nets.hessian import hessian_split, problem_from_arrays
 from dlbridge.nets.models import NetSpec, init_params, make_spec
-from dlbridge.nets.train import TrainConfig, train_ensemble, train_reference
+from dlbridge.nets.reference import train_reference
+from dlbridge.nets.train import TrainConfig, train_ensemble
 
 
 def _sync(device: str) -> None:

@@ -8,8 +8,9 @@ import torch
 from dlbridge.nets.data import random_sphere
 from dlbridge.nets.losses import HingeLoss
 from dlbridge.nets.models import make_spec, net_forward
-from dlbridge.nets.optim import lr_schedule
-from dlbridge.nets.train import TrainConfig, measure_steps, train_ensemble, train_reference
+from dlbridge.nets.optim import PlateauDecay, lr_schedule
+from dlbridge.nets.reference import train_reference
+from dlbridge.nets.train import TrainConfig, measure_steps, train_ensemble
 from packing.errors import ParameterError
 
 DATA = random_sphere(5, 60, 40, seed=0)
@@ -51,6 +52,49 @@ def test_batched_adam_equals_torch_adam_loop():
         np.testing.assert_allclose(r.loss, loss, rtol=1e-8, atol=1e-14)
         np.testing.assert_allclose(r.theta, theta, atol=1e-9)
         assert r.loss == pytest.approx(0.5 * np.mean(np.maximum(r.gaps, 0) ** 2), rel=1e-12)
+
+
+def test_plateau_decay_by_hand():
+    """Windows of 2 steps, rtol 0.1, rate ÷10 down to 1e-3: net 0 keeps falling by half each
+    step (never lowered), net 1 is flat from the start (lowered at steps 4 and 6, its window at
+    1e-3 is flat at step 8: exhausted), net 2 is inactive (untouched)."""
+    s = PlateauDecay(torch.ones(3, dtype=torch.float64), 1e-1, 2, 10.0, 1e-3, 0.1)
+    active = torch.tensor([True, True, False])
+    rates, done = [], []
+    for step in range(9):
+        s.observe(step, torch.tensor([0.5**step, 1.0, 1.0], dtype=torch.float64), active)
+        rates.append(s.rate(step).tolist())
+        done.append(s.exhausted().tolist())
+    assert [r[0] for r in rates] == [1e-1] * 9 and [r[2] for r in rates] == [1e-1] * 9
+    assert [r[1] for r in rates] == pytest.approx([1e-1] * 4 + [1e-2] * 2 + [1e-3] * 3)
+    assert [d[1] for d in done] == [False] * 8 + [True] and not any(d[0] or d[2] for d in done)
+    s.take(torch.tensor([1]))
+    assert s.rate(9).tolist() == pytest.approx([1e-3]) and s.exhausted().tolist() == [True]
+
+
+def test_batched_plateau_adam_equals_torch_adam_loop():
+    """Per-net rates lowered at different steps and nets stopped as converged at the smallest
+    rate: the batched path against torch.optim.Adam driven by the same rule one net at a time."""
+    cfg = TrainConfig(max_steps=3000, lr=1e-2, check_every=100, loss_rtol=1e-2, lr_min=1e-4,
+                      schedule="plateau")
+    specs, seeds = [make_spec(5, 2, h) for h in (1, 2, 3)], [0, 1, 2]
+    batched = train_ensemble(specs, seeds, DATA, cfg, device="cpu")
+    assert sum(r.stop_reason == "converged" for r in batched) >= 2
+    assert len({r.steps for r in batched}) >= 2
+    for r, s, sd in zip(batched, specs, seeds):
+        theta, deltas, loss, nd, steps = train_reference(s, sd, DATA, cfg)
+        assert r.n_constraints == nd and r.steps == steps
+        np.testing.assert_allclose(r.gaps, deltas, atol=1e-9)
+        np.testing.assert_allclose(r.theta, theta, atol=1e-9)
+
+
+def test_plateau_schedule_needs_adam_and_a_decay():
+    with pytest.raises(ParameterError, match="schedule"):
+        TrainConfig(optimizer="fire", schedule="plateau")
+    with pytest.raises(ParameterError, match="decay_factor"):
+        TrainConfig(schedule="plateau", decay_factor=1.0)
+    with pytest.raises(ParameterError, match="schedule"):
+        TrainConfig(schedule="cosine")
 
 
 @pytest.mark.parametrize("optimizer,lr", [("fire", 1.0), ("flow", 1.0)])

@@ -21,7 +21,7 @@ from .finish import FINISHES
 from .losses import LOSSES
 from .models import ACTIVATIONS, INITS
 from .runs import NetRunSpec, describe_diverged, device_name, split_diverged, write_nets
-from .train import OPTIMIZERS, NetResult
+from .train import OPTIMIZERS, SCHEDULES, NetResult
 from .transition import Transition, auto_start_width, ensemble_evaluator, find_transition, transition_of_scan
 
 log = logging.getLogger(__name__)
@@ -83,6 +83,9 @@ def add_train_parser(sub) -> None:
     a("--finish", choices=FINISHES, default="none",
       help="newton: take every unfitted net on to the bottom of its loss by Levenberg–Marquardt "
            "on the exact Hessian (N <= 4000; default none)")
+    a("--schedule", choices=SCHEDULES, default="step",
+      help="Adam's learning rate: step (÷10 every 2.5e5 steps, the paper's) or plateau (÷10 per "
+           "net when its loss stops falling; converged when it stops at the smallest rate)")
     a("--lr", type=float, default=None, help="initial learning rate / dt (per optimizer default)")
     a("--rel-tol", type=float, default=0.02, help="relative width of the N* bracket (auto)")
     a("--hessian", action="store_true", help="store H, H0, Hp eigenvalues of every net")
@@ -123,7 +126,8 @@ def _run_spec(args: argparse.Namespace) -> NetRunSpec:
                       depth=args.depth, alpha=args.alpha, activation=args.activation,
                       init=args.init, bias=not args.no_bias, loss=args.loss,
                       optimizer=args.optimizer, steps=args.steps, lr=args.lr,
-                      finish=args.finish, hessian=args.hessian, device=args.device)
+                      finish=args.finish, schedule=args.schedule, hessian=args.hessian,
+                      device=args.device)
 
 
 def _summary(tr: Transition, n_train: int) -> str:

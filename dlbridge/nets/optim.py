@@ -6,7 +6,9 @@ per-net loss (E,), gaps (E, P) and masked gradient (E, N); every ``step`` return
 parameters together with their evaluation, so each step costs one evaluation.
 
 * :class:`Adam` — Kingma & Ba (ICLR 2015), written with the same floating-point operations as
-  ``torch.optim.Adam`` (β = (0.9, 0.999), ε = 1e-8), learning rate from :func:`lr_schedule`.
+  ``torch.optim.Adam`` (β = (0.9, 0.999), ε = 1e-8), its learning rate from a schedule:
+  :class:`StepDecay` (the paper's, one rate for all nets) or :class:`PlateauDecay` (one rate per
+  net, divided when the net's loss stops falling; it decides when a net has reached a minimum).
 * :class:`Fire` — FIRE 2.0 with semi-implicit Euler (Guénolé et al., Comput. Mater. Sci. 175,
   109584, 2020, Algorithm 2; Bitzek et al., PRL 97, 170201, 2006).
 * :class:`GradientFlow` — explicit Euler with an adaptive step. A step is accepted when the loss
@@ -80,15 +82,90 @@ def merge(active: torch.Tensor, new: Evaluation, old: Evaluation) -> Evaluation:
                         for k in ("loss", "gaps", "outputs", "grad")))
 
 
+class StepDecay:
+    """The rate of :func:`lr_schedule`, one for every net; it never declares a minimum."""
+
+    def __init__(self, loss: torch.Tensor, lr0: float, decay_every: int, factor: float,
+                 lr_min: float):
+        self.args = (lr0, decay_every, factor, lr_min)
+        self.done = torch.zeros(loss.shape[0], dtype=torch.bool, device=loss.device)
+
+    def rate(self, step: int) -> float:
+        """The learning rate of step ``step`` (a number: the same for every net)."""
+        return lr_schedule(step, *self.args)
+
+    def observe(self, step: int, loss: torch.Tensor, active: torch.Tensor) -> None:
+        """Nothing: the rate depends on the step only."""
+
+    def exhausted(self) -> torch.Tensor:
+        """(E,) bool, all False."""
+        return self.done
+
+    def take(self, rows: torch.Tensor) -> None:
+        """Keep the nets ``rows`` only."""
+        self.done = self.done[rows]
+
+
+class PlateauDecay:
+    """One learning rate per net, divided by ``factor`` after every window of ``window`` steps in
+    which the net's lowest loss did not fall by a relative ``rtol`` below its lowest loss of the
+    earlier windows, never below ``lr_min``; a net whose window at ``lr_min`` brought no such
+    fall is *exhausted*: a minimum, up to the oscillation an Adam step of ``lr_min`` leaves.
+
+    Adam at a fixed rate ends on a plateau where it oscillates at an amplitude set by the rate
+    (measured: nets at ReLU kinks, P = 400, L = 2, lr = 10⁻²), so a small change of the loss over
+    a window is no sign of a minimum; here the rate is lowered until even the smallest one makes
+    no progress. The paper's code divides by 10 every 2.5·10⁵ steps whatever the loss does
+    (:class:`StepDecay`).
+    """
+
+    def __init__(self, loss: torch.Tensor, lr0: float, window: int, factor: float,
+                 lr_min: float, rtol: float):
+        require(factor > 1, "decay_factor", "a number > 1 with schedule plateau", factor)
+        self.lr = torch.full_like(loss, lr0)
+        self.best = torch.full_like(loss, math.inf)
+        self.window_best = torch.full_like(loss, math.inf)
+        self.done = torch.zeros(loss.shape[0], dtype=torch.bool, device=loss.device)
+        self.window, self.factor, self.lr_min, self.rtol = window, factor, lr_min, rtol
+
+    def rate(self, step: int) -> torch.Tensor:
+        """(E,) the learning rate of every net."""
+        return self.lr
+
+    def observe(self, step: int, loss: torch.Tensor, active: torch.Tensor) -> None:
+        """Take the loss (E,) of step ``step``; at the end of a window, lower the rate of the
+        active nets whose lowest loss did not fall, and flag those already at ``lr_min``."""
+        self.window_best = torch.where(active, torch.minimum(self.window_best, loss),
+                                       self.window_best)
+        if step == 0 or step % self.window:
+            return
+        flat = active & ~(self.window_best < (1 - self.rtol) * self.best)
+        self.done = self.done | (flat & (self.lr <= self.lr_min))
+        self.lr = torch.where(flat, torch.clamp(self.lr / self.factor, min=self.lr_min), self.lr)
+        self.best = torch.where(active, torch.minimum(self.best, self.window_best), self.best)
+        self.window_best = torch.where(active, torch.full_like(loss, math.inf), self.window_best)
+
+    def exhausted(self) -> torch.Tensor:
+        """(E,) bool: nets whose loss did not fall over a window at ``lr_min``."""
+        return self.done
+
+    def take(self, rows: torch.Tensor) -> None:
+        """Keep the nets ``rows`` only."""
+        _take_state(self, ("lr", "best", "window_best", "done"), rows)
+
+
+Schedule = StepDecay | PlateauDecay
+
+
 class Adam:
     """Full-batch Adam on an (E, N) ensemble, same arithmetic as torch.optim.Adam."""
 
-    def __init__(self, theta: torch.Tensor, lr0: float, decay_every: int, factor: float,
-                 lr_min: float, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8):
+    def __init__(self, theta: torch.Tensor, schedule: Schedule,
+                 betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8):
         self.m = torch.zeros_like(theta)
         self.v = torch.zeros_like(theta)
         self.t = 0
-        self.schedule = (lr0, decay_every, factor, lr_min)
+        self.schedule = schedule
         self.betas, self.eps = betas, eps
 
     def step(self, theta: torch.Tensor, ev: Evaluation, active: torch.Tensor, step: int,
@@ -99,10 +176,13 @@ class Adam:
         g = ev.grad
         m = self.m.lerp(g, 1 - b1)
         v = self.v.mul(b2).addcmul_(g, g, value=1 - b2)
-        lr = lr_schedule(step, *self.schedule)
+        lr = self.schedule.rate(step)
         bc1, bc2 = 1 - b1 ** self.t, 1 - b2 ** self.t
         denom = (v.sqrt() / math.sqrt(bc2)).add_(self.eps)
-        new = theta.addcdiv(m, denom, value=-lr / bc1)
+        if isinstance(lr, torch.Tensor):   # torch's addcdiv: θ + (value · m) / denom
+            new = theta + (-(lr / bc1))[:, None] * m / denom
+        else:
+            new = theta.addcdiv(m, denom, value=-lr / bc1)
         self.m, self.v = _where_net(active, m, self.m), _where_net(active, v, self.v)
         theta = _where_net(active, new, theta)
         return theta, merge(active, evaluate(theta), ev)

@@ -25,7 +25,7 @@ from .data import DATASETS, Dataset, load_dataset
 from .hessian import analyze, problem_from_arrays
 from .losses import LOSSES, HingeLoss
 from .models import ACTIVATIONS, INITS, make_spec
-from .train import OPTIMIZERS, NetResult, TrainConfig, resolve_device, train_ensemble
+from .train import OPTIMIZERS, SCHEDULES, NetResult, TrainConfig, resolve_device, train_ensemble
 
 DEFAULT_LR = {"adam": 1e-2, "fire": 1e-1, "flow": 1.0, "implicit": 1.0}
 
@@ -93,6 +93,7 @@ class NetRunSpec:
     steps: int = 20_000
     lr: float | None = None
     finish: str = "none"
+    schedule: str = "step"
     hessian: bool = False
     device: str = "cpu"
 
@@ -102,6 +103,8 @@ class NetRunSpec:
         require(math.isfinite(self.alpha) and self.alpha > 0, "alpha", "a finite number > 0",
                 self.alpha)
         require(self.init in INITS, "init", f"one of {', '.join(INITS)}", self.init)
+        require(self.schedule in SCHEDULES, "schedule", f"one of {', '.join(SCHEDULES)}",
+                self.schedule)
         require(not self.hessian or self.loss == "quadratic", "hessian",
                 "used with loss quadratic (the constraint form of the analysis)", self.loss)
         if self.hessian:
@@ -110,11 +113,14 @@ class NetRunSpec:
         self.config()   # the optimiser's own checks (finish against loss among them)
 
     def config(self) -> TrainConfig:
-        """The :class:`TrainConfig`: the paper-shaped lr schedule of TrainConfig (not tied to the
-        budget: a decay every steps/10 measured a ~1.7× larger N*, benchmarks/NSTAR.md)."""
+        """The :class:`TrainConfig`: ``schedule`` "step", the paper-shaped lr schedule of
+        TrainConfig (not tied to the budget: a decay every steps/10 measured a ~1.7× larger N*,
+        benchmarks/NSTAR.md); "plateau", the rate lowered per net over windows of steps/20 and a
+        minimum declared at the smallest rate (:class:`dlbridge.nets.optim.PlateauDecay`)."""
         lr = DEFAULT_LR[self.optimizer] if self.lr is None else self.lr
         return TrainConfig(optimizer=self.optimizer, max_steps=self.steps, lr=lr, loss=self.loss,
-                           check_every=max(1, self.steps // 20), finish=self.finish)
+                           check_every=max(1, self.steps // 20), finish=self.finish,
+                           schedule=self.schedule)
 
     def load_data(self) -> Dataset:
         """The seeded train/test split of this run."""
@@ -172,7 +178,7 @@ def net_state_record(spec: NetRunSpec, r: NetResult, n_star: float = math.nan
         "train_loss": r.loss, "test_error": r.test_error, "train_error": r.train_error,
         "steps": r.steps, "converged": r.converged, "stop_reason": r.stop_reason,
         "n_eff": s.n_eff, "activation": s.activation, "bias": s.bias, "init": s.init,
-        "optimizer": spec.optimizer, "finish": cfg.finish,
+        "optimizer": spec.optimizer, "finish": cfg.finish, "schedule": cfg.schedule,
         "finish_iterations": r.finish_iterations, "loss": spec.loss, "dim": s.d_in,
         "data_seed": spec.data_seed, "n_test": spec.n_test, "data_dir": spec.data_dir,
         "lr": cfg.lr, "max_steps": cfg.max_steps,

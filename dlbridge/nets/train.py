@@ -4,8 +4,11 @@ Loss: L(w) = 1/(α² P) Σ_μ ℓ(Δ_μ), Δ_μ = 1 − y_μ F(w, x_μ), F = α 
 losses.py). A net stops, and records why (``stop_reason``):
 
 * ``"fitted"``    — N_Δ = 0 (all data satisfied; the loss and its gradient vanish);
-* ``"converged"`` — N_Δ > 0 and the loss changed by less than ``loss_rtol`` (relative) over the
-  last ``check_every`` steps: a minimum with unsatisfied data (jammed / underparametrised side);
+* ``"converged"`` — N_Δ > 0 at a minimum with unsatisfied data (jammed / underparametrised
+  side). With ``schedule = "step"``: the loss changed by less than ``loss_rtol`` (relative) over
+  the last ``check_every`` steps. With ``schedule = "plateau"`` (Adam): a window of
+  ``check_every`` steps at the smallest rate ``lr_min`` lowered the loss by less than
+  ``loss_rtol`` (:class:`optim.PlateauDecay`);
 * ``"budget"``    — ``max_steps`` reached;
 * ``"stalled"``   — the gradient flow's adaptive step collapsed (optim.GradientFlow): not a
   minimum, the integrator cannot follow the flow (ReLU kinks);
@@ -17,8 +20,8 @@ the step where each net stops; the final gap vector Δ (P,) is returned. With
 second-order stage of :mod:`.finish`, and its stop reason becomes the finish's.
 
 :func:`train_ensemble` trains E nets (seeds and widths) as one batched computation
-(models.EnsembleModel); :func:`train_reference` trains one net with plain per-net code
-(torch.optim.Adam for ``adam``), the reference the batched path is tested against.
+(models.EnsembleModel); :func:`dlbridge.nets.reference.train_reference` trains one net with plain
+per-net code, the reference the batched path is tested against.
 """
 from __future__ import annotations
 
@@ -41,9 +44,10 @@ from .hessian import problem_from_arrays
 from .implicit import ImplicitFlow
 from .losses import HingeLoss
 from .models import EnsembleModel, NetSpec, init_params, net_forward
-from .optim import Adam, Evaluation, Fire, GradientFlow, lr_schedule
+from .optim import Adam, Evaluation, Fire, GradientFlow, PlateauDecay, StepDecay
 
 OPTIMIZERS = ("adam", "fire", "flow", "implicit")
+SCHEDULES = ("step", "plateau")
 STOP_REASONS = ("fitted", "converged", "budget", "stalled", "diverged")
 
 
@@ -63,8 +67,11 @@ class TrainConfig:
 
     ``lr`` is Adam's initial learning rate, FIRE's initial dt, or the flows' initial dt. The
     Adam learning rate (and FIRE's dt_max) follow :func:`optim.lr_schedule` with
-    ``decay_every``/``decay_factor``/``lr_min``. ``finish``: ``"newton"`` takes every net the
-    optimiser left unfitted on to the bottom of its loss (:mod:`.finish`), ``"none"`` does not.
+    ``decay_every``/``decay_factor``/``lr_min`` (``schedule = "step"``), or, with ``schedule =
+    "plateau"``, fall by ``decay_factor`` per net after each window of ``check_every`` steps in
+    which its loss fell by less than ``loss_rtol`` (:class:`optim.PlateauDecay`). ``finish``:
+    ``"newton"`` takes every net the optimiser left unfitted on to the bottom of its loss
+    (:mod:`.finish`), ``"none"`` does not.
     ``max_dout`` bounds the outputs' move per step of ``flow``, ``flow_tol`` the local error of
     the outputs per step of ``implicit`` (:mod:`.implicit`).
     """
@@ -87,10 +94,17 @@ class TrainConfig:
     max_dout: float = 1e-1
     flow_tol: float = 1e-2
     finish: str = "none"
+    schedule: str = "step"
 
     def __post_init__(self) -> None:
         require(self.optimizer in OPTIMIZERS, "optimizer", f"one of {', '.join(OPTIMIZERS)}",
                 self.optimizer)
+        require(self.schedule in SCHEDULES, "schedule", f"one of {', '.join(SCHEDULES)}",
+                self.schedule)
+        require(self.schedule == "step" or self.optimizer == "adam", "schedule",
+                "step unless the optimizer is adam", self.schedule)
+        require(self.schedule == "step" or self.decay_factor > 1, "decay_factor",
+                "a number > 1 with schedule plateau", self.decay_factor)
         require(self.finish in FINISHES, "finish", f"one of {', '.join(FINISHES)}", self.finish)
         require(self.finish == "none" or self.loss != "hinge", "finish",
                 "none with loss hinge (no curvature for Newton steps)", self.finish)
@@ -230,9 +244,17 @@ def _store(final: tuple[torch.Tensor, Evaluation], ids: np.ndarray, theta: torch
         getattr(final[1], name)[idx] = getattr(ev, name)
 
 
-def _make_optimizer(cfg: TrainConfig, theta: torch.Tensor, alpha: torch.Tensor):
+def _make_schedule(cfg: TrainConfig, loss: torch.Tensor):
+    """The learning-rate schedule of ``cfg`` for the nets of ``loss`` (E,)."""
+    if cfg.schedule == "plateau":
+        return PlateauDecay(loss, cfg.lr, cfg.check_every, cfg.decay_factor, cfg.lr_min,
+                            cfg.loss_rtol)
+    return StepDecay(loss, cfg.lr, cfg.decay_every, cfg.decay_factor, cfg.lr_min)
+
+
+def _make_optimizer(cfg: TrainConfig, theta: torch.Tensor, alpha: torch.Tensor, schedule):
     builders = {
-        "adam": lambda: Adam(theta, cfg.lr, cfg.decay_every, cfg.decay_factor, cfg.lr_min),
+        "adam": lambda: Adam(theta, schedule),
         "fire": lambda: Fire(theta, cfg.lr),
         "flow": lambda: GradientFlow(theta, cfg.lr, cfg.max_dout, alpha=alpha),
         "implicit": lambda: ImplicitFlow(theta, cfg.lr, cfg.flow_tol),
@@ -254,12 +276,14 @@ class _Recorder:
         self.cfg = cfg
 
     def stops(self, step: int, ev: Evaluation, active: torch.Tensor, stalled: torch.Tensor,
-              ids: np.ndarray) -> torch.Tensor:
-        """Decide which active rows stop at ``step``; returns the (rows,) bool of stopping nets."""
+              exhausted: torch.Tensor, ids: np.ndarray) -> torch.Tensor:
+        """Decide which active rows stop at ``step``; returns the (rows,) bool of stopping nets.
+        ``exhausted``: rows the plateau schedule found at a minimum."""
         nd = (ev.gaps > 0).sum(1).cpu().numpy()
         loss = ev.loss.cpu().numpy()
-        stuck = stalled.cpu().numpy()
+        stuck, done = stalled.cpu().numpy(), exhausted.cpu().numpy()
         check = step > 0 and step % self.cfg.check_every == 0
+        by_change = self.cfg.schedule == "step"
         stop = np.zeros(len(nd), dtype=bool)
         for row in np.flatnonzero(active.cpu().numpy()):
             e = ids[row]
@@ -270,7 +294,8 @@ class _Recorder:
                 reason = "fitted"
             elif stuck[row]:
                 reason = "stalled"
-            elif check and abs(self.last_check[e] - loss[row]) <= self.cfg.loss_rtol * loss[row]:
+            elif done[row] or (by_change and check and abs(self.last_check[e] - loss[row])
+                                  <= self.cfg.loss_rtol * loss[row]):
                 reason = "converged"
             elif step >= self.cfg.max_steps:
                 reason = "budget"
@@ -388,13 +413,15 @@ def _train_ensemble(specs, seeds, data, config, dev, dtype, progress, compact):
     final = (theta.clone(), Evaluation(*(t.clone() for t in (ev.loss, ev.gaps, ev.outputs,
                                                              ev.grad))))
     batch = _Batch(objective, theta0, f0_test, np.arange(model.size))
-    opt = _make_optimizer(config, theta, model.alphas)
+    schedule = _make_schedule(config, ev.loss)
+    opt = _make_optimizer(config, theta, model.alphas, schedule)
     rec = _Recorder(model.size, config)
     marks = set(measure_steps(config.max_steps, config.n_measure).tolist())
     active = torch.ones(model.size, dtype=torch.bool, device=dev)
     bar = _progress(config.max_steps, progress)
     for step in range(config.max_steps + 1):
-        stopping = rec.stops(step, ev, active, opt.stalled(), batch.ids)
+        schedule.observe(step, ev.loss, active)
+        stopping = rec.stops(step, ev, active, opt.stalled(), schedule.exhausted(), batch.ids)
         which = (stopping | (active if step in marks else torch.zeros_like(active))).cpu().numpy()
         if which.any():
             rec.record(step, which, ev,
@@ -408,6 +435,7 @@ def _train_ensemble(specs, seeds, data, config, dev, dtype, progress, compact):
             rows = torch.nonzero(active)[:, 0]
             batch, theta, ev, active = batch.take(rows), theta[rows], ev.take(rows), active[rows]
             opt.take(rows)
+            schedule.take(rows)
         theta, ev = opt.step(theta, ev, active, step, batch.objective)
         if bar is not None and step % 100 == 0:
             bar.update(min(100, config.max_steps - bar.n))
@@ -433,57 +461,3 @@ def _results(model, specs, seeds, theta, theta0, ev, rec, test_err) -> list[NetR
                              d, float(ev.loss[e]), int((d > 0).sum()), float(np.mean(d >= 1)),
                              float(test_err[e]), rec.stop_step[e], rec.reason[e], rec.history(e)))
     return out
-
-
-# --------------------------------------------------------------------------------------------
-# The plain per-net reference
-
-def _reference_adam(spec: NetSpec, theta: torch.Tensor, closure, cfg: TrainConfig):
-    """Run torch.optim.Adam with the schedule; stop rules as in train_ensemble. Returns (θ, step)."""
-    p = theta.clone().requires_grad_(True)
-    opt = torch.optim.Adam([p], lr=cfg.lr)
-    last_check, step = math.inf, 0
-    while True:
-        loss, deltas = closure(p)
-        nd = int((deltas > 0).sum())
-        lv = float(loss.detach())
-        check = step > 0 and step % cfg.check_every == 0
-        if nd == 0 or step >= cfg.max_steps or (check and abs(last_check - lv) <= cfg.loss_rtol * lv):
-            return p.detach(), step
-        if check:
-            last_check = lv
-        for group in opt.param_groups:
-            group["lr"] = lr_schedule(step, cfg.lr, cfg.decay_every, cfg.decay_factor, cfg.lr_min)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        step += 1
-
-
-def train_reference(spec: NetSpec, seed: int, data: Dataset, config: TrainConfig = TrainConfig(),
-                    device: str = "cpu", dtype: torch.dtype = torch.float64
-                    ) -> tuple[np.ndarray, np.ndarray, float, int, int]:
-    """Train one net with plain single-net code; returns (θ, Δ, loss, N_Δ, steps).
-
-    ``adam`` uses torch.optim.Adam on the unbatched forward pass :func:`models.net_forward`;
-    ``fire`` and ``flow`` run :func:`train_ensemble` on this net alone (E = 1), so looping over
-    nets checks that batching, padding and per-net freezing do not couple the nets.
-    """
-    _check_inputs([spec], [seed], data)
-    if config.optimizer != "adam":
-        (r,) = train_ensemble([spec], [seed], data, config, device, dtype)
-        return r.theta, r.gaps, r.loss, r.n_constraints, r.steps
-    dev = resolve_device(device)
-    x, y, _, _ = _tensors(data, dev, dtype)
-    theta0 = init_params(spec, seed, dtype, dev)
-    f0 = net_forward(spec, theta0, x).detach()
-    hinge = config.hinge
-
-    def closure(p):
-        deltas = 1.0 - y * spec.alpha * (net_forward(spec, p, x) - f0)
-        return hinge.value(deltas).mean() / spec.alpha**2, deltas
-
-    theta, steps = _reference_adam(spec, theta0, closure, config)
-    loss, deltas = closure(theta)
-    d = deltas.detach().cpu().numpy()
-    return theta.cpu().numpy(), d, float(loss), int((d > 0).sum()), steps
