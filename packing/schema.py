@@ -50,6 +50,8 @@ PACKING = {
 NETWORK = {
     "gaps": DatasetDoc("1", "Δ_μ = 1 − y_μ F(x_μ) of each training example; > 0 is an "
                             "unsatisfied constraint", ("example",)),
+    "dead_inputs": DatasetDoc("1", "ReLU nets: 1 where a training example reaches the output "
+                                   "through no active unit (Δ has no gradient)", ("example",)),
     "parameters": DatasetDoc("1", "the net's final parameters w, flattened layer by layer",
                              ("parameter",)),
     "initial_parameters": DatasetDoc("1", "the parameters w0 at initialisation (F = α[f(w) − "

@@ -494,3 +494,20 @@ def test_vibrational_dos_pools_the_full_hessian_per_distance(result, files):
         np.testing.assert_allclose(np.sort(w), np.sort(np.concatenate(expected[dp])), rtol=1e-12)
         assert seeds == len(expected[dp]) and total == sizes[dp]
     assert plots.figure_vibrational_dos([_summary(result, "network")], files["tmp"]) == []
+
+
+def test_dead_inputs_are_left_out_of_the_gap_variables(result):
+    """Dead inputs (no active unit between them and the output: no gradient, no constraint) are
+    counted but enter neither P₊ nor P₋; ⟨f⟩ = 1 is taken over the live unsatisfied data."""
+    import dataclasses
+
+    net = _summary(result, "network").nearest[0]
+    gaps = np.array([-0.5, -1e-3, 2e-3, 0.3, 1.0, 1.0, -0.2])
+    dead = np.array([False, False, False, False, True, True, True])
+    live = dataclasses.replace(net, gaps=gaps, dead=None)
+    cut = dataclasses.replace(net, gaps=gaps, dead=dead)
+    assert live.n_dead_violations == 0 and cut.n_dead_violations == 2
+    np.testing.assert_allclose(np.sort(live.gap_variable()), [1e-3, 0.2, 0.5])
+    np.testing.assert_allclose(np.sort(cut.gap_variable()), [1e-3, 0.5])
+    np.testing.assert_allclose(np.sort(cut.force_variable()), np.array([2e-3, 0.3]) / 0.151)
+    assert live.force_variable().size == 4

@@ -183,3 +183,29 @@ def test_config_and_input_errors():
         train_ensemble([make_spec(4, 2, 3)], [0], DATA, TrainConfig(max_steps=2), device="cpu")
     with pytest.raises(ParameterError, match="device"):
         train_ensemble([make_spec(5, 2, 3)], [0], DATA, TrainConfig(max_steps=2), device="tpu")
+
+
+def test_stored_dead_inputs_are_those_of_the_final_net(tmp_path):
+    """write_nets stores each ReLU net's dead training inputs (recomputed from the stored
+    parameters here) and how many of them are unsatisfied; softplus nets store none."""
+    import h5py
+
+    from dlbridge.nets.diagnostics import dead_inputs
+    from dlbridge.nets.runs import NetRunSpec, train_width, write_nets
+
+    for activation in ("relu", "softplus"):
+        spec = NetRunSpec(dim=5, n_train=60, n_test=0, width=2, steps=300, activation=activation)
+        data = spec.load_data()
+        results = train_width(spec, [0, 1], data)
+        with h5py.File(tmp_path / f"{activation}.h5", "w") as f:
+            write_nets(f.create_group("runs"), spec, results, data)
+        with h5py.File(tmp_path / f"{activation}.h5", "r") as f:
+            for r in results:
+                g = f["runs"][f"L2_h2_seed{r.seed}"]
+                if activation == "softplus":
+                    assert "dead_inputs" not in g and "n_dead_violations" not in g.attrs
+                    continue
+                dead = dead_inputs(r.spec, g["parameters"][()], data.x_train).dead
+                np.testing.assert_array_equal(g["dead_inputs"][()], dead)
+                assert g.attrs["n_dead_violations"] == np.count_nonzero(dead & (g["gaps"][()] > 0))
+    assert dead.any()     # width 2 leaves dead inputs: the check above is not empty

@@ -68,7 +68,8 @@ class State:
     dim : space dimension of a packing (its d global translations), 0 for a net.
     n_particles : packings (NaN for nets). pairs, rattlers, diameters : a packing's candidate
     pairs (M, 2), rattler mask (N,) and particle diameters (N,) (None when not stored; diameters
-    only for discs and spheres). stop_reason : a net's (packings: "none"). pressure : a
+    only for discs and spheres). dead : a ReLU net's dead training inputs (P,) bool (None when
+    not stored). stop_reason : a net's (packings: "none"). pressure : a
     packing's virial pressure (NaN when not stored). converged : the stored ``converged``
     attribute (a packing's FIRE minimisation and φ_J search within their step budget; a net
     fitted or at a minimum, not stopped by its budget or stalled); True when absent.
@@ -96,6 +97,7 @@ class State:
     pairs: np.ndarray | None = None
     rattlers: np.ndarray | None = None
     diameters: np.ndarray | None = None
+    dead: np.ndarray | None = None
     stop_reason: str = "none"
     pressure: float = math.nan
     converged: bool = True
@@ -156,6 +158,19 @@ class State:
         """(M,) bool: the marginal constraints among ``gaps`` (`packing.analysis.marginal_mask`)."""
         return marginal_mask(self.gaps) if self.gaps.size else np.zeros(0, dtype=bool)
 
+    @functools.cached_property
+    def fitted_out(self) -> np.ndarray:
+        """(M,) bool: the constraints left out of the gap distributions: the marginal ones and a
+        net's dead inputs (no gradient: they constrain nothing, like a rattler's pairs)."""
+        if self.dead is None or self.dead.shape != self.gaps.shape:
+            return self.marginal
+        return self.marginal | self.dead
+
+    @property
+    def n_dead_violations(self) -> int:
+        """Unsatisfied dead inputs of a net (0 when none are stored)."""
+        return 0 if self.dead is None else int(np.count_nonzero(self.dead & (self.gaps > 0)))
+
     @property
     def stress_at_roundoff(self) -> bool:
         """True when the stored stress part is round-off: max |λ_stress| ≤ ZERO_MODE_RTOL ×
@@ -190,16 +205,16 @@ class State:
         return self.pressure / d ** (POTENTIAL_EXPONENT.get(self.potential, 2.0) - 1.0)
 
     def gap_variable(self) -> np.ndarray:
-        """|Δ| of the satisfied constraints (Δ < 0), marginal constraints left out."""
-        return -self.gaps[(self.gaps < 0.0) & ~self.marginal]
+        """|Δ| of the satisfied constraints (Δ < 0), :attr:`fitted_out` left out."""
+        return -self.gaps[(self.gaps < 0.0) & ~self.fitted_out]
 
     def force_variable(self) -> np.ndarray:
         """Δ > 0 mapped to a quantity ∝ the constraint force, f ∝ Δ^(α−1), normalised to ⟨f⟩ = 1.
 
         α = 2 (harmonic packings, quadratic-hinge nets) leaves Δ/⟨Δ⟩; α = 5/2 (Hertz) gives Δ^1.5.
-        Marginal constraints are left out.
+        :attr:`fitted_out` (marginal constraints, dead inputs) is left out.
         """
-        pos = self.gaps[(self.gaps > 0.0) & ~self.marginal]
+        pos = self.gaps[(self.gaps > 0.0) & ~self.fitted_out]
         if pos.size == 0:
             return pos
         f = pos ** (POTENTIAL_EXPONENT.get(self.potential, 2.0) - 1.0)
@@ -306,10 +321,20 @@ def _read_state(group: h5py.Group, path: str) -> State:
         potential=str(attrs.get("potential", "harmonic")),
         **{name: _eigenvalues(group, name) for name in EIGENVALUE_SETS},
         unjammed=packing_side and not bool(attrs.get("jammed", True)),
-        **(_packing_arrays(group, where) if packing_side else {}),
+        **(_packing_arrays(group, where) if packing_side else {"dead": _dead(group, gaps)}),
         stop_reason=str(attrs.get("stop_reason", "none")),
         pressure=_as_float(attrs.get("pressure", "none")) if packing_side else math.nan,
         converged=_converged(attrs))
+
+
+def _dead(group: h5py.Group, gaps: np.ndarray) -> np.ndarray | None:
+    """A net's stored dead-input mask (one per datum), None when absent."""
+    if "dead_inputs" not in group:
+        return None
+    dead = np.asarray(group["dead_inputs"][()], dtype=bool).ravel()
+    require(dead.shape == gaps.shape, f"{group.name} dataset 'dead_inputs'",
+            f"one flag per datum {gaps.shape}", dead.shape)
+    return dead
 
 
 def _converged(attrs: dict) -> bool:

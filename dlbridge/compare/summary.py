@@ -179,7 +179,7 @@ def stiffness_zero_modes(state: State) -> int | None:
 
 def pooled_gaps(states: Sequence[State]) -> np.ndarray:
     """Gaps pooled over states as the fits see them: Δ > 0 as the normalised force variable
-    (:meth:`State.force_variable`), Δ < 0 unchanged, marginal constraints left out."""
+    (:meth:`State.force_variable`), Δ < 0 unchanged, :attr:`State.fitted_out` left out."""
     parts = []
     for s in states:
         parts.append(s.force_variable())

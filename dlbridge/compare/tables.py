@@ -119,7 +119,9 @@ def markdown_table(summaries: Sequence[SystemSummary]) -> str:
         "range in quadrature. Packings: non-rattlers only; θ is "
         "θ_e of the extended forces, θ_l that of the contacts of bucklers (non-rattlers with "
         "d + 1 contacts); γ's lower cut is the mean overlap. Nets: every converged net with "
-        "0 < 1 − N/N* ≤ 0.2 that is not a minimum of dead units. Marginal constraints "
+        "0 < 1 − N/N* ≤ 0.2 that is not a minimum of dead units, its dead inputs (data reaching "
+        "the output through no active ReLU unit: no gradient, no constraint) left out of θ and "
+        "γ. Marginal constraints "
         "(|Δ| ≤ 1e-8 ⟨Δ₊⟩) are counted, not fitted. "
         "Hypostatic packings (ellipses, ellipsoids) are not expected to give power laws (Brito et al., PNAS "
         "115, 11736, 2018): there θ, γ only summarise the fitted range.",
