@@ -77,7 +77,7 @@ SCALES = {
          ("ellipses", _packings(2, 128, 4, "ellipse", 1.5)),
          ("nets", _nets(100, (4, 5, 6, 7), 6, 20_000)))),
     "large": ValidationScale(
-        "large", "the largest sizes run on 2 CPU cores (about 20 minutes wall)",
+        "large", "the largest sizes run on 2 CPU cores (about 30 minutes wall)",
         (("spheres", _packings(3, 1024, 48)), ("discs", _packings(2, 1024, 32)),
          ("ellipses", _packings(2, 256, 8, "ellipse", 1.5)),
          ("nets", _nets(400, (7.5, 8, 8.5), 8, 400_000, "plateau")))),
@@ -124,7 +124,7 @@ def add_validate_parser(subparsers) -> argparse.ArgumentParser:
                     "through the sweep executors, compare them and check every number against "
                     "data/literature.json; writes OUT/report.md, tables and figures.")
     p.add_argument("--scale", choices=sorted(SCALES), default="small",
-                   help="small (about 3 minutes on 2 cores), large (about 20 minutes) or "
+                   help="small (about 3 minutes on 2 cores), large (about 30 minutes) or "
                         "cluster (default small)")
     p.add_argument("--out", required=True, help="output folder (runs are resumed from it)")
     p.add_argument("--systems", nargs="+", choices=SYSTEMS, default=None, metavar="SYSTEM",
