@@ -55,21 +55,30 @@ def test_batched_adam_equals_torch_adam_loop():
 
 
 def test_plateau_decay_by_hand():
-    """Windows of 2 steps, rtol 0.1, rate ÷10 down to 1e-3: net 0 keeps falling by half each
-    step (never lowered), net 1 is flat from the start (lowered at steps 4 and 6, its window at
-    1e-3 is flat at step 8: exhausted), net 2 is inactive (untouched)."""
-    s = PlateauDecay(torch.ones(3, dtype=torch.float64), 1e-1, 2, 10.0, 1e-3, 0.1)
-    active = torch.tensor([True, True, False])
+    """Windows of 2 steps, rtol 0.1, rate ÷10 from 1e-1 down to 1e-3. Net 0 keeps falling by half
+    each step (never lowered). Net 1 is flat after its first window: lowered at steps 4 and 6,
+    its first ladder (which lowered the loss from ∞) restarts at step 8 at 1e-1, its second one
+    brings no fall and it is exhausted at step 14. Net 2 drops to 0.5 at step 6, in a window at
+    1e-2: its ladder restarts at step 10 at that rate, and it is exhausted at step 14. Net 3 is
+    inactive (untouched)."""
+    s = PlateauDecay(torch.ones(4, dtype=torch.float64), 1e-1, 2, 10.0, 1e-3, 0.1)
+    active = torch.tensor([True, True, True, False])
     rates, done = [], []
-    for step in range(9):
-        s.observe(step, torch.tensor([0.5**step, 1.0, 1.0], dtype=torch.float64), active)
+    for step in range(15):
+        loss = [0.5**step, 1.0, 1.0 if step < 6 else 0.5, 1.0]
+        s.observe(step, torch.tensor(loss, dtype=torch.float64), active)
         rates.append(s.rate(step).tolist())
         done.append(s.exhausted().tolist())
-    assert [r[0] for r in rates] == [1e-1] * 9 and [r[2] for r in rates] == [1e-1] * 9
-    assert [r[1] for r in rates] == pytest.approx([1e-1] * 4 + [1e-2] * 2 + [1e-3] * 3)
-    assert [d[1] for d in done] == [False] * 8 + [True] and not any(d[0] or d[2] for d in done)
+    assert [r[0] for r in rates] == [1e-1] * 15 and [r[3] for r in rates] == [1e-1] * 15
+    ladder = [1e-1] * 4 + [1e-2] * 2 + [1e-3] * 2
+    assert [r[1] for r in rates] == pytest.approx(ladder + [1e-1] * 2 + [1e-2] * 2 + [1e-3] * 3)
+    assert [r[2] for r in rates] == pytest.approx([1e-1] * 4 + [1e-2] * 4 + [1e-3] * 2
+                                                  + [1e-2] * 2 + [1e-3] * 3)
+    for net in (1, 2):
+        assert [d[net] for d in done] == [False] * 14 + [True]
+    assert not any(d[0] or d[3] for d in done)
     s.take(torch.tensor([1]))
-    assert s.rate(9).tolist() == pytest.approx([1e-3]) and s.exhausted().tolist() == [True]
+    assert s.rate(15).tolist() == pytest.approx([1e-3]) and s.exhausted().tolist() == [True]
 
 
 def test_batched_plateau_adam_equals_torch_adam_loop():

@@ -85,7 +85,8 @@ def add_train_parser(sub) -> None:
            "on the exact Hessian (N <= 4000; default none)")
     a("--schedule", choices=SCHEDULES, default="step",
       help="Adam's learning rate: step (÷10 every 2.5e5 steps, the paper's) or plateau (÷10 per "
-           "net when its loss stops falling; converged when it stops at the smallest rate)")
+           "net when its loss stops falling, back up after each descent to the smallest rate; "
+           "converged when a whole descent lowers the loss no more)")
     a("--lr", type=float, default=None, help="initial learning rate / dt (per optimizer default)")
     a("--rel-tol", type=float, default=0.02, help="relative width of the N* bracket (auto)")
     a("--hessian", action="store_true", help="store H, H0, Hp eigenvalues of every net")

@@ -22,18 +22,25 @@ class _PlainPlateau:
     """:class:`optim.PlateauDecay` for one net, in plain floats (the reference's)."""
 
     def __init__(self, cfg: TrainConfig):
-        self.cfg, self.lr, self.best, self.window_best = cfg, cfg.lr, math.inf, math.inf
+        self.cfg, self.lr, self.lr_fell = cfg, cfg.lr, cfg.lr
+        self.best = self.window_best = self.ladder_best = math.inf
         self.done = False
 
     def observe(self, step: int, loss: float) -> None:
+        cfg = self.cfg
         self.window_best = min(self.window_best, loss)
-        if step == 0 or step % self.cfg.check_every:
+        if step == 0 or step % cfg.check_every:
             return
-        flat = not self.window_best < (1 - self.cfg.loss_rtol) * self.best
-        self.done = flat and self.lr <= self.cfg.lr_min
-        if flat:
-            self.lr = max(self.lr / self.cfg.decay_factor, self.cfg.lr_min)
+        fell = self.window_best < (1 - cfg.loss_rtol) * self.best
         self.best, self.window_best = min(self.best, self.window_best), math.inf
+        if fell:
+            self.lr_fell = self.lr
+        elif self.lr > cfg.lr_min:
+            self.lr = max(self.lr / cfg.decay_factor, cfg.lr_min)
+        elif self.best < (1 - cfg.loss_rtol) * self.ladder_best:
+            self.lr, self.ladder_best = self.lr_fell, self.best
+        else:
+            self.done = True
 
 
 def _reference_adam(spec: NetSpec, theta: torch.Tensor, closure, cfg: TrainConfig):

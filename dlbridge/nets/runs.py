@@ -116,8 +116,9 @@ class NetRunSpec:
     def config(self) -> TrainConfig:
         """The :class:`TrainConfig`: ``schedule`` "step", the paper-shaped lr schedule of
         TrainConfig (not tied to the budget: a decay every steps/10 measured a ~1.7× larger N*,
-        benchmarks/NSTAR.md); "plateau", the rate lowered per net over windows of steps/20 and a
-        minimum declared at the smallest rate (:class:`dlbridge.nets.optim.PlateauDecay`)."""
+        benchmarks/NSTAR.md); "plateau", the rate lowered per net over windows of steps/20, raised
+        again after each descent to the smallest rate, and a minimum declared when a whole
+        descent brought no fall (:class:`dlbridge.nets.optim.PlateauDecay`)."""
         lr = DEFAULT_LR[self.optimizer] if self.lr is None else self.lr
         return TrainConfig(optimizer=self.optimizer, max_steps=self.steps, lr=lr, loss=self.loss,
                            check_every=max(1, self.steps // 20), finish=self.finish,

@@ -6,9 +6,9 @@ losses.py). A net stops, and records why (``stop_reason``):
 * ``"fitted"``    — N_Δ = 0 (all data satisfied; the loss and its gradient vanish);
 * ``"converged"`` — N_Δ > 0 at a minimum with unsatisfied data (jammed / underparametrised
   side). With ``schedule = "step"``: the loss changed by less than ``loss_rtol`` (relative) over
-  the last ``check_every`` steps. With ``schedule = "plateau"`` (Adam): a window of
-  ``check_every`` steps at the smallest rate ``lr_min`` lowered the loss by less than
-  ``loss_rtol`` (:class:`optim.PlateauDecay`);
+  the last ``check_every`` steps. With ``schedule = "plateau"`` (Adam): a whole ladder of rates
+  (from the latest rate that lowered the loss down to ``lr_min``, windows of ``check_every``
+  steps) lowered the loss by less than ``loss_rtol`` (:class:`optim.PlateauDecay`);
 * ``"budget"``    — ``max_steps`` reached;
 * ``"stalled"``   — the gradient flow's adaptive step collapsed (optim.GradientFlow): not a
   minimum, the integrator cannot follow the flow (ReLU kinks);
@@ -69,7 +69,8 @@ class TrainConfig:
     Adam learning rate (and FIRE's dt_max) follow :func:`optim.lr_schedule` with
     ``decay_every``/``decay_factor``/``lr_min`` (``schedule = "step"``), or, with ``schedule =
     "plateau"``, fall by ``decay_factor`` per net after each window of ``check_every`` steps in
-    which its loss fell by less than ``loss_rtol`` (:class:`optim.PlateauDecay`). ``finish``:
+    which its loss fell by less than ``loss_rtol``, and go back up after each descent to
+    ``lr_min`` that still lowered the loss (:class:`optim.PlateauDecay`). ``finish``:
     ``"newton"`` takes every net the optimiser left unfitted on to the bottom of its loss
     (:mod:`.finish`), ``"none"`` does not.
     ``max_dout`` bounds the outputs' move per step of ``flow``, ``flow_tol`` the local error of

@@ -14,7 +14,8 @@ finite pressure rounds the small forces), plus Δφ up to 1e-2 for the N_Δ scal
 quadratic hinge, Adam (the paper's setting), random data in d = 10, widths around N*; only nets
 whose loss converged (stop reason ``converged``) within 20 % below N* enter θ and γ
 (`dlbridge.compare.summary`), and the report says how many did. The large scale's nets lower
-Adam's rate per net on plateaus (``schedule = "plateau"``) over 4·10⁵ steps: at P = 400 with the
+Adam's rate per net on plateaus (``schedule = "plateau"``, restarted after each descent) over
+8·10⁵ steps: at P = 400 with the
 paper's fixed-rate shape and 4·10⁴ steps, 9 of the 10 unfitted nets near N* were stopped by the
 budget, not at a minimum; its widths 7.5–8.5 (N = 159–188) bracket N* ≈ 180 found that way.
 """
@@ -80,7 +81,7 @@ SCALES = {
         "large", "the largest sizes run on 2 CPU cores (about 30 minutes wall)",
         (("spheres", _packings(3, 1024, 48)), ("discs", _packings(2, 1024, 32)),
          ("ellipses", _packings(2, 256, 8, "ellipse", 1.5)),
-         ("nets", _nets(400, (7.5, 8, 8.5), 8, 400_000, "plateau")))),
+         ("nets", _nets(400, (7.5, 8, 8.5), 8, 800_000, "plateau")))),
     "cluster": ValidationScale(
         "cluster", "a cluster or GPU through a distributed executor (--executor slurm/dask/submitit)",
         (("spheres", _packings(3, 4096, 40)), ("discs", _packings(2, 4096, 40)),
