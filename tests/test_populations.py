@@ -102,6 +102,13 @@ def test_marginal_constraints_are_counted_and_left_out():
     np.testing.assert_array_equal(an.marginal_mask(roundoff), [True, True, True, False])
 
 
+def mixed_corrected(pops):
+    """The corrected small-f fit of every force of ``pops`` pooled, by hand."""
+    return an.pooled_exponent([np.concatenate([p.extended_forces, p.buckler_forces])
+                               for p in pops], 1, "theta_all", n_bootstrap=0,
+                              estimator="corrected").fit
+
+
 def test_pooled_exponents_recover_the_two_force_laws_and_gamma():
     rng = np.random.default_rng(2)
     pops = [an.contact_populations(*synthetic_packing(rng)[:3], dim=3) for _ in range(12)]
@@ -114,6 +121,11 @@ def test_pooled_exponents_recover_the_two_force_laws_and_gamma():
     mixed = an.pooled_exponent([np.concatenate([p.extended_forces, p.buckler_forces])
                                 for p in pops], 1, "theta", n_bootstrap=0)
     assert mixed.value < ex.theta_extended.value - 0.05
+    # θ of all forces is that mixture, fitted as the others are: between the two laws
+    assert ex.theta_all.fit.n_sample == sum(p.forces.size for p in pops)
+    assert ex.theta_all.fit.exponent == pytest.approx(mixed_corrected(pops).exponent)
+    assert ex.theta_all.n_realisations == 12
+    assert ex.theta_buckler.value < ex.theta_all.value < ex.theta_extended.value
 
 
 def test_two_extreme_values_cannot_set_the_exponent():
@@ -190,4 +202,5 @@ def test_without_the_split_theta_is_named_theta():
             for _ in range(3)]
     ex = an.packing_exponents(pops, n_bootstrap=0)
     assert ex.theta_extended.name == "theta" and ex.theta_buckler is None
+    assert ex.theta_all is None
     assert math.isnan(ex.buckler_fraction)

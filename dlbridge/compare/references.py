@@ -169,6 +169,9 @@ RULES: tuple[Rule, ...] = (
     _exponent_rule("θ_e (extended forces)", _round, "theta", "theta_force_meanfield", bar=0.04),
     _exponent_rule("θ_l (buckler forces)", _round, "theta_buckler",
                    "exponents_packing_numerics_lerner2013", "theta_local", bar=0.06),
+    # P(f) ~ f^min(θ_e, θ_l) (Lerner, Düring, Wyart 2013): all forces, whatever defines a buckler
+    _exponent_rule("θ of all forces (→ min(θ_e, θ_l))", _round, "theta_all",
+                   "exponents_packing_numerics_lerner2013", "theta_local", bar=0.06),
     _exponent_rule("γ (gaps)", _round, "gamma", "gamma_gap_meanfield", bar=0.05),
     Rule("N_Δ − (N_dof + 1) at φ_J", _round, _excess, "N_Delta_isostatic_periodic", bar=0.5,
          reference=0.0),

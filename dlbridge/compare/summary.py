@@ -76,7 +76,8 @@ class SystemSummary:
     trivial ones, over the nearest states with stored eigenvalues (None without).
     theta, gamma : pooled exponents (module docstring; packings: θ is θ_e, the extended forces,
     when pairs and rattlers are stored), None with too few values. theta_buckler : θ_l of the
-    packings' buckler forces. buckler_fraction : bucklers per non-rattler. n_marginal : marginal
+    packings' buckler forces; theta_all : θ of all their forces together (min(θ_e, θ_l) at small f).
+    buckler_fraction : bucklers per non-rattler. n_marginal : marginal
     constraints per state of ``exponent_states``, the states behind the exponents.
     index_scaling : (N_Δ/N_dof − reference) against distance; energy_scaling : energy against
     distance (None with fewer than 3 usable points). test_error_peak : (N/N*, error) of the largest
@@ -101,6 +102,7 @@ class SystemSummary:
     test_error_peak: tuple[float, float] | None
     warnings: tuple[str, ...] = ()
     theta_buckler: PooledExponent | None = None
+    theta_all: PooledExponent | None = None
     buckler_fraction: float = math.nan
     n_marginal: Estimate = Estimate(math.nan, math.nan, 0)
     exponent_states: tuple[State, ...] = ()
@@ -211,6 +213,7 @@ class _Exponents:
     gamma: PooledExponent | None
     buckler_fraction: float
     n_marginal: Estimate
+    theta_all: PooledExponent | None = None
 
 
 def _exponents(states: Sequence[State], n_bootstrap: int) -> _Exponents:
@@ -220,7 +223,7 @@ def _exponents(states: Sequence[State], n_bootstrap: int) -> _Exponents:
     if states and all(p is not None for p in pops):
         ex = packing_exponents(pops, n_bootstrap=n_bootstrap)
         return _Exponents(ex.theta_extended, ex.theta_buckler, ex.gamma, ex.buckler_fraction,
-                          estimate(p.n_marginal for p in pops))
+                          estimate(p.n_marginal for p in pops), ex.theta_all)
     pos = [s.force_variable() for s in states]
     neg = [s.gap_variable() for s in states]
     return _Exponents(pooled_exponent(pos, 1, "theta", n_bootstrap=n_bootstrap,
@@ -364,7 +367,7 @@ def summarize_system(key: SystemKey, states: Sequence[State],
         verdict=_verdict([s.n_constraints - s.n_iso for s in nearest]),
         index_reference=index_reference,
         zero_modes=estimate(zeros) if zeros else None,
-        theta=ex.theta, gamma=ex.gamma, theta_buckler=ex.theta_buckler,
+        theta=ex.theta, gamma=ex.gamma, theta_buckler=ex.theta_buckler, theta_all=ex.theta_all,
         buckler_fraction=ex.buckler_fraction, n_marginal=ex.n_marginal, exponent_states=fitted,
         index_scaling=fit_scaling([dist[i] for i in scaling_ok], [index_y[i] for i in scaling_ok]),
         energy_scaling=fit_scaling([d for d, s in zip(dist, states) if _on_branch(s)],

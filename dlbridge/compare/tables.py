@@ -24,7 +24,8 @@ CSV_COLUMNS = (
     "verdict", "stiffness_zero_modes", "stiffness_zero_modes_std", "stiffness_zero_modes_n",
     "theta", "theta_err", "theta_n_used", "theta_x_max", "gamma", "gamma_err", "gamma_n_used",
     "gamma_x_max", "theta_buckler", "theta_buckler_err", "theta_buckler_n_used",
-    "theta_buckler_x_max", "buckler_fraction", "exponent_states", "marginal_per_state",
+    "theta_buckler_x_max", "theta_all", "theta_all_err", "theta_all_n_used", "theta_all_x_max",
+    "buckler_fraction", "exponent_states", "marginal_per_state",
     "index_reference", "n_delta_exponent", "n_delta_exponent_err",
     "n_delta_exponent_points", "energy_exponent", "energy_exponent_err", "energy_exponent_points",
     "test_error_peak_n_over_nstar", "test_error_peak",
@@ -55,6 +56,7 @@ def table_row(s: SystemSummary) -> dict[str, Any]:
              s.key.description.isostatic_offset, s.iso_index.mean, s.iso_index.std, s.excess.mean,
              s.verdict, *((math.nan, math.nan, 0) if zm is None else (zm.mean, zm.std, zm.n)),
              *_fit_cells(s.theta), *_fit_cells(s.gamma), *_fit_cells(s.theta_buckler),
+             *_fit_cells(s.theta_all),
              s.buckler_fraction, len(s.exponent_states), s.n_marginal.mean, s.index_reference,
              *_scaling_cells(s.index_scaling), *_scaling_cells(s.energy_scaling), *peak]
     return dict(zip(CSV_COLUMNS, cells))
@@ -118,7 +120,9 @@ def markdown_table(summaries: Sequence[SystemSummary]) -> str:
         "from the cuts at 5, 10, 25 % of the sample); errors: bootstrap over seeds (≥ Fisher) and "
         "range in quadrature. Packings: non-rattlers only; θ is "
         "θ_e of the extended forces, θ_l that of the contacts of bucklers (non-rattlers with "
-        "d + 1 contacts); γ's lower cut is the mean overlap. Nets: every converged net with "
+        "d + 1 contacts), θ of all forces that of both together, whose small-f law is "
+        "f^min(θ_e, θ_l) (Lerner, Düring, Wyart, Soft Matter 9, 8252, 2013); γ's lower cut is the mean "
+        "overlap. Nets: every converged net with "
         "0 < 1 − N/N* ≤ 0.2 that is not a minimum of dead units, its dead inputs (data reaching "
         "the output through no active ReLU unit: no gradient, no constraint) left out of θ and "
         "γ. Marginal constraints "

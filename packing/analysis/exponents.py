@@ -187,16 +187,17 @@ def pooled_exponent(samples: Sequence[np.ndarray], sign: int, name: str, floor: 
 
 @dataclasses.dataclass(frozen=True)
 class PackingExponents:
-    """θ_e (extended forces), θ_l (buckler forces) and γ (gaps) of a set of packing states, each
-    None when its pooled sample is too small; the bucklers' mean fraction; marginal contacts.
-    Without the buckler split (ellipses, ellipsoids) θ_extended is θ of every force, named
-    "theta"."""
+    """θ_e (extended forces), θ_l (buckler forces), θ of all forces together (min(θ_e, θ_l) at
+    small f) and γ (gaps) of a set of packing states, each None when its pooled sample is too
+    small; the bucklers' mean fraction; marginal contacts. Without the buckler split (ellipses,
+    ellipsoids) θ_extended is θ of every force, named "theta", and theta_all is None."""
 
     theta_extended: PooledExponent | None
     theta_buckler: PooledExponent | None
     gamma: PooledExponent | None
     buckler_fraction: float
     n_marginal: int
+    theta_all: PooledExponent | None = None
 
 
 def packing_exponents(populations: Sequence[ContactPopulations],
@@ -215,6 +216,8 @@ def packing_exponents(populations: Sequence[ContactPopulations],
                                        **kw),
         theta_buckler=pooled_exponent([p.buckler_forces for p in pops], 1, "theta_l",
                                       estimator="corrected", **kw),
+        theta_all=pooled_exponent([p.forces for p in pops], 1, "theta_all",
+                                  estimator="corrected", **kw) if split else None,
         gamma=pooled_exponent([p.gaps for p in pops], -1, "gamma", floor=floor, **kw),
         buckler_fraction=float(np.mean([p.buckler_fraction for p in pops])) if pops else math.nan,
         # NaN when the bucklers were not split (ellipses, ellipsoids)

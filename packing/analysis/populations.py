@@ -53,6 +53,12 @@ class ContactPopulations:
     bucklers_split: bool = True
 
     @property
+    def forces(self) -> np.ndarray:
+        """(n_e + n_b,) every force of the state, extended and buckler ones together: at small f
+        their P(f) ~ f^min(θ_e, θ_l) (Lerner, Düring, Wyart 2013)."""
+        return np.concatenate([self.extended_forces, self.buckler_forces])
+
+    @property
     def buckler_fraction(self) -> float:
         """Bucklers per non-rattler (NaN without non-rattlers or without the split)."""
         if not (self.bucklers_split and self.n_nonrattlers):
