@@ -15,9 +15,9 @@ quadratic hinge, Adam (the paper's setting), random data in d = 10, widths aroun
 whose loss converged (stop reason ``converged``) within 20 % below N* enter θ and γ
 (`dlbridge.compare.summary`), and the report says how many did. The large scale's nets lower
 Adam's rate per net on plateaus (``schedule = "plateau"``, restarted after each descent) over
-8·10⁵ steps: at P = 400 with the
-paper's fixed-rate shape and 4·10⁴ steps, 9 of the 10 unfitted nets near N* were stopped by the
-budget, not at a minimum; its widths 7.5–8.5 (N = 159–188) bracket N* ≈ 180 found that way.
+8·10⁵ steps: at P = 400 with the paper's fixed-rate shape and 4·10⁴ steps, 9 of the 10 unfitted
+nets near N* were stopped by the budget, not at a minimum; its widths 7.5–8.5 (N = 159–188)
+bracket N* ≈ 170–180 found with the schedule.
 """
 from __future__ import annotations
 
@@ -78,7 +78,7 @@ SCALES = {
          ("ellipses", _packings(2, 128, 4, "ellipse", 1.5)),
          ("nets", _nets(100, (4, 5, 6, 7), 6, 20_000)))),
     "large": ValidationScale(
-        "large", "the largest sizes run on 2 CPU cores (about 30 minutes wall)",
+        "large", "the largest sizes run on 2 CPU cores (about 80 minutes wall)",
         (("spheres", _packings(3, 1024, 48)), ("discs", _packings(2, 1024, 32)),
          ("ellipses", _packings(2, 256, 8, "ellipse", 1.5)),
          ("nets", _nets(400, (7.5, 8, 8.5), 8, 800_000, "plateau")))),
@@ -125,7 +125,7 @@ def add_validate_parser(subparsers) -> argparse.ArgumentParser:
                     "through the sweep executors, compare them and check every number against "
                     "data/literature.json; writes OUT/report.md, tables and figures.")
     p.add_argument("--scale", choices=sorted(SCALES), default="small",
-                   help="small (about 3 minutes on 2 cores), large (about 30 minutes) or "
+                   help="small (about 3 minutes on 2 cores), large (about 80 minutes) or "
                         "cluster (default small)")
     p.add_argument("--out", required=True, help="output folder (runs are resumed from it)")
     p.add_argument("--systems", nargs="+", choices=SYSTEMS, default=None, metavar="SYSTEM",
