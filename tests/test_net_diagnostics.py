@@ -1,5 +1,5 @@
-"""dlbridge.nets.diagnostics: dead inputs of ReLU nets against a plain loop, and their probability at
-initialisation against the exact formula 1 − Π(1 − 2^{−n_ℓ})."""
+"""dlbridge.nets.diagnostics: dead inputs and kink pre-activations of ReLU nets against plain loops,
+and the probability of dead inputs at initialisation against the exact formula 1 − Π(1 − 2^{−n_ℓ})."""
 from __future__ import annotations
 
 import numpy as np
@@ -7,15 +7,14 @@ import pytest
 import torch
 
 from dlbridge.nets.data import random_sphere
-from dlbridge.nets.diagnostics import dead_fraction_at_init, dead_inputs
+from dlbridge.nets.diagnostics import KINK_RTOL, dead_fraction_at_init, dead_inputs, kink_preactivations
 from dlbridge.nets.models import NetSpec, init_params, make_spec
 from dlbridge.nets.train import TrainConfig, train_ensemble
 from packing.errors import ParameterError
 
 
-def loop_first_dead_layer(spec: NetSpec, theta: np.ndarray, x: np.ndarray) -> tuple[list[int], int]:
-    """Per input, the first hidden layer with no positive pre-activation (−1 if none), and the
-    number of hidden units positive on no input; one input and one unit at a time."""
+def loop_layers(spec: NetSpec, theta: np.ndarray) -> list[tuple[np.ndarray, np.ndarray, int]]:
+    """(W, b, fan-in) of each hidden layer, read off the flat parameters one block at a time."""
     layers, off = [], 0
     for o, i in spec.shapes[:-1]:
         w = theta[off:off + o * i].reshape(o, i)
@@ -23,6 +22,25 @@ def loop_first_dead_layer(spec: NetSpec, theta: np.ndarray, x: np.ndarray) -> tu
         b = theta[off:off + o] if spec.bias else np.zeros(o)
         off += o if spec.bias else 0
         layers.append((w, b, i))
+    return layers
+
+
+def loop_preactivations(spec: NetSpec, theta: np.ndarray, x: np.ndarray) -> list[np.ndarray]:
+    """a^ℓ (P, n_ℓ) of every hidden layer, one input and one unit at a time."""
+    out = [np.zeros((len(x), len(b))) for _, b, _ in loop_layers(spec, theta)]
+    for mu in range(len(x)):
+        z = x[mu]
+        for k, (w, b, fan) in enumerate(loop_layers(spec, theta)):
+            a = np.array([w[j] @ z / np.sqrt(fan) + b[j] for j in range(len(b))])
+            out[k][mu] = a
+            z = np.sqrt(2.0) * np.maximum(a, 0.0)
+    return out
+
+
+def loop_first_dead_layer(spec: NetSpec, theta: np.ndarray, x: np.ndarray) -> tuple[list[int], int]:
+    """Per input, the first hidden layer with no positive pre-activation (−1 if none), and the
+    number of hidden units positive on no input; one input and one unit at a time."""
+    layers = loop_layers(spec, theta)
     first, ever_on = [], [np.zeros(len(b), bool) for _, b, _ in layers]
     for mu in range(len(x)):
         z, found = x[mu], -1
@@ -94,3 +112,38 @@ def test_narrow_deep_nets_that_stop_at_a_minimum_are_stopped_by_dead_inputs():
     dead = sum(int((dead_inputs(r.spec, r.theta, data.x_train).dead & (r.gaps > 0)).sum())
                for r in trapped)
     assert dead >= 0.8 * unsat
+
+
+def test_kinks_are_the_preactivations_put_on_zero():
+    """Biases of the first hidden layer chosen so that a^1_μi = 0 for 4 (μ, i) pairs, and one
+    second-layer bias so that a^2_ν0 = 0: the count is those 5, as a plain loop counts them, and
+    a net with random biases has none (zero biases would put the later layers of a dead input
+    on the kink: there a^ℓ = b^ℓ)."""
+    spec = NetSpec(5, (4, 3))
+    x = random_sphere(5, 50, seed=2).x_train
+    theta = init_params(spec, 1).numpy()
+    theta = theta + 0.3 * np.random.default_rng(4).standard_normal(theta.shape) * (theta == 0)
+    (w1, b1, fan1), _ = loop_layers(spec, theta)
+    b1_at = spec.slices()[0][1]
+    assert kink_preactivations(spec, theta, x) == 0
+    for mu, i in [(3, 0), (7, 1), (11, 2), (20, 3)]:
+        theta[b1_at.start + i] = -(w1[i] @ x[mu]) / np.sqrt(fan1)
+    a2 = loop_preactivations(spec, theta, x)[1]
+    b2_at = spec.slices()[1][1]
+    theta[b2_at.start] -= a2[30, 0]
+    pre = loop_preactivations(spec, theta, x)
+    expected = sum(int((np.abs(a) <= KINK_RTOL * np.median(np.abs(a))).sum()) for a in pre)
+    assert kink_preactivations(spec, torch.as_tensor(theta), x) == expected
+    assert expected == 5
+
+
+def test_kinks_reject_smooth_activations_and_bad_arguments():
+    x = random_sphere(4, 10, seed=0).x_train
+    soft = NetSpec(4, (3,), activation="softplus")
+    with pytest.raises(ParameterError, match="activation"):
+        kink_preactivations(soft, init_params(soft, 0), x)
+    relu = NetSpec(4, (3,))
+    with pytest.raises(ParameterError, match="rtol"):
+        kink_preactivations(relu, init_params(relu, 0), x, rtol=0.0)
+    with pytest.raises(ParameterError, match="theta"):
+        kink_preactivations(relu, init_params(relu, 0)[:-1], x)

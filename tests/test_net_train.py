@@ -196,10 +196,11 @@ def test_config_and_input_errors():
 
 def test_stored_dead_inputs_are_those_of_the_final_net(tmp_path):
     """write_nets stores each ReLU net's dead training inputs (recomputed from the stored
-    parameters here) and how many of them are unsatisfied; softplus nets store none."""
+    parameters here), how many of them are unsatisfied and its kink pre-activations; softplus
+    nets store none of these."""
     import h5py
 
-    from dlbridge.nets.diagnostics import dead_inputs
+    from dlbridge.nets.diagnostics import dead_inputs, kink_preactivations
     from dlbridge.nets.runs import NetRunSpec, train_width, write_nets
 
     for activation in ("relu", "softplus"):
@@ -213,8 +214,11 @@ def test_stored_dead_inputs_are_those_of_the_final_net(tmp_path):
                 g = f["runs"][f"L2_h2_seed{r.seed}"]
                 if activation == "softplus":
                     assert "dead_inputs" not in g and "n_dead_violations" not in g.attrs
+                    assert "n_kinks" not in g.attrs
                     continue
                 dead = dead_inputs(r.spec, g["parameters"][()], data.x_train).dead
                 np.testing.assert_array_equal(g["dead_inputs"][()], dead)
                 assert g.attrs["n_dead_violations"] == np.count_nonzero(dead & (g["gaps"][()] > 0))
+                assert g.attrs["n_kinks"] == kink_preactivations(r.spec, g["parameters"][()],
+                                                                  data.x_train)
     assert dead.any()     # width 2 leaves dead inputs: the check above is not empty

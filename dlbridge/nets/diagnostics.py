@@ -1,4 +1,5 @@
-"""Why a ReLU net cannot fit: data that reach the output through no active unit ("dead inputs").
+"""Two properties of a trained ReLU net that a smooth net does not have: data that reach the
+output through no active unit ("dead inputs"), and pre-activations left on the kink of the ReLU.
 
 For σ = ReLU, if every unit of some hidden layer ℓ is inactive (a^ℓ_i ≤ 0 for all i) on an input
 x, then z^ℓ(x) = 0, every later layer sees only its biases, and f(w, x) = c no longer depends on
@@ -17,6 +18,18 @@ probability 2^{−n} and an input is dead with probability
 
 large for narrow deep nets (h = 4, L = 5: 0.28) and negligible at the widths of the paper's runs
 (h = 40, L = 5: 5·10⁻¹²). :func:`dead_fraction_at_init` is that formula.
+
+Kinks. The loss of a ReLU net is smooth except on the surfaces a^ℓ_μi(w) = 0, across which
+∂f(x_μ)/∂a^ℓ_i jumps from 0 to a finite value. A descent can end *on* such a surface: moving
+a^ℓ_μi below 0 stops lowering datum μ's Δ while the shared weights keep raising the other data's,
+so the loss has a V-shaped minimum there, its one-sided gradient stays finite, and the point is
+no stationary point of either smooth branch — a Newton step cannot reach it, and Adam oscillates
+across it at the amplitude of its rate. Each pre-activation held at 0 is one more equation the
+parameters satisfy, beside the N_Δ of the unsatisfied data. :func:`kink_preactivations` counts
+the pre-activations with |a^ℓ_μi| ≤ ``rtol``·median_μi |a^ℓ_μi| of their layer: for a density
+of |a| that is smooth at 0, of order (P Σ_ℓ n_ℓ)·rtol of them, i.e. none at the default 10⁻⁵ and
+P Σ n_ℓ ≲ 10⁴. (After a layer entirely off, a^ℓ = b^ℓ for every dead input: with zero biases, as
+at initialisation, those count too.)
 """
 from __future__ import annotations
 
@@ -53,18 +66,24 @@ class DeadInputs:
         return int(self.dead.sum())
 
 
-def dead_inputs(spec: NetSpec, theta: torch.Tensor | np.ndarray,
-                x: torch.Tensor | np.ndarray) -> DeadInputs:
-    """Dead inputs and dead units of the ReLU net ``spec`` with flat parameters ``theta`` (N,) on
-    inputs ``x`` (P, d)."""
-    require(get_activation(spec.activation).homogeneous, "activation",
-            "relu (dead inputs are defined for ReLU nets only)", spec.activation)
+def _checked(spec: NetSpec, theta, x) -> tuple[torch.Tensor, torch.Tensor]:
+    """``theta`` (N,) and ``x`` (P, d) as float64 tensors, their shapes checked against ``spec``."""
     theta = torch.as_tensor(theta, dtype=torch.float64)
     x = torch.as_tensor(x, dtype=torch.float64)
     require(theta.shape == (spec.n_params,), "theta", f"a vector of length {spec.n_params}",
             tuple(theta.shape))
     require(x.ndim == 2 and x.shape[1] == spec.d_in, "x", f"an array (P, {spec.d_in})",
             tuple(x.shape))
+    return theta, x
+
+
+def dead_inputs(spec: NetSpec, theta: torch.Tensor | np.ndarray,
+                x: torch.Tensor | np.ndarray) -> DeadInputs:
+    """Dead inputs and dead units of the ReLU net ``spec`` with flat parameters ``theta`` (N,) on
+    inputs ``x`` (P, d)."""
+    require(get_activation(spec.activation).homogeneous, "activation",
+            "relu (dead inputs are defined for ReLU nets only)", spec.activation)
+    theta, x = _checked(spec, theta, x)
     with torch.no_grad():
         pre, _, _ = hidden_forward(spec, theta, x)
     active = [(a > 0) for a in pre]                                   # L × (P, n_ℓ)
@@ -73,6 +92,23 @@ def dead_inputs(spec: NetSpec, theta: torch.Tensor | np.ndarray,
                         torch.full((x.shape[0],), -1, dtype=torch.int64))
     dead_units = int(sum((~act.any(dim=0)).sum().item() for act in active))
     return DeadInputs(first.numpy().astype(np.int64), dead_units)
+
+
+KINK_RTOL = 1e-5
+
+
+def kink_preactivations(spec: NetSpec, theta: torch.Tensor | np.ndarray,
+                        x: torch.Tensor | np.ndarray, rtol: float = KINK_RTOL) -> int:
+    """Number of pre-activations a^ℓ_μi of the ReLU net ``spec`` (flat parameters ``theta`` (N,),
+    inputs ``x`` (P, d)) with |a^ℓ_μi| ≤ ``rtol`` × the median |a^ℓ| of layer ℓ: the data and
+    units held on the ReLU's kink (module docstring)."""
+    require(get_activation(spec.activation).homogeneous, "activation",
+            "relu (kinks are defined for ReLU nets only)", spec.activation)
+    require(0 < rtol < 1, "rtol", "a number in (0, 1)", rtol)
+    theta, x = _checked(spec, theta, x)
+    with torch.no_grad():
+        pre, _, _ = hidden_forward(spec, theta, x)
+    return int(sum((a.abs() <= rtol * a.abs().median()).sum().item() for a in pre))
 
 
 def dead_fraction_at_init(widths: tuple[int, ...]) -> float:

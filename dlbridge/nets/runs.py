@@ -22,7 +22,7 @@ from packing.errors import require, require_memory
 from packing.io import CommonAttributes, cpu_device_name, write_state
 
 from .data import DATASETS, Dataset, load_dataset
-from .diagnostics import dead_inputs
+from .diagnostics import dead_inputs, kink_preactivations
 from .hessian import analyze, problem_from_arrays
 from .losses import LOSSES, HingeLoss
 from .models import ACTIVATIONS, INITS, get_activation, make_spec
@@ -216,15 +216,20 @@ def hessian_part(r: NetResult, data: Dataset, spec: NetRunSpec) -> tuple[dict, d
     return attrs, dsets
 
 
-def dead_part(r: NetResult, data: Dataset) -> tuple[dict, dict]:
+def relu_part(r: NetResult, data: Dataset) -> tuple[dict, dict]:
     """A ReLU net's training data that reach the output through no active unit
     (:func:`.diagnostics.dead_inputs`): dataset ``dead_inputs`` (P,) bool and the count
     ``n_dead_violations`` of those with Δ > 0. Their Δ has no gradient, so they constrain
-    nothing: compare leaves them out of the gap distributions. Empty for smooth activations."""
+    nothing: compare leaves them out of the gap distributions. And ``n_kinks``, the
+    pre-activations held on the ReLU's kink (:func:`.diagnostics.kink_preactivations`): a
+    minimum with kinks is not a stationary point of the smooth loss. Empty for smooth
+    activations."""
     if not get_activation(r.spec.activation).homogeneous:
         return {}, {}
     dead = dead_inputs(r.spec, r.theta, data.x_train).dead
-    return {"n_dead_violations": int(np.count_nonzero(dead & (r.gaps > 0)))}, {"dead_inputs": dead}
+    attrs = {"n_dead_violations": int(np.count_nonzero(dead & (r.gaps > 0))),
+             "n_kinks": kink_preactivations(r.spec, r.theta, data.x_train)}
+    return attrs, {"dead_inputs": dead}
 
 
 def write_nets(runs_group: h5py.Group, spec: NetRunSpec, results: Sequence[NetResult],
@@ -232,7 +237,7 @@ def write_nets(runs_group: h5py.Group, spec: NetRunSpec, results: Sequence[NetRe
     """Write one state group per net under runs_group/L<depth>_h<width>_seed<k>."""
     for r in results:
         attrs, dsets = net_state_record(spec, r, n_star)
-        da, dd = dead_part(r, data)
+        da, dd = relu_part(r, data)
         attrs.update(da)
         dsets.update(dd)
         if spec.hessian:
