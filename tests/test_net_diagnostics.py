@@ -27,10 +27,11 @@ def loop_layers(spec: NetSpec, theta: np.ndarray) -> list[tuple[np.ndarray, np.n
 
 def loop_preactivations(spec: NetSpec, theta: np.ndarray, x: np.ndarray) -> list[np.ndarray]:
     """a^ℓ (P, n_ℓ) of every hidden layer, one input and one unit at a time."""
-    out = [np.zeros((len(x), len(b))) for _, b, _ in loop_layers(spec, theta)]
+    layers = loop_layers(spec, theta)
+    out = [np.zeros((len(x), len(b))) for _, b, _ in layers]
     for mu in range(len(x)):
         z = x[mu]
-        for k, (w, b, fan) in enumerate(loop_layers(spec, theta)):
+        for k, (w, b, fan) in enumerate(layers):
             a = np.array([w[j] @ z / np.sqrt(fan) + b[j] for j in range(len(b))])
             out[k][mu] = a
             z = np.sqrt(2.0) * np.maximum(a, 0.0)
@@ -40,18 +41,12 @@ def loop_preactivations(spec: NetSpec, theta: np.ndarray, x: np.ndarray) -> list
 def loop_first_dead_layer(spec: NetSpec, theta: np.ndarray, x: np.ndarray) -> tuple[list[int], int]:
     """Per input, the first hidden layer with no positive pre-activation (−1 if none), and the
     number of hidden units positive on no input; one input and one unit at a time."""
-    layers = loop_layers(spec, theta)
-    first, ever_on = [], [np.zeros(len(b), bool) for _, b, _ in layers]
+    pre = loop_preactivations(spec, theta, x)
+    first = []
     for mu in range(len(x)):
-        z, found = x[mu], -1
-        for k, (w, b, fan) in enumerate(layers):
-            a = np.array([w[j] @ z / np.sqrt(fan) + b[j] for j in range(len(b))])
-            ever_on[k] |= a > 0
-            if found < 0 and not (a > 0).any():
-                found = k
-            z = np.sqrt(2.0) * np.maximum(a, 0.0)
-        first.append(found)
-    return first, int(sum((~on).sum() for on in ever_on))
+        off = [k for k, a in enumerate(pre) if not (a[mu] > 0).any()]
+        first.append(off[0] if off else -1)
+    return first, int(sum((~(a > 0).any(axis=0)).sum() for a in pre))
 
 
 @pytest.mark.parametrize("bias", [True, False])

@@ -66,30 +66,31 @@ class DeadInputs:
         return int(self.dead.sum())
 
 
-def _checked(spec: NetSpec, theta, x) -> tuple[torch.Tensor, torch.Tensor]:
-    """``theta`` (N,) and ``x`` (P, d) as float64 tensors, their shapes checked against ``spec``."""
+def _relu_preactivations(spec: NetSpec, theta, x, what: str) -> list[torch.Tensor]:
+    """a^ℓ (P, n_ℓ) of every hidden layer of the ReLU net ``spec`` with flat parameters ``theta``
+    (N,) on inputs ``x`` (P, d), after checking the activation (``what`` names the quantity
+    asked for in the error) and the shapes."""
+    require(get_activation(spec.activation).homogeneous, "activation",
+            f"relu ({what} are defined for ReLU nets only)", spec.activation)
     theta = torch.as_tensor(theta, dtype=torch.float64)
     x = torch.as_tensor(x, dtype=torch.float64)
     require(theta.shape == (spec.n_params,), "theta", f"a vector of length {spec.n_params}",
             tuple(theta.shape))
     require(x.ndim == 2 and x.shape[1] == spec.d_in, "x", f"an array (P, {spec.d_in})",
             tuple(x.shape))
-    return theta, x
+    with torch.no_grad():
+        return hidden_forward(spec, theta, x)[0]
 
 
 def dead_inputs(spec: NetSpec, theta: torch.Tensor | np.ndarray,
                 x: torch.Tensor | np.ndarray) -> DeadInputs:
     """Dead inputs and dead units of the ReLU net ``spec`` with flat parameters ``theta`` (N,) on
     inputs ``x`` (P, d)."""
-    require(get_activation(spec.activation).homogeneous, "activation",
-            "relu (dead inputs are defined for ReLU nets only)", spec.activation)
-    theta, x = _checked(spec, theta, x)
-    with torch.no_grad():
-        pre, _, _ = hidden_forward(spec, theta, x)
+    pre = _relu_preactivations(spec, theta, x, "dead inputs")
     active = [(a > 0) for a in pre]                                   # L × (P, n_ℓ)
     layer_off = torch.stack([~act.any(dim=1) for act in active], dim=1)   # (P, L)
     first = torch.where(layer_off.any(dim=1), layer_off.to(torch.int8).argmax(dim=1),
-                        torch.full((x.shape[0],), -1, dtype=torch.int64))
+                        torch.full((layer_off.shape[0],), -1, dtype=torch.int64))
     dead_units = int(sum((~act.any(dim=0)).sum().item() for act in active))
     return DeadInputs(first.numpy().astype(np.int64), dead_units)
 
@@ -102,12 +103,8 @@ def kink_preactivations(spec: NetSpec, theta: torch.Tensor | np.ndarray,
     """Number of pre-activations a^ℓ_μi of the ReLU net ``spec`` (flat parameters ``theta`` (N,),
     inputs ``x`` (P, d)) with |a^ℓ_μi| ≤ ``rtol`` × the median |a^ℓ| of layer ℓ: the data and
     units held on the ReLU's kink (module docstring)."""
-    require(get_activation(spec.activation).homogeneous, "activation",
-            "relu (kinks are defined for ReLU nets only)", spec.activation)
     require(0 < rtol < 1, "rtol", "a number in (0, 1)", rtol)
-    theta, x = _checked(spec, theta, x)
-    with torch.no_grad():
-        pre, _, _ = hidden_forward(spec, theta, x)
+    pre = _relu_preactivations(spec, theta, x, "kinks")
     return int(sum((a.abs() <= rtol * a.abs().median()).sum().item() for a in pre))
 
 
