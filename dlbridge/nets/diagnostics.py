@@ -103,9 +103,16 @@ def kink_preactivations(spec: NetSpec, theta: torch.Tensor | np.ndarray,
     """Number of pre-activations a^ℓ_μi of the ReLU net ``spec`` (flat parameters ``theta`` (N,),
     inputs ``x`` (P, d)) with |a^ℓ_μi| ≤ ``rtol`` × the median |a^ℓ| of layer ℓ: the data and
     units held on the ReLU's kink (module docstring)."""
+    return int(sum(k.sum().item() for k in kink_masks(spec, theta, x, rtol)))
+
+
+def kink_masks(spec: NetSpec, theta: torch.Tensor | np.ndarray, x: torch.Tensor | np.ndarray,
+               rtol: float = KINK_RTOL) -> list[torch.Tensor]:
+    """Per hidden layer ℓ, the (P, n_ℓ) bool mask of the pre-activations that
+    :func:`kink_preactivations` counts."""
     require(0 < rtol < 1, "rtol", "a number in (0, 1)", rtol)
     pre = _relu_preactivations(spec, theta, x, "kinks")
-    return int(sum((a.abs() <= rtol * a.abs().median()).sum().item() for a in pre))
+    return [a.abs() <= rtol * a.abs().median() for a in pre]
 
 
 def dead_fraction_at_init(widths: tuple[int, ...]) -> float:
