@@ -29,6 +29,7 @@ SUBCOMMANDS = {
     "validate": ("dlbridge.workflow.validate", "add_validate_parser"),
     "regimes": ("dlbridge.workflow.regimes", "add_regimes_parser"),
     "dataset": ("dlbridge.nets.embedded", "add_dataset_parser"),
+    "kinks": ("dlbridge.nets.kinkmin", "add_kinks_parser"),
 }
 """Subcommand → (module, function adding its parser to a subparsers object)."""
 

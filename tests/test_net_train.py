@@ -201,6 +201,8 @@ def test_stored_dead_inputs_are_those_of_the_final_net(tmp_path):
     import h5py
 
     from dlbridge.nets.diagnostics import dead_inputs, kink_preactivations
+    from dlbridge.nets.hessian import problem_from_arrays
+    from dlbridge.nets.kinkmin import kink_stationarity
     from dlbridge.nets.runs import NetRunSpec, train_width, write_nets
 
     for activation in ("relu", "softplus"):
@@ -214,11 +216,16 @@ def test_stored_dead_inputs_are_those_of_the_final_net(tmp_path):
                 g = f["runs"][f"L2_h2_seed{r.seed}"]
                 if activation == "softplus":
                     assert "dead_inputs" not in g and "n_dead_violations" not in g.attrs
-                    assert "n_kinks" not in g.attrs
+                    assert "n_kinks" not in g.attrs and "kink_residual" not in g.attrs
                     continue
                 dead = dead_inputs(r.spec, g["parameters"][()], data.x_train).dead
                 np.testing.assert_array_equal(g["dead_inputs"][()], dead)
                 assert g.attrs["n_dead_violations"] == np.count_nonzero(dead & (g["gaps"][()] > 0))
                 assert g.attrs["n_kinks"] == kink_preactivations(r.spec, g["parameters"][()],
                                                                   data.x_train)
+                cert = kink_stationarity(problem_from_arrays(
+                    r.spec, g["parameters"][()], g["initial_parameters"][()], data.x_train,
+                    data.y_train))
+                assert g.attrs["kink_residual"] == pytest.approx(cert.bounded_residual, rel=1e-9, abs=1e-15)
+                assert g.attrs["n_releasable_kinks"] == cert.n_releasable()
     assert dead.any()     # width 2 leaves dead inputs: the check above is not empty

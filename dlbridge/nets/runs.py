@@ -24,6 +24,7 @@ from packing.io import CommonAttributes, cpu_device_name, write_state
 from .data import DATASETS, Dataset, load_dataset
 from .diagnostics import dead_inputs, kink_preactivations
 from .hessian import analyze, problem_from_arrays
+from .kinkmin import certifiable, kink_stationarity
 from .losses import LOSSES, HingeLoss
 from .models import ACTIVATIONS, INITS, get_activation, make_spec
 from .train import OPTIMIZERS, SCHEDULES, NetResult, TrainConfig, resolve_device, train_ensemble
@@ -216,19 +217,26 @@ def hessian_part(r: NetResult, data: Dataset, spec: NetRunSpec) -> tuple[dict, d
     return attrs, dsets
 
 
-def relu_part(r: NetResult, data: Dataset) -> tuple[dict, dict]:
+def relu_part(r: NetResult, data: Dataset, hinge: HingeLoss) -> tuple[dict, dict]:
     """A ReLU net's training data that reach the output through no active unit
     (:func:`.diagnostics.dead_inputs`): dataset ``dead_inputs`` (P,) bool and the count
     ``n_dead_violations`` of those with Δ > 0. Their Δ has no gradient, so they constrain
     nothing: compare leaves them out of the gap distributions. And ``n_kinks``, the
     pre-activations held on the ReLU's kink (:func:`.diagnostics.kink_preactivations`): a
-    minimum with kinks is not a stationary point of the smooth loss. Empty for smooth
-    activations."""
+    minimum with kinks is not a stationary point of the smooth loss. Whether it is a minimum on
+    the kink set (:func:`.kinkmin.kink_stationarity`) is stored as ``kink_residual``
+    (‖∇L₀ + Jᵀλ‖_∞ for the multipliers in their box: ≈ 0 at a minimum) and
+    ``n_releasable_kinks`` (kinks whose release lowers L), for a loss with
+    nets that :func:`.kinkmin.certifiable` admits. Empty for smooth activations."""
     if not get_activation(r.spec.activation).homogeneous:
         return {}, {}
     dead = dead_inputs(r.spec, r.theta, data.x_train).dead
-    attrs = {"n_dead_violations": int(np.count_nonzero(dead & (r.gaps > 0))),
-             "n_kinks": kink_preactivations(r.spec, r.theta, data.x_train)}
+    n_kinks = kink_preactivations(r.spec, r.theta, data.x_train)
+    attrs = {"n_dead_violations": int(np.count_nonzero(dead & (r.gaps > 0))), "n_kinks": n_kinks}
+    if certifiable(r.spec, len(data.x_train), n_kinks, hinge):
+        prob = problem_from_arrays(r.spec, r.theta, r.theta0, data.x_train, data.y_train, hinge)
+        cert = kink_stationarity(prob)
+        attrs.update(kink_residual=cert.bounded_residual, n_releasable_kinks=cert.n_releasable())
     return attrs, {"dead_inputs": dead}
 
 
@@ -237,7 +245,7 @@ def write_nets(runs_group: h5py.Group, spec: NetRunSpec, results: Sequence[NetRe
     """Write one state group per net under runs_group/L<depth>_h<width>_seed<k>."""
     for r in results:
         attrs, dsets = net_state_record(spec, r, n_star)
-        da, dd = relu_part(r, data)
+        da, dd = relu_part(r, data, HingeLoss(spec.loss))
         attrs.update(da)
         dsets.update(dd)
         if spec.hessian:
