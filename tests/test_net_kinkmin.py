@@ -180,3 +180,17 @@ def test_the_kinks_command_prints_what_the_file_stores(tmp_path, capsys):
     assert main(["kinks", str(tmp_path / "missing.h5")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "FILE" in err[0]
+
+
+def test_violations_at_round_off_are_not_releasable():
+    """A fitted net's slopes and violations are ~1e-17 (its last Δ > 0 are round-off): below
+    the floor 64ε/α² nothing is releasable; the same violations scaled to O(1e-5) are."""
+    import dataclasses
+
+    prob = kinked_problem()
+    ks = kink_stationarity(prob)
+    assert ks.floor == pytest.approx(64 * np.finfo(np.float64).eps / prob.spec.alpha ** 2)
+    tiny = dataclasses.replace(ks, slopes=np.full(5, 1e-17), multipliers=np.full(5, 4e-17))
+    assert np.all(tiny.violations > 0) and tiny.n_releasable() == 0
+    big = dataclasses.replace(ks, slopes=np.full(5, 1e-5), multipliers=np.full(5, 4e-5))
+    assert big.n_releasable() == 5

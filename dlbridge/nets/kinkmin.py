@@ -46,6 +46,10 @@ from .losses import HingeLoss
 from .models import NetSpec, get_activation
 from .reload import load_net
 
+ROUNDOFF_SLOPES = 64 * float(np.finfo(np.float64).eps)
+"""Slopes and violations below this × 1/α² are round-off of a loss whose margins are O(1) (a
+fitted net, whose last Δ > 0 are ~1e-17, has slopes of that size): not counted as releasable."""
+
 CERTIFICATE_ELEMENTS = 2**25
 """Largest m·P·Σn_ℓ (kinks × data × hidden units) certified: the Jacobian of the m kink
 pre-activations is taken by m vectorised backward passes through the whole batch."""
@@ -68,7 +72,8 @@ class KinkStationarity:
     ``jacobian`` (m, N): the rows ∇a_k; ``slopes`` (m,): c_k; ``multipliers`` (m,): λ, the
     minimum-norm least-squares solution of ∇L₀ + Jᵀλ = 0 (SVD); ``residual``: ‖∇L₀ + Jᵀλ‖_∞;
     ``rank``: rank of J; ``bounded_multipliers`` (m,): the least-squares λ within 0 ≤ λ_k ≤
-    max(c_k, 0); ``bounded_residual``: its ‖∇L₀ + Jᵀλ‖_∞, the certificate (module docstring).
+    max(c_k, 0); ``bounded_residual``: its ‖∇L₀ + Jᵀλ‖_∞, the certificate (module docstring);
+    ``floor``: :data:`ROUNDOFF_SLOPES`/α², below which a violation is round-off.
     """
 
     kinks: np.ndarray
@@ -80,6 +85,7 @@ class KinkStationarity:
     rank: int
     bounded_multipliers: np.ndarray
     bounded_residual: float
+    floor: float
 
     @property
     def violations(self) -> np.ndarray:
@@ -87,11 +93,11 @@ class KinkStationarity:
         return np.maximum(self.multipliers - self.slopes, -self.multipliers)
 
     def n_releasable(self, rtol: float = 1e-6) -> int:
-        """Kinks whose violation exceeds ``rtol`` × max_k |c_k|."""
+        """Kinks whose violation exceeds ``rtol`` × max_k |c_k| and the round-off ``floor``."""
         require(0 < rtol < 1, "rtol", "a number in (0, 1)", rtol)
         if not len(self.slopes):
             return 0
-        return int((self.violations > rtol * np.abs(self.slopes).max()).sum())
+        return int((self.violations > max(rtol * np.abs(self.slopes).max(), self.floor)).sum())
 
     def directional_derivative(self, d: np.ndarray) -> float:
         """The one-sided derivative lim_{ε→0⁺} [L(w + εd) − L(w)]/ε along ``d`` (N,)."""
@@ -152,7 +158,7 @@ def kink_stationarity(prob: HessianProblem, rtol: float = KINK_RTOL) -> KinkStat
     lam, bounded = _multipliers(g, jt, c)
     return KinkStationarity(kinks, g, jt.T.copy(), c, lam, float(np.abs(g + jt @ lam).max()),
                             int(np.linalg.matrix_rank(jt)) if len(c) else 0, bounded,
-                            float(np.abs(g + jt @ bounded).max()))
+                            float(np.abs(g + jt @ bounded).max()), ROUNDOFF_SLOPES / prob.spec.alpha**2)
 
 
 def _multipliers(g: np.ndarray, jt: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
