@@ -43,7 +43,7 @@ from packing.io import iter_states, read_h5
 from .diagnostics import KINK_RTOL, kink_masks
 from .hessian import HessianProblem, problem_from_arrays
 from .losses import HingeLoss
-from .models import NetSpec, get_activation
+from .models import NetSpec, get_activation, hidden_forward
 from .reload import load_net
 
 ROUNDOFF_SLOPES = 64 * float(np.finfo(np.float64).eps)
@@ -111,20 +111,9 @@ def _loss_with_kinks_off(prob: HessianProblem, theta: torch.Tensor, keep: list[t
                          probes: list[torch.Tensor] | None = None
                          ) -> tuple[torch.Tensor, list[torch.Tensor]]:
     """L₀(theta) with z^ℓ = σ(a^ℓ)·keep^ℓ (+ probe^ℓ), and the pre-activations a^ℓ (P, n_ℓ)."""
-    spec, act = prob.spec, get_activation(prob.spec.activation).fn
-    z, pre, sl = prob.x, [], spec.slices()
-    for ell, ((o, i), (ws, bs)) in enumerate(zip(spec.shapes[:-1], sl[:-1])):
-        a = z @ theta[ws].reshape(o, i).T / math.sqrt(i)
-        if bs is not None:
-            a = a + theta[bs]
-        pre.append(a)
-        z = act(a) * keep[ell] + (0.0 if probes is None else probes[ell])
-    ws, bs = sl[-1]
-    f = z @ theta[ws] / spec.widths[-1]
-    if bs is not None:
-        f = f + theta[bs]
-    gaps = 1.0 - prob.y * spec.alpha * (f - prob.f0)
-    return prob.hinge.value(gaps).mean() / spec.alpha ** 2, pre
+    pre, _, f = hidden_forward(prob.spec, theta, prob.x, gates=keep, shifts=probes)
+    gaps = 1.0 - prob.y * prob.spec.alpha * (f - prob.f0)
+    return prob.hinge.value(gaps).mean() / prob.spec.alpha ** 2, pre
 
 
 def kink_stationarity(prob: HessianProblem, rtol: float = KINK_RTOL) -> KinkStationarity:

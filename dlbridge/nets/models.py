@@ -237,20 +237,28 @@ def init_params(spec: NetSpec, seed: int, dtype: torch.dtype = torch.float64,
     return torch.cat(parts).to(dtype=dtype, device=device)
 
 
-def hidden_forward(spec: NetSpec, theta: torch.Tensor, x: torch.Tensor
+def hidden_forward(spec: NetSpec, theta: torch.Tensor, x: torch.Tensor,
+                   gates: list[torch.Tensor] | None = None,
+                   shifts: list[torch.Tensor] | None = None
                    ) -> tuple[list[torch.Tensor], list[torch.Tensor], torch.Tensor]:
     """Pre-activations a^ℓ (P, n_ℓ), activations z^ℓ (P, n_ℓ) for ℓ = 1 … L, and f(w, x) (P,).
 
     ``theta``: (N,) flat parameters; ``x``: (P, d). Also works on a single input x of shape (d,).
+    ``gates``, ``shifts`` (optional, one (P, n_ℓ) tensor per hidden layer): z^ℓ = σ(a^ℓ)·gate^ℓ
+    + shift^ℓ, to switch units off at chosen data or to take ∂/∂z^ℓ (`.kinkmin`).
     """
     act = get_activation(spec.activation).fn
     pre, post, z = [], [], x
     sl = spec.slices()
-    for (o, i), (ws, bs) in zip(spec.shapes[:-1], sl[:-1]):
+    for ell, ((o, i), (ws, bs)) in enumerate(zip(spec.shapes[:-1], sl[:-1])):
         a = z @ theta[ws].reshape(o, i).T / math.sqrt(i)
         if bs is not None:
             a = a + theta[bs]
         z = act(a)
+        if gates is not None:
+            z = z * gates[ell]
+        if shifts is not None:
+            z = z + shifts[ell]
         pre.append(a)
         post.append(z)
     ws, bs = sl[-1]
