@@ -7,6 +7,7 @@ error, and maps what ended the command to an exit status (:data:`EXIT_STATUS`).
 """
 from __future__ import annotations
 
+import _thread
 import contextlib
 import errno
 import logging
@@ -14,6 +15,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from typing import Callable, Iterator
 
 from .errors import ParameterError
@@ -75,20 +77,75 @@ def stop_signals_held() -> Iterator[None]:
             raise Interrupted(signum)
 
 
+_REARM: dict[int, Callable] = {}
+"""Stop signal → the handler that raises :class:`Interrupted` for it, re-installed when an
+exception it raised was swallowed by a finalizer (:func:`_redelivering`)."""
+
+
+def _runs(thread_id: int, code) -> bool:
+    """Whether ``code`` is on the stack of thread ``thread_id`` (False once the thread is gone)."""
+    frame = sys._current_frames().get(thread_id)
+    while frame is not None and frame.f_code is not code:
+        frame = frame.f_back
+    return frame is not None
+
+
+def _pend_once_left(signum: int, main_id: int, code) -> None:
+    """Mark ``signum`` pending in the main thread once it has left ``code`` (polled every
+    0.5 ms): a handler that runs inside an unraisable hook would be swallowed again."""
+    while _runs(main_id, code):
+        time.sleep(5e-4)
+    _thread.interrupt_main(signum)
+
+
+def _redelivering(previous: Callable) -> Callable:
+    """A ``sys.unraisablehook`` for an :class:`Interrupted` raised while a finalizer ran (a
+    ``__del__``, a weakref callback): CPython prints such an exception as "Exception ignored"
+    and drops it, so the command would go on with the signal ignored. The hook re-installs the
+    signal's handler and has a thread mark the signal pending again once the hook has returned,
+    so that the handler raises at the next line the main thread runs (or, landing in another
+    finalizer, comes here again); any other exception goes to ``previous``."""
+    def hook(unraisable) -> None:
+        exc = unraisable.exc_value
+        handler = _REARM.get(getattr(exc, "signum", None)) if isinstance(exc, Interrupted) else None
+        if handler is None:
+            previous(unraisable)
+            return
+        signal.signal(exc.signum, handler)
+        threading.Thread(target=_pend_once_left, name="stop signal redelivery", daemon=True,
+                         args=(exc.signum, threading.get_ident(), hook.__code__)).start()
+
+    hook.previous = previous
+    return hook
+
+
+def raise_on_stop_signal(signum: int, handler: Callable) -> Callable:
+    """Install ``handler`` (one that raises :class:`Interrupted`) for ``signum`` such that the
+    exception is not lost when the signal lands inside a finalizer (:func:`_redelivering`);
+    returns the previous handler. Main thread only, as ``signal.signal``."""
+    _REARM[signum] = handler
+    if not hasattr(sys.unraisablehook, "previous"):
+        sys.unraisablehook = _redelivering(sys.unraisablehook)
+    return signal.signal(signum, handler)
+
+
 @contextlib.contextmanager
 def signals_as_exceptions() -> Iterator[None]:
     """SIGINT and SIGTERM raise :class:`Interrupted` while the block runs (main thread only;
-    elsewhere a no-op); further ones are ignored while the exception unwinds, and the previous
-    handlers are restored after the block."""
+    elsewhere a no-op), also when they land in a finalizer; further ones are ignored while the
+    exception unwinds, and the previous handlers are restored after the block."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = {s: signal.signal(s, _raise_interrupted) for s in STOP_SIGNALS}
+    hook = sys.unraisablehook
+    previous = {s: raise_on_stop_signal(s, _raise_interrupted) for s in STOP_SIGNALS}
     try:
         yield
     finally:
         for s, handler in previous.items():
             signal.signal(s, handler)
+            _REARM.pop(s, None)
+        sys.unraisablehook = hook
 
 
 def interrupt_within(exc: BaseException) -> KeyboardInterrupt | None:

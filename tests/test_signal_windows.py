@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 import tempfile
 import threading
 import time
@@ -103,3 +104,44 @@ def test_a_signal_while_a_numba_kernel_returns_ends_as_an_interruption(capsys):
     assert statuses == [128 + signal.SIGINT] * 30
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 30 and all("interrupted by SIGINT" in ln for ln in lines)
+
+
+class _SignalsWhenDropped:
+    """An object whose finalizer sends ``sig`` to this process: the handler then raises inside
+    ``__del__``, where CPython prints the exception as "Exception ignored" and drops it."""
+
+    def __init__(self, sig):
+        self.sig = sig
+
+    def __del__(self):
+        signal.raise_signal(self.sig)
+
+
+def _spin(seconds):
+    t_end = time.monotonic() + seconds
+    while time.monotonic() < t_end:
+        pass
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_landing_in_a_finalizer_still_interrupts(capfd, sig):
+    reached = []
+    with pytest.raises(Interrupted) as caught, signals_as_exceptions():
+        _SignalsWhenDropped(sig)
+        _spin(2.0)
+        reached.append("after the spin")
+    assert caught.value.signum == sig and reached == []
+    assert "Exception ignored" not in capfd.readouterr().err
+
+
+def test_other_unraisable_exceptions_still_reach_the_previous_hook(monkeypatch):
+    seen = []
+    monkeypatch.setattr(sys, "unraisablehook", lambda u: seen.append(type(u.exc_value)))
+    with signals_as_exceptions():
+        class Failing:
+            def __del__(self):
+                raise ValueError("in a finalizer")
+        Failing()
+        inside = sys.unraisablehook
+    assert seen == [ValueError] and sys.unraisablehook is not inside
+    _spin(0.01)

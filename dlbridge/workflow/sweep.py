@@ -180,10 +180,11 @@ def _worker_signals() -> None:
     """In a local worker: SIGINT ignored (the sweep's own process decides, on a Ctrl-C that
     reaches the whole process group), SIGTERM raised as `packing.exits.Interrupted`, so that the
     run in progress removes its temporary file and its lock; an idle worker holds neither and
-    exits at once (an exception in the pool's own loop would print a traceback)."""
+    exits at once (an exception in the pool's own loop would print a traceback). SIGINT, blocked
+    since the worker was forked (:class:`_LocalPool`), is unblocked only once it is ignored."""
     import signal
 
-    from packing.exits import Interrupted
+    from packing.exits import Interrupted, raise_on_stop_signal
 
     def terminate(signum, _frame):
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
@@ -192,7 +193,28 @@ def _worker_signals() -> None:
         raise Interrupted(signum)
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, terminate)
+    raise_on_stop_signal(signal.SIGTERM, terminate)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+
+
+class _LocalPool(ProcessPoolExecutor):
+    """A spawn-context process pool whose workers are started with SIGINT blocked.
+
+    The pool starts its workers inside ``submit``; a new process takes its signal mask from the
+    thread that forks it, so a Ctrl-C to the process group while a worker is still importing
+    stays pending in that worker until :func:`_worker_signals` has set SIG_IGN (which discards
+    it) instead of raising KeyboardInterrupt there. In this process the signal is only deferred:
+    it is delivered when ``submit`` returns.
+    """
+
+    def submit(self, fn, /, *args, **kwargs):
+        import signal
+
+        old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        try:
+            return super().submit(fn, *args, **kwargs)
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 
 WORKER_GRACE_S = 10.0
@@ -231,8 +253,7 @@ def open_executor(kind: str, workers: int, out_dir: Path, scheduler: str | None 
     if kind == "serial":
         yield _SerialExecutor(), "serial: in this process"
     elif kind == "local":
-        ex = ProcessPoolExecutor(workers, mp_context=get_context("spawn"),
-                                 initializer=_worker_signals)
+        ex = _LocalPool(workers, mp_context=get_context("spawn"), initializer=_worker_signals)
         try:
             yield ex, f"local: {workers} worker processes"
         except BaseException:
