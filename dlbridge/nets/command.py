@@ -82,7 +82,8 @@ def add_train_parser(sub) -> None:
     a("--steps", type=int, default=20_000, help="step budget per net")
     a("--finish", choices=FINISHES, default="none",
       help="newton: take every unfitted net on to the bottom of its loss by Levenberg–Marquardt "
-           "on the exact Hessian (N <= 4000; default none)")
+           "on the exact Hessian (N <= 4000; default none); smoothed: the same for ReLU nets "
+           "through their kinks, by a softplus continuation (dlbridge.nets.kinkfinish)")
     a("--schedule", choices=SCHEDULES, default="step",
       help="Adam's learning rate: step (÷10 every 2.5e5 steps, the paper's) or plateau (÷10 per "
            "net when its loss stops falling, back up after each descent to the smallest rate; "

@@ -35,7 +35,8 @@ from packing.errors import require
 
 from .hessian import HessianProblem, hessian_split
 
-FINISHES = ("none", "newton")
+FINISHES = ("none", "newton", "smoothed")
+"""Final stages: none, this module's Newton finish, or `.kinkfinish` (ReLU nets)."""
 MAX_PARAMS = 4000          # a dense (N, N) float64 Hessian and its eigendecomposition per step
 _MU_START, _MU_MIN, _MU_MAX = 1e-3, 1e-16, 1e10
 _EPS = float(torch.finfo(torch.float64).eps)

@@ -239,15 +239,17 @@ def init_params(spec: NetSpec, seed: int, dtype: torch.dtype = torch.float64,
 
 def hidden_forward(spec: NetSpec, theta: torch.Tensor, x: torch.Tensor,
                    gates: list[torch.Tensor] | None = None,
-                   shifts: list[torch.Tensor] | None = None
+                   shifts: list[torch.Tensor] | None = None,
+                   activation: Callable[[torch.Tensor], torch.Tensor] | None = None
                    ) -> tuple[list[torch.Tensor], list[torch.Tensor], torch.Tensor]:
     """Pre-activations a^ℓ (P, n_ℓ), activations z^ℓ (P, n_ℓ) for ℓ = 1 … L, and f(w, x) (P,).
 
     ``theta``: (N,) flat parameters; ``x``: (P, d). Also works on a single input x of shape (d,).
     ``gates``, ``shifts`` (optional, one (P, n_ℓ) tensor per hidden layer): z^ℓ = σ(a^ℓ)·gate^ℓ
     + shift^ℓ, to switch units off at chosen data or to take ∂/∂z^ℓ (`.kinkmin`).
+    ``activation`` (optional): σ in place of the spec's (a smoothed ReLU, `.kinkfinish`).
     """
-    act = get_activation(spec.activation).fn
+    act = get_activation(spec.activation).fn if activation is None else activation
     pre, post, z = [], [], x
     sl = spec.slices()
     for ell, ((o, i), (ws, bs)) in enumerate(zip(spec.shapes[:-1], sl[:-1])):

@@ -112,6 +112,9 @@ class NetRunSpec:
         if self.hessian:
             require_memory(HESSIAN_COPIES * 8.0 * approx_params(self) ** 2, "width",
                            "the dense Hessians H, H0, Hp (--hessian)", self.width)
+        require(self.finish != "smoothed" or self.activation == "relu", "finish",
+                "none or newton unless the activation is relu (smoothed smooths the ReLU)",
+                self.finish)
         self.config()   # the optimiser's own checks (finish against loss among them)
 
     def config(self) -> TrainConfig:

@@ -42,6 +42,7 @@ from .data import Dataset
 from .finish import FINISHES, newton_finish
 from .hessian import problem_from_arrays
 from .implicit import ImplicitFlow
+from .kinkfinish import smoothed_finish
 from .losses import HingeLoss
 from .models import EnsembleModel, NetSpec, init_params, net_forward
 from .optim import Adam, Evaluation, Fire, GradientFlow, PlateauDecay, StepDecay
@@ -72,7 +73,8 @@ class TrainConfig:
     which its loss fell by less than ``loss_rtol``, and go back up after each descent to
     ``lr_min`` that still lowered the loss (:class:`optim.PlateauDecay`). ``finish``:
     ``"newton"`` takes every net the optimiser left unfitted on to the bottom of its loss
-    (:mod:`.finish`), ``"none"`` does not.
+    (:mod:`.finish`), ``"smoothed"`` does so for ReLU nets through their kinks (:mod:`.kinkfinish`),
+    ``"none"`` does not.
     ``max_dout`` bounds the outputs' move per step of ``flow``, ``flow_tol`` the local error of
     the outputs per step of ``implicit`` (:mod:`.implicit`).
     """
@@ -380,16 +382,21 @@ def train_ensemble(specs: list[NetSpec], seeds: list[int], data: Dataset,
         results = _train_ensemble(specs, seeds, data, config, dev, dtype, progress, compact)
     if config.finish == "none":
         return results
-    return [r if r.stop_reason in ("fitted", "diverged") else finished(r, data, config.hinge, dev)
-            for r in results]
+    return [r if r.stop_reason in ("fitted", "diverged")
+            else finished(r, data, config.hinge, dev, config.finish) for r in results]
 
 
-def finished(r: NetResult, data: Dataset, hinge: HingeLoss, device: torch.device) -> NetResult:
-    """``r`` taken on by :func:`.finish.newton_finish` (float64): its parameters, gaps, loss,
+_FINISH_STAGES = {"newton": newton_finish, "smoothed": smoothed_finish}
+"""``TrainConfig.finish`` → the final stage (:mod:`.finish`, :mod:`.kinkfinish`)."""
+
+
+def finished(r: NetResult, data: Dataset, hinge: HingeLoss, device: torch.device,
+             config_finish: str = "newton") -> NetResult:
+    """``r`` taken on by the final stage ``config_finish`` (float64): its parameters, gaps, loss,
     errors and stop reason where the finish stopped (the history stays the optimiser's)."""
     x, y, xt, yt = _tensors(data, device, torch.float64)
     prob = problem_from_arrays(r.spec, r.theta, r.theta0, x, y, hinge, device)
-    out = newton_finish(prob)
+    out = _FINISH_STAGES[config_finish](prob)
     theta0 = torch.as_tensor(r.theta0, dtype=torch.float64, device=device)
     with torch.no_grad():
         d = prob.gaps(out.theta).cpu().numpy()

@@ -1,0 +1,161 @@
+"""A final stage for ReLU nets: smoothing continuation to a minimum on the kink set.
+
+Newton's method (:func:`.finish.newton_finish`) stalls on a ReLU net near N*: the gradient of the
+loss jumps where a pre-activation crosses 0, and the minima below N* sit on such kinks
+(:mod:`.kinkmin`). The classical remedy is smoothing (Chen & Mangasarian, Comput. Optim. Appl. 5,
+97, 1996; Nesterov, Math. Program. 103, 127, 2005): the ReLU √2 max(0, a) is replaced by
+
+    σ_β(a) = √2 softplus(βa)/β,   0 ≤ σ_β(a) − √2 max(0, a) ≤ √2 log 2 / β,
+
+and the smooth loss L_β is minimised by Levenberg–Marquardt on its exact Hessian (autograd), for
+β = b/s with b = ``beta_start`` … ``beta_stop`` growing ×10 (s the median |a| of the net), each
+minimum the start of the next. At a minimum of L_β the kinks' multipliers are c_k σ_β'(a_k)/σ'(0⁺)
+∈ [0, c_k], inside the box of :mod:`.kinkmin`, so the limit is a first-order minimum of the ReLU
+loss on its kink set. The last point goes to :func:`.finish.newton_finish` on the ReLU net itself
+(which takes a net that fits to L = 0 and never raises L), and is classified by
+:func:`.kinkmin.kink_stationarity`: ``"fitted"`` (every Δ_μ ≤ 0), ``"converged"`` (bounded
+residual ≤ ``ctol`` and no releasable kink, or Newton's own convergence), ``"budget"`` (a stage
+ended at ``max_iter``) or ``"stalled"``. The ReLU loss of the result is never above the start's:
+otherwise the start is returned, classified the same way.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import torch
+
+from packing.errors import require
+
+from .diagnostics import kink_masks
+from .finish import MAX_PARAMS, FinishOutcome, newton_finish
+from .hessian import HessianProblem
+from .kinkmin import certifiable, kink_stationarity
+from .models import get_activation, hidden_forward
+
+_SQRT2 = math.sqrt(2.0)
+_MU_START, _MU_MIN, _MU_MAX = 1e-3, 1e-16, 1e10
+
+
+@dataclasses.dataclass(frozen=True)
+class SmoothingSettings:
+    """The continuation of :func:`smoothed_finish` (module docstring)."""
+
+    beta_start: float = 1e2
+    beta_stop: float = 1e10
+    max_iter: int = 200
+    gtol: float = 1e-13
+    ctol: float = 1e-8
+
+    def __post_init__(self) -> None:
+        require(math.isfinite(self.beta_start) and self.beta_start > 0, "beta_start",
+                "a finite number > 0", self.beta_start)
+        require(math.isfinite(self.beta_stop) and self.beta_stop >= self.beta_start, "beta_stop",
+                f"a finite number >= beta_start = {self.beta_start}", self.beta_stop)
+        require(isinstance(self.max_iter, int) and self.max_iter >= 1, "max_iter",
+                "an integer >= 1", self.max_iter)
+        for name in ("gtol", "ctol"):
+            v = getattr(self, name)
+            require(0 < v < 1, name, "a number in (0, 1)", v)
+
+    def betas(self) -> list[float]:
+        """b = beta_start, ×10, … up to beta_stop (included)."""
+        n = int(math.floor(math.log10(self.beta_stop / self.beta_start) + 1e-9))
+        return [self.beta_start * 10.0**k for k in range(n + 1)]
+
+
+def smoothed_relu(beta: float):
+    """σ_β(a) = √2 softplus(βa)/β (linear beyond βa = 30, where it equals √2 a to float64)."""
+    return lambda a: _SQRT2 * torch.nn.functional.softplus(a, beta=beta, threshold=30.0)
+
+
+def smoothed_loss(prob: HessianProblem, beta: float):
+    """θ ↦ L_β(θ): the loss of ``prob`` with σ_β in place of the ReLU (f0 kept)."""
+    act = smoothed_relu(beta)
+
+    def loss(theta: torch.Tensor) -> torch.Tensor:
+        f = hidden_forward(prob.spec, theta, prob.x, activation=act)[2]
+        gaps = 1.0 - prob.y * prob.spec.alpha * (f - prob.f0)
+        return prob.hinge.value(gaps).mean() / prob.spec.alpha**2
+    return loss
+
+
+def _value_and_grad(fun, theta: torch.Tensor) -> tuple[float, torch.Tensor]:
+    with torch.enable_grad():
+        th = theta.detach().requires_grad_(True)
+        value = fun(th)
+        (g,) = torch.autograd.grad(value, th)
+    return float(value.detach()), g.detach()
+
+
+def levenberg_marquardt(fun, theta: torch.Tensor, max_iter: int, gtol: float
+                        ) -> tuple[torch.Tensor, int, bool]:
+    """Minimise the smooth ``fun`` from ``theta`` (N,) by LM steps −(H + σI)⁻¹∇ on its exact
+    Hessian, a step accepted when it lowers ``fun``. Returns (θ, steps, stopped by max_iter)."""
+    loss, g = _value_and_grad(fun, theta)
+    mu = _MU_START
+    for it in range(max_iter):
+        if float(g.abs().max()) <= gtol:
+            return theta, it, False
+        evals, evecs = torch.linalg.eigh(torch.func.hessian(fun)(theta))
+        scale = max(float(evals.abs().max()), 1e-300)
+        while mu <= _MU_MAX:
+            sigma = mu * scale + max(0.0, -float(evals[0]))
+            trial = theta - evecs @ ((evecs.T @ g) / (evals + sigma))
+            trial_loss, trial_g = _value_and_grad(fun, trial)
+            if trial_loss < loss:
+                theta, loss, g, mu = trial, trial_loss, trial_g, max(mu / 10, _MU_MIN)
+                break
+            mu *= 10
+        else:
+            return theta, it, False     # no step lowers L_β: its minimum to float64
+    return theta, max_iter, True
+
+
+def _median_preactivation(prob: HessianProblem, theta: torch.Tensor) -> float:
+    with torch.no_grad():
+        pre = hidden_forward(prob.spec, theta, prob.x)[0]
+    return max(float(torch.cat([a.abs().flatten() for a in pre]).median()), 1e-300)
+
+
+def _certified(prob: HessianProblem, ctol: float) -> bool:
+    """A first-order minimum on the kink set to ``ctol`` (:mod:`.kinkmin`)."""
+    n_kinks = int(sum(int(m.sum()) for m in kink_masks(prob.spec, prob.theta, prob.x)))
+    if not certifiable(prob.spec, len(prob.x), n_kinks, prob.hinge):
+        return False
+    cert = kink_stationarity(prob)
+    return cert.bounded_residual <= ctol and cert.n_releasable() == 0
+
+
+def smoothed_finish(prob: HessianProblem, settings: SmoothingSettings = SmoothingSettings()
+                    ) -> FinishOutcome:
+    """The continuation of the module docstring from ``prob.theta`` (a ReLU net, float64, a
+    loss with curvature). Returns the :class:`~.finish.FinishOutcome`; the ReLU loss never rises."""
+    require(get_activation(prob.spec.activation).homogeneous, "activation",
+            "relu (the smoothed finish smooths the ReLU's kinks)", prob.spec.activation)
+    require(prob.hinge.name != "hinge", "loss",
+            "quadratic or softhinge (the plain hinge has no curvature)", prob.hinge.name)
+    require(prob.spec.n_params <= MAX_PARAMS, "n_params",
+            f"at most {MAX_PARAMS} for the dense Hessian of the smoothed finish", prob.spec.n_params)
+    start = prob.theta.detach().to(torch.float64)
+    theta, steps, out_of_budget = start.clone(), 0, False
+    scale = _median_preactivation(prob, start)
+    for b in settings.betas():
+        theta, it, out_of_budget = levenberg_marquardt(smoothed_loss(prob, b / scale), theta,
+                                                       settings.max_iter, settings.gtol)
+        steps += it
+    newton = newton_finish(dataclasses.replace(prob, theta=theta))
+    theta, steps = newton.theta, steps + newton.iterations
+    with torch.no_grad():
+        if float(prob.loss(theta)) > float(prob.loss(start)):
+            theta, newton = start, newton_finish(dataclasses.replace(prob, theta=start))
+            theta = newton.theta
+    at = dataclasses.replace(prob, theta=theta)
+    with torch.enable_grad():
+        th = theta.clone().requires_grad_(True)
+        (g,) = torch.autograd.grad(prob.loss(th), th)
+    if newton.reason in ("fitted", "converged") or _certified(at, settings.ctol):
+        reason = newton.reason if newton.reason == "fitted" else "converged"
+    else:
+        reason = "budget" if out_of_budget else "stalled"
+    return FinishOutcome(theta, steps, reason, float(g.abs().max()))

@@ -1,0 +1,57 @@
+"""The smoothed finish of ReLU nets: σ_β against its bound and finite differences, and the
+finish on small under-parametrised nets against the kink certificate of `.kinkmin`."""
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from dlbridge.nets.hessian import problem_from_arrays
+from dlbridge.nets.kinkfinish import SmoothingSettings, smoothed_finish, smoothed_relu
+from dlbridge.nets.kinkmin import kink_stationarity
+from dlbridge.nets.losses import HingeLoss
+from dlbridge.nets.models import init_params, make_spec
+from packing.errors import ParameterError
+
+
+@pytest.mark.parametrize("beta", [1.0, 1e3, 1e8])
+def test_smoothed_relu_is_within_its_bound_and_has_the_sigmoid_as_slope(beta):
+    a = torch.linspace(-3, 3, 601, dtype=torch.float64) / math.sqrt(beta)
+    gap = smoothed_relu(beta)(a) - math.sqrt(2) * torch.relu(a)
+    assert float(gap.min()) >= 0 and float(gap.max()) <= math.sqrt(2) * math.log(2) / beta * (1 + 1e-12)
+    h = 1e-6 / math.sqrt(beta)
+    fd = (smoothed_relu(beta)(a + h) - smoothed_relu(beta)(a - h)) / (2 * h)
+    assert torch.allclose(fd, math.sqrt(2) * torch.sigmoid(beta * a), rtol=1e-6, atol=1e-7)
+
+
+def _problem(seed: int, n_data: int = 60):
+    spec = make_spec(4, 2, 3)
+    gen = torch.Generator().manual_seed(100 + seed)
+    x = torch.randn(n_data, 4, generator=gen, dtype=torch.float64)
+    y = torch.where(torch.rand(n_data, generator=gen) < 0.5, -1.0, 1.0).to(torch.float64)
+    theta0 = init_params(spec, seed)
+    return problem_from_arrays(spec, theta0 + 0.3 * torch.randn(len(theta0), generator=gen,
+                                                                  dtype=torch.float64),
+                               theta0, x, y, HingeLoss("quadratic"))
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_the_finish_ends_at_a_certified_minimum_and_never_raises_the_loss(seed):
+    prob = _problem(seed)
+    out = smoothed_finish(prob, SmoothingSettings(beta_stop=1e8))
+    assert float(prob.loss(out.theta)) <= float(prob.loss(prob.theta))
+    assert out.reason == "converged", out
+    cert = kink_stationarity(type(prob)(prob.spec, out.theta, prob.x, prob.y, prob.f0, prob.hinge))
+    assert cert.bounded_residual <= 1e-8 and cert.n_releasable() == 0
+    assert int((prob.gaps(out.theta) > 0).sum()) > 0      # N < P: a minimum with N_Δ > 0
+
+
+def test_bad_settings_and_nets_are_refused():
+    with pytest.raises(ParameterError, match="beta_stop"):
+        SmoothingSettings(beta_start=1e3, beta_stop=1e2)
+    prob = _problem(0)
+    tanh = type(prob)(make_spec(4, 2, 3, activation="tanh"), prob.theta, prob.x, prob.y, prob.f0)
+    with pytest.raises(ParameterError, match="activation"):
+        smoothed_finish(tanh)
+    assert SmoothingSettings(beta_start=1e2, beta_stop=1e4).betas() == [1e2, 1e3, 1e4]
