@@ -7,6 +7,7 @@ import math
 import pytest
 import torch
 
+from dlbridge.nets.finish import newton_finish
 from dlbridge.nets.hessian import problem_from_arrays
 from dlbridge.nets.kinkfinish import SmoothingSettings, smoothed_finish, smoothed_relu
 from dlbridge.nets.kinkmin import kink_stationarity
@@ -55,3 +56,13 @@ def test_bad_settings_and_nets_are_refused():
     with pytest.raises(ParameterError, match="activation"):
         smoothed_finish(tanh)
     assert SmoothingSettings(beta_start=1e2, beta_stop=1e4).betas() == [1e2, 1e3, 1e4]
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_the_newton_finish_alone_stalls_on_those_kinks(seed):
+    """What the continuation is for: on these nets Newton on the ReLU itself stops at a kink
+    that is no minimum (bounded residual far above round-off)."""
+    prob = _problem(seed)
+    out = newton_finish(prob)
+    cert = kink_stationarity(type(prob)(prob.spec, out.theta, prob.x, prob.y, prob.f0, prob.hinge))
+    assert out.reason == "stalled" and cert.bounded_residual > 1e-3

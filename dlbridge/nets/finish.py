@@ -38,7 +38,8 @@ from .hessian import HessianProblem, hessian_split
 FINISHES = ("none", "newton", "smoothed")
 """Final stages: none, this module's Newton finish, or `.kinkfinish` (ReLU nets)."""
 MAX_PARAMS = 4000          # a dense (N, N) float64 Hessian and its eigendecomposition per step
-_MU_START, _MU_MIN, _MU_MAX = 1e-3, 1e-16, 1e10
+MU_START, MU_MIN, MU_MAX = 1e-3, 1e-16, 1e10
+"""Levenberg–Marquardt damping: first μ, and the range it is kept in (÷10 / ×10 per step)."""
 _EPS = float(torch.finfo(torch.float64).eps)
 
 
@@ -84,8 +85,9 @@ def _shifted_hessian(prob: HessianProblem, theta: torch.Tensor, shift: float) ->
     return hessian_split(moved).total
 
 
-def _step_direction(evals: torch.Tensor, evecs: torch.Tensor, g: torch.Tensor,
-                    mu: float) -> torch.Tensor:
+def lm_direction(evals: torch.Tensor, evecs: torch.Tensor, g: torch.Tensor,
+                 mu: float) -> torch.Tensor:
+    """δ = −(H + σI)⁻¹ g with σ = μ max|λ| + max(0, −λ_min), from H's eigenpairs (module docstring)."""
     scale = max(float(evals.abs().max()), 1e-300)
     sigma = mu * scale + max(0.0, -float(evals[0]))
     return -evecs @ ((evecs.T @ g) / (evals + sigma))
@@ -111,7 +113,7 @@ def newton_finish(prob: HessianProblem, settings: NewtonSettings = NewtonSetting
     require(prob.hinge.name != "hinge", "loss",
             "quadratic or softhinge for the Newton finish (the plain hinge has no curvature)",
             prob.hinge.name)
-    theta, mu, shift = prob.theta.detach().clone(), _MU_START, 0.0
+    theta, mu, shift = prob.theta.detach().clone(), MU_START, 0.0
     loss, g = _loss_and_grad(prob, theta, shift)
     for it in range(settings.max_iter + 1):
         with torch.no_grad():
@@ -126,11 +128,11 @@ def newton_finish(prob: HessianProblem, settings: NewtonSettings = NewtonSetting
         if it == settings.max_iter:
             break
         evals, evecs = torch.linalg.eigh(_shifted_hessian(prob, theta, shift))
-        while mu <= _MU_MAX:
-            trial = theta + _step_direction(evals, evecs, g, mu)
+        while mu <= MU_MAX:
+            trial = theta + lm_direction(evals, evecs, g, mu)
             trial_loss, trial_g = _loss_and_grad(prob, trial, shift)
             if trial_loss < loss:
-                theta, loss, g, mu = trial, trial_loss, trial_g, max(mu / 10, _MU_MIN)
+                theta, loss, g, mu = trial, trial_loss, trial_g, max(mu / 10, MU_MIN)
                 break
             mu *= 10
         else:

@@ -69,11 +69,19 @@ class HessianProblem:
     def gaps(self, theta: torch.Tensor | None = None) -> torch.Tensor:
         """Δ_μ = 1 − y_μ α [f(w, x_μ) − f0_μ], shape (P,)."""
         th = self.theta if theta is None else theta
-        return 1.0 - self.y * self.spec.alpha * (net_forward(self.spec, th, self.x) - self.f0)
+        return self.gaps_of_outputs(net_forward(self.spec, th, self.x))
+
+    def gaps_of_outputs(self, f: torch.Tensor) -> torch.Tensor:
+        """Δ_μ of the raw outputs ``f`` (P,) of this net or of a variant of it (`.kinkmin`)."""
+        return 1.0 - self.y * self.spec.alpha * (f - self.f0)
+
+    def loss_of_outputs(self, f: torch.Tensor) -> torch.Tensor:
+        """L = 1/(α² P) Σ ℓ(Δ_μ) of the raw outputs ``f`` (P,) (scalar)."""
+        return self.hinge.value(self.gaps_of_outputs(f)).mean() / self.spec.alpha**2
 
     def loss(self, theta: torch.Tensor) -> torch.Tensor:
         """L(w) = 1/(α² P) Σ ℓ(Δ_μ) (scalar)."""
-        return self.hinge.value(self.gaps(theta)).mean() / self.spec.alpha**2
+        return self.loss_of_outputs(net_forward(self.spec, theta, self.x))
 
 
 def problem_from_arrays(spec: NetSpec, theta, theta0, x, y, hinge: HingeLoss = HingeLoss(),

@@ -28,13 +28,12 @@ import torch
 from packing.errors import require
 
 from .diagnostics import kink_masks
-from .finish import MAX_PARAMS, FinishOutcome, newton_finish
+from .finish import MAX_PARAMS, MU_MAX, MU_MIN, MU_START, FinishOutcome, lm_direction, newton_finish
 from .hessian import HessianProblem
 from .kinkmin import certifiable, kink_stationarity
 from .models import get_activation, hidden_forward
 
 _SQRT2 = math.sqrt(2.0)
-_MU_START, _MU_MIN, _MU_MAX = 1e-3, 1e-16, 1e10
 
 
 @dataclasses.dataclass(frozen=True)
@@ -74,9 +73,7 @@ def smoothed_loss(prob: HessianProblem, beta: float):
     act = smoothed_relu(beta)
 
     def loss(theta: torch.Tensor) -> torch.Tensor:
-        f = hidden_forward(prob.spec, theta, prob.x, activation=act)[2]
-        gaps = 1.0 - prob.y * prob.spec.alpha * (f - prob.f0)
-        return prob.hinge.value(gaps).mean() / prob.spec.alpha**2
+        return prob.loss_of_outputs(hidden_forward(prob.spec, theta, prob.x, activation=act)[2])
     return loss
 
 
@@ -93,18 +90,16 @@ def levenberg_marquardt(fun, theta: torch.Tensor, max_iter: int, gtol: float
     """Minimise the smooth ``fun`` from ``theta`` (N,) by LM steps −(H + σI)⁻¹∇ on its exact
     Hessian, a step accepted when it lowers ``fun``. Returns (θ, steps, stopped by max_iter)."""
     loss, g = _value_and_grad(fun, theta)
-    mu = _MU_START
+    mu = MU_START
     for it in range(max_iter):
         if float(g.abs().max()) <= gtol:
             return theta, it, False
         evals, evecs = torch.linalg.eigh(torch.func.hessian(fun)(theta))
-        scale = max(float(evals.abs().max()), 1e-300)
-        while mu <= _MU_MAX:
-            sigma = mu * scale + max(0.0, -float(evals[0]))
-            trial = theta - evecs @ ((evecs.T @ g) / (evals + sigma))
+        while mu <= MU_MAX:
+            trial = theta + lm_direction(evals, evecs, g, mu)
             trial_loss, trial_g = _value_and_grad(fun, trial)
             if trial_loss < loss:
-                theta, loss, g, mu = trial, trial_loss, trial_g, max(mu / 10, _MU_MIN)
+                theta, loss, g, mu = trial, trial_loss, trial_g, max(mu / 10, MU_MIN)
                 break
             mu *= 10
         else:
@@ -146,16 +141,15 @@ def smoothed_finish(prob: HessianProblem, settings: SmoothingSettings = Smoothin
         steps += it
     newton = newton_finish(dataclasses.replace(prob, theta=theta))
     theta, steps = newton.theta, steps + newton.iterations
-    with torch.no_grad():
-        if float(prob.loss(theta)) > float(prob.loss(start)):
-            theta, newton = start, newton_finish(dataclasses.replace(prob, theta=start))
-            theta = newton.theta
-    at = dataclasses.replace(prob, theta=theta)
-    with torch.enable_grad():
-        th = theta.clone().requires_grad_(True)
-        (g,) = torch.autograd.grad(prob.loss(th), th)
-    if newton.reason in ("fitted", "converged") or _certified(at, settings.ctol):
-        reason = newton.reason if newton.reason == "fitted" else "converged"
+    loss, g = _value_and_grad(prob.loss, theta)
+    if loss > _value_and_grad(prob.loss, start)[0]:
+        newton = newton_finish(dataclasses.replace(prob, theta=start))
+        theta, (loss, g) = newton.theta, _value_and_grad(prob.loss, newton.theta)
+    if newton.reason == "fitted":
+        reason = "fitted"
+    elif newton.reason == "converged" or _certified(dataclasses.replace(prob, theta=theta),
+                                                    settings.ctol):
+        reason = "converged"
     else:
         reason = "budget" if out_of_budget else "stalled"
     return FinishOutcome(theta, steps, reason, float(g.abs().max()))

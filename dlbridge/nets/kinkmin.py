@@ -112,8 +112,7 @@ def _loss_with_kinks_off(prob: HessianProblem, theta: torch.Tensor, keep: list[t
                          ) -> tuple[torch.Tensor, list[torch.Tensor]]:
     """L₀(theta) with z^ℓ = σ(a^ℓ)·keep^ℓ (+ probe^ℓ), and the pre-activations a^ℓ (P, n_ℓ)."""
     pre, _, f = hidden_forward(prob.spec, theta, prob.x, gates=keep, shifts=probes)
-    gaps = 1.0 - prob.y * prob.spec.alpha * (f - prob.f0)
-    return prob.hinge.value(gaps).mean() / prob.spec.alpha ** 2, pre
+    return prob.loss_of_outputs(f), pre
 
 
 def kink_stationarity(prob: HessianProblem, rtol: float = KINK_RTOL) -> KinkStationarity:
