@@ -3,6 +3,8 @@ against one-sided finite differences of the net's own loss (prob.loss), on a net
 five pre-activations on the kink."""
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -185,12 +187,31 @@ def test_the_kinks_command_prints_what_the_file_stores(tmp_path, capsys):
 def test_violations_at_round_off_are_not_releasable():
     """A fitted net's slopes and violations are ~1e-17 (its last Δ > 0 are round-off): below
     the floor 64ε/α² nothing is releasable; the same violations scaled to O(1e-5) are."""
-    import dataclasses
-
     prob = kinked_problem()
     ks = kink_stationarity(prob)
     assert ks.floor == pytest.approx(64 * np.finfo(np.float64).eps / prob.spec.alpha ** 2)
-    tiny = dataclasses.replace(ks, slopes=np.full(5, 1e-17), multipliers=np.full(5, 4e-17))
+    tiny = balanced(ks, slopes=np.full(5, 1e-17), multipliers=np.full(5, 4e-17))
     assert np.all(tiny.violations > 0) and tiny.n_releasable() == 0
-    big = dataclasses.replace(ks, slopes=np.full(5, 1e-5), multipliers=np.full(5, 4e-5))
-    assert big.n_releasable() == 5
+    big = balanced(ks, slopes=np.full(5, 1e-5), multipliers=np.full(5, 4e-5))
+    assert big.residual_rate < 1e-15 and big.n_releasable() == 5
+
+
+def balanced(ks, **fields):
+    """``ks`` with ``fields`` replaced and ∇L₀ = −Jᵀλ: a point stationary on its kink set."""
+    ks = dataclasses.replace(ks, **fields)
+    return dataclasses.replace(ks, grad_off=-ks.jacobian.T @ ks.multipliers)
+
+
+def test_violations_below_the_residual_gradient_are_not_releasable():
+    """The same violations 3e-5 (rates 3e-5‖∇a_k‖) at a point whose unbalanced gradient is
+    larger than every rate are not resolved releases; a residual below the rates leaves them."""
+    ks = balanced(kink_stationarity(kinked_problem()), slopes=np.full(5, 1e-5),
+                  multipliers=np.full(5, 4e-5))
+    rng = np.random.default_rng(0)
+    off = rng.standard_normal(ks.grad_off.shape)
+    off -= ks.jacobian.T @ np.linalg.lstsq(ks.jacobian.T, off, rcond=None)[0]
+    off /= np.linalg.norm(off)
+    for size, expected in ((2.0 * ks.release_rates.max(), 0), (0.5 * ks.release_rates.min(), 5)):
+        moved = dataclasses.replace(ks, grad_off=ks.grad_off + size * off)
+        assert moved.residual_rate == pytest.approx(size, rel=1e-9)
+        assert moved.n_releasable() == expected

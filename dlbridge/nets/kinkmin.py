@@ -19,9 +19,12 @@ smooth gradient of neither branch vanishes and a first-order optimiser chatters 
 :func:`kink_stationarity` returns the least-squares multipliers, the residual ‖∇L₀ + Jᵀλ‖_∞
 (0 up to round-off at a stationary point of L on the kink set) and the violations
 max(λ_k − c_k, −λ_k), positive for a kink whose release lowers L (exact rates when J has full row
-rank; its ``rank`` is returned). Kinks with dependent gradients (e.g. a^ℓ = b^ℓ on several dead
-inputs) make λ non-unique, so the certificate proper is the box-constrained least squares
-min_{0 ≤ λ ≤ c} ‖∇L₀ + Jᵀλ‖ (``bounded_residual``, ``bounded_multipliers``): for any λ in the box,
+rank; its ``rank`` is returned). A kink counts as releasable only where its rate v_k‖∇a_k‖ beats
+the residual's ‖∇L₀ + Jᵀλ‖: at a point that is stationary only to a tolerance, a violation below
+it is the unbalanced gradient's projection on ∇a_k, not a resolved release. Kinks with dependent
+gradients (e.g. a^ℓ = b^ℓ on several dead inputs) make λ non-unique, so the certificate proper
+is the box-constrained least squares min_{0 ≤ λ ≤ c} ‖∇L₀ + Jᵀλ‖ (``bounded_residual``,
+``bounded_multipliers``): for any λ in the box,
 D(d) = (∇L₀ + Jᵀλ)·d + Σ_k [c_k max(0, u_k) − λ_k u_k] ≥ (∇L₀ + Jᵀλ)·d + Σ_{c_k<0} c_k max(0, u_k),
 so a bounded residual at round-off with no slope c_k < 0 certifies a first-order minimum whatever
 the rank, and is necessary for one when the rank is full (a kink with c_k < 0 is always
@@ -92,12 +95,28 @@ class KinkStationarity:
         """(m,) max(λ_k − c_k, −λ_k): > 0 where releasing kink k lowers the loss."""
         return np.maximum(self.multipliers - self.slopes, -self.multipliers)
 
+    @property
+    def release_rates(self) -> np.ndarray:
+        """(m,) v_k ‖∇a_k‖₂: the largest rate per unit step length at which releasing kink k
+        lowers L (the violation v_k per unit change of a_k, which a step of length
+        ≥ 1/‖∇a_k‖₂ makes)."""
+        return self.violations * np.linalg.norm(self.jacobian, axis=1)
+
+    @property
+    def residual_rate(self) -> float:
+        """‖∇L₀ + Jᵀλ‖₂: the rate per unit step length along the gradient left unbalanced by the
+        least-squares multipliers, which the violations, computed from it, cannot resolve."""
+        return float(np.linalg.norm(self.grad_off + self.jacobian.T @ self.multipliers))
+
     def n_releasable(self, rtol: float = 1e-6) -> int:
-        """Kinks whose violation exceeds ``rtol`` × max_k |c_k| and the round-off ``floor``."""
+        """Kinks whose violation exceeds ``rtol`` × max_k |c_k| and the round-off ``floor``, and
+        whose :attr:`release_rates` exceeds the :attr:`residual_rate` (else the sign of λ_k − c_k
+        or λ_k is set by the unbalanced gradient, not by the kink: not a resolved release)."""
         require(0 < rtol < 1, "rtol", "a number in (0, 1)", rtol)
         if not len(self.slopes):
             return 0
-        return int((self.violations > max(rtol * np.abs(self.slopes).max(), self.floor)).sum())
+        resolved = self.violations > max(rtol * np.abs(self.slopes).max(), self.floor)
+        return int((resolved & (self.release_rates > self.residual_rate)).sum())
 
     def directional_derivative(self, d: np.ndarray) -> float:
         """The one-sided derivative lim_{ε→0⁺} [L(w + εd) − L(w)]/ε along ``d`` (N,)."""
