@@ -9,7 +9,13 @@ import torch
 
 from dlbridge.nets.finish import newton_finish
 from dlbridge.nets.hessian import problem_from_arrays
-from dlbridge.nets.kinkfinish import SmoothingSettings, smoothed_finish, smoothed_relu
+from dlbridge.nets.kinkfinish import (
+    SmoothingSettings,
+    levenberg_marquardt,
+    quasi_newton_descent,
+    smoothed_finish,
+    smoothed_relu,
+)
 from dlbridge.nets.kinkmin import kink_stationarity
 from dlbridge.nets.losses import HingeLoss
 from dlbridge.nets.models import init_params, make_spec
@@ -48,9 +54,51 @@ def test_the_finish_ends_at_a_certified_minimum_and_never_raises_the_loss(seed):
     assert int((prob.gaps(out.theta) > 0).sum()) > 0      # N < P: a minimum with N_Δ > 0
 
 
+def _ill_conditioned_quadratic(n: int = 40, condition: float = 1e6):
+    """½ (θ − θ*)ᵀ A (θ − θ*) with A's eigenvalues log-spaced over ``condition``, and θ*."""
+    gen = torch.Generator().manual_seed(7)
+    q, _ = torch.linalg.qr(torch.randn(n, n, generator=gen, dtype=torch.float64))
+    a = q @ torch.diag(torch.logspace(0, -math.log10(condition), n, dtype=torch.float64)) @ q.T
+    minimiser = torch.randn(n, generator=gen, dtype=torch.float64)
+    return (lambda th: 0.5 * (th - minimiser) @ a @ (th - minimiser)), minimiser
+
+
+@pytest.mark.parametrize("descend", [quasi_newton_descent,
+                                     lambda f, th, n, g: levenberg_marquardt(f, th, n, g)[:2]])
+def test_both_stages_reach_the_exact_minimiser_of_a_convex_quadratic(descend):
+    fun, minimiser = _ill_conditioned_quadratic()
+    start = torch.zeros_like(minimiser)
+    theta, iterations = descend(fun, start, 2000, 1e-13)
+    assert float(fun(theta)) < 1e-20 * float(fun(start))
+    assert float((theta - minimiser).abs().max()) < 1e-6 and 0 < iterations < 2000
+
+
+def test_the_quasi_newton_descent_never_returns_a_worse_point():
+    fun, minimiser = _ill_conditioned_quadratic()
+    theta, _ = quasi_newton_descent(fun, minimiser.clone(), 100, 1e-13)
+    assert float(fun(theta)) <= float(fun(minimiser))
+
+
+def test_where_lm_runs_out_of_steps_the_descent_carries_the_stage_to_a_certified_minimum():
+    prob = _problem(1)
+    out = smoothed_finish(prob, SmoothingSettings(beta_stop=1e8, max_iter=10, descent_iter=20_000))
+    assert out.reason == "converged", out
+    cert = kink_stationarity(type(prob)(prob.spec, out.theta, prob.x, prob.y, prob.f0, prob.hinge))
+    assert cert.bounded_residual <= 1e-8 and cert.n_releasable() == 0
+
+
+def test_without_the_descent_that_stage_ends_at_its_budget():
+    """The control of the test above: LM alone, 10 steps a stage, does not get there."""
+    prob = _problem(1)
+    out = smoothed_finish(prob, SmoothingSettings(beta_stop=1e8, max_iter=10))
+    assert out.reason == "budget"
+
+
 def test_bad_settings_and_nets_are_refused():
     with pytest.raises(ParameterError, match="beta_stop"):
         SmoothingSettings(beta_start=1e3, beta_stop=1e2)
+    with pytest.raises(ParameterError, match="descent_iter"):
+        SmoothingSettings(descent_iter=-1)
     prob = _problem(0)
     tanh = type(prob)(make_spec(4, 2, 3, activation="tanh"), prob.theta, prob.x, prob.y, prob.f0)
     with pytest.raises(ParameterError, match="activation"):

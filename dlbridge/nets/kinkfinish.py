@@ -7,22 +7,31 @@ loss jumps where a pre-activation crosses 0, and the minima below N* sit on such
 
     σ_β(a) = √2 softplus(βa)/β,   0 ≤ σ_β(a) − √2 max(0, a) ≤ √2 log 2 / β,
 
-and the smooth loss L_β is minimised by Levenberg–Marquardt on its exact Hessian (autograd), for
-β = b/s with b = ``beta_start`` … ``beta_stop`` growing ×10 (s the median |a| of the net), each
-minimum the start of the next. At a minimum of L_β the kinks' multipliers are c_k σ_β'(a_k)/σ'(0⁺)
-∈ [0, c_k], inside the box of :mod:`.kinkmin`, so the limit is a first-order minimum of the ReLU
-loss on its kink set. The last point goes to :func:`.finish.newton_finish` on the ReLU net itself
-(which takes a net that fits to L = 0 and never raises L), and is classified by
-:func:`.kinkmin.kink_stationarity`: ``"fitted"`` (every Δ_μ ≤ 0), ``"converged"`` (bounded
-residual ≤ ``ctol`` and no releasable kink, or Newton's own convergence), ``"budget"`` (a stage
-ended at ``max_iter``) or ``"stalled"``. The ReLU loss of the result is never above the start's:
-otherwise the start is returned, classified the same way.
+and the smooth loss L_β is minimised for β = b/s with b = ``beta_start`` … ``beta_stop`` growing
+×10 (s the median |a| of the net), each minimum the start of the next, by Levenberg–Marquardt on
+the exact Hessian (autograd). With ``descent_iter`` > 0 (off by default), a stage where LM runs
+out of its ``max_iter`` steps descends by L-BFGS (Liu & Nocedal, Math. Program. 45, 503, 1989;
+scipy's L-BFGS-B, ``descent_iter`` iterations at most) and gives LM its steps again: below N*
+the descent of L_β is long and glassy — a slowly falling loss with tens of near-zero Hessian
+eigenvalues — and an L-BFGS iteration costs a gradient where an LM step costs an
+eigendecomposition of the Hessian. On nets Adam left below N* it ends lower than LM alone but
+certifies no more of them (benchmarks/results/kink_finish_d*.md).
+
+At a minimum of L_β the kinks' multipliers are c_k σ_β'(a_k)/σ'(0⁺) ∈ [0, c_k], inside the box of
+:mod:`.kinkmin`, so the limit is a first-order minimum of the ReLU loss on its kink set. The last
+point goes to :func:`.finish.newton_finish` on the ReLU net itself (which takes a net that fits to
+L = 0 and never raises L), and is classified by :func:`.kinkmin.kink_stationarity`: ``"fitted"``
+(every Δ_μ ≤ 0), ``"converged"`` (bounded residual ≤ ``ctol`` and no releasable kink, or Newton's
+own convergence), ``"budget"`` (a stage ended at ``max_iter``) or ``"stalled"``. The ReLU loss of
+the result is never above the start's: otherwise the start is returned, classified the same way.
 """
 from __future__ import annotations
 
 import dataclasses
 import math
 
+import numpy as np
+import scipy.optimize
 import torch
 
 from packing.errors import require
@@ -43,6 +52,7 @@ class SmoothingSettings:
     beta_start: float = 1e2
     beta_stop: float = 1e10
     max_iter: int = 200
+    descent_iter: int = 0
     gtol: float = 1e-13
     ctol: float = 1e-8
 
@@ -53,6 +63,8 @@ class SmoothingSettings:
                 f"a finite number >= beta_start = {self.beta_start}", self.beta_stop)
         require(isinstance(self.max_iter, int) and self.max_iter >= 1, "max_iter",
                 "an integer >= 1", self.max_iter)
+        require(isinstance(self.descent_iter, int) and self.descent_iter >= 0, "descent_iter",
+                "an integer >= 0 (0: no L-BFGS descent)", self.descent_iter)
         for name in ("gtol", "ctol"):
             v = getattr(self, name)
             require(0 < v < 1, name, "a number in (0, 1)", v)
@@ -85,6 +97,27 @@ def _value_and_grad(fun, theta: torch.Tensor) -> tuple[float, torch.Tensor]:
     return float(value.detach()), g.detach()
 
 
+def quasi_newton_descent(fun, theta: torch.Tensor, max_iter: int, gtol: float,
+                         memory: int = 50) -> tuple[torch.Tensor, int]:
+    """Minimise the smooth ``fun`` from ``theta`` (N,) by L-BFGS with ``memory`` curvature pairs
+    (scipy's L-BFGS-B without bounds; stops at ‖∇‖_∞ ≤ ``gtol``, at ``max_iter`` iterations or
+    when its line search fails, never on a slow fall). Returns (θ, iterations); θ is never worse
+    than the start."""
+    start_loss = _value_and_grad(fun, theta)[0]
+
+    def value_and_grad(x: np.ndarray) -> tuple[float, np.ndarray]:
+        v, g = _value_and_grad(fun, torch.as_tensor(x, dtype=theta.dtype, device=theta.device))
+        return v, g.cpu().numpy()
+
+    res = scipy.optimize.minimize(value_and_grad, theta.detach().cpu().numpy(), jac=True,
+                                  method="L-BFGS-B", options=dict(maxiter=max_iter, maxcor=memory,
+                                                                  gtol=gtol, ftol=0.0,
+                                                                  maxfun=2 * max_iter + 20))
+    if not res.fun < start_loss:
+        return theta, int(res.nit)
+    return torch.as_tensor(res.x, dtype=theta.dtype, device=theta.device), int(res.nit)
+
+
 def levenberg_marquardt(fun, theta: torch.Tensor, max_iter: int, gtol: float
                         ) -> tuple[torch.Tensor, int, bool]:
     """Minimise the smooth ``fun`` from ``theta`` (N,) by LM steps −(H + σI)⁻¹∇ on its exact
@@ -105,6 +138,18 @@ def levenberg_marquardt(fun, theta: torch.Tensor, max_iter: int, gtol: float
         else:
             return theta, it, False     # no step lowers L_β: its minimum to float64
     return theta, max_iter, True
+
+
+def _stage(fun, theta: torch.Tensor, settings: SmoothingSettings) -> tuple[torch.Tensor, int, bool]:
+    """One β of the continuation: LM, and where it runs out of steps, the L-BFGS descent and
+    LM again. Returns (θ, iterations of both, the last LM stopped by max_iter)."""
+    theta, steps, out_of_budget = levenberg_marquardt(fun, theta, settings.max_iter, settings.gtol)
+    if out_of_budget and settings.descent_iter:
+        theta, it = quasi_newton_descent(fun, theta, settings.descent_iter, settings.gtol)
+        theta, it_lm, out_of_budget = levenberg_marquardt(fun, theta, settings.max_iter,
+                                                          settings.gtol)
+        steps += it + it_lm
+    return theta, steps, out_of_budget
 
 
 def _median_preactivation(prob: HessianProblem, theta: torch.Tensor) -> float:
@@ -136,8 +181,7 @@ def smoothed_finish(prob: HessianProblem, settings: SmoothingSettings = Smoothin
     theta, steps, out_of_budget = start.clone(), 0, False
     scale = _median_preactivation(prob, start)
     for b in settings.betas():
-        theta, it, out_of_budget = levenberg_marquardt(smoothed_loss(prob, b / scale), theta,
-                                                       settings.max_iter, settings.gtol)
+        theta, it, out_of_budget = _stage(smoothed_loss(prob, b / scale), theta, settings)
         steps += it
     newton = newton_finish(dataclasses.replace(prob, theta=theta))
     theta, steps = newton.theta, steps + newton.iterations
