@@ -4,7 +4,7 @@ L-BFGS descent.
 Every net of the network files given that is not fitted (optionally only some widths) is
 finished from its stored parameters by ``smoothed_finish`` with ``descent_iter`` = each value of
 ``--descent-iter`` (0: Levenberg–Marquardt only), one thread, and tabulated: the loss and N_Δ
-before and after, the outcome (``converged`` only where the kink certificate holds), the kink
+before and after, the outcome (``converged``: the kink certificate or Newton's own convergence), the kink
 residual of the end point, the iterations and the wall time. The nets of the stored results
 come from
 
@@ -20,6 +20,7 @@ results/kink_finish_d20000.md`` (wall times are those of two processes on 2 core
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import time
 from pathlib import Path
 
@@ -35,27 +36,24 @@ from dlbridge.nets.reload import load_net
 HERE = Path(__file__).resolve().parent
 
 
-def unfitted_nets(path: str, widths: set[float] | None) -> list[str]:
-    """State groups of ``path``'s nets whose stop reason is not ``fitted``, in file order."""
+def unfitted_nets(path: str, widths: set[float] | None) -> list[tuple[str, str]]:
+    """(state group, stop reason) of ``path``'s nets not ``fitted``, in file order."""
     with h5py.File(path, "r") as f:
-        return [f"/runs/{name}" for name, g in f["runs"].items()
+        return [(f"/runs/{name}", str(g.attrs.get("stop_reason"))) for name, g in f["runs"].items()
                 if g.attrs.get("stop_reason") != "fitted"
                 and (widths is None or float(g.attrs["width"]) in widths)]
 
 
-def finish_row(path: str, group: str, descent_iter: int) -> str:
+def finish_row(path: str, group: str, adam: str, descent_iter: int) -> str:
     net = load_net(path, group)
     data = net.data()
     prob = problem_from_arrays(net.spec, net.theta, net.theta0, data.x_train, data.y_train,
                                HingeLoss("quadratic"))
-    with h5py.File(path, "r") as f:
-        adam = str(f[group].attrs["stop_reason"])
     before = float(prob.loss(prob.theta)), int((prob.gaps(prob.theta) > 0).sum())
     t0 = time.perf_counter()
     out = smoothed_finish(prob, SmoothingSettings(descent_iter=descent_iter))
     wall = time.perf_counter() - t0
-    end = type(prob)(prob.spec, out.theta, prob.x, prob.y, prob.f0, prob.hinge)
-    residual = kink_stationarity(end).bounded_residual
+    residual = kink_stationarity(dataclasses.replace(prob, theta=out.theta)).bounded_residual
     after = float(prob.loss(out.theta)), int((prob.gaps(out.theta) > 0).sum())
     return (f"| {Path(path).name}:{group.rsplit('/', 1)[-1]} | {net.spec.n_params} | {adam} | "
             f"{before[0]:.4g} | {before[1]} | {out.reason} | {after[0]:.4g} | {after[1]} | "
@@ -77,8 +75,8 @@ def main() -> None:
              "| kink residual | iterations | wall (s) |", "|" + "---|" * 12]
     for d in args.descent_iter:
         for path in args.files:
-            for group in unfitted_nets(path, widths):
-                lines.append(f"| {d} " + finish_row(path, group, d))
+            for group, adam in unfitted_nets(path, widths):
+                lines.append(f"| {d} " + finish_row(path, group, adam, d))
                 print(lines[-1], flush=True)
     if args.write:
         target = args.write if args.write.is_absolute() else HERE / args.write

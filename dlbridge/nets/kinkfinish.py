@@ -14,8 +14,8 @@ out of its ``max_iter`` steps descends by L-BFGS (Liu & Nocedal, Math. Program. 
 scipy's L-BFGS-B, ``descent_iter`` iterations at most) and gives LM its steps again: below N*
 the descent of L_β is long and glassy — a slowly falling loss with tens of near-zero Hessian
 eigenvalues — and an L-BFGS iteration costs a gradient where an LM step costs an
-eigendecomposition of the Hessian. On nets Adam left below N* it ends lower than LM alone but
-certifies no more of them (benchmarks/results/kink_finish_d*.md).
+eigendecomposition of the Hessian. On nets Adam left below N* it ends 0–4 % lower than LM alone
+and certifies no more of them (benchmarks/results/kink_finish_d*.md).
 
 At a minimum of L_β the kinks' multipliers are c_k σ_β'(a_k)/σ'(0⁺) ∈ [0, c_k], inside the box of
 :mod:`.kinkmin`, so the limit is a first-order minimum of the ReLU loss on its kink set. The last
