@@ -4,8 +4,9 @@ L-BFGS descent.
 Every net of the network files given that is not fitted (optionally only some widths) is
 finished from its stored parameters by ``smoothed_finish`` with ``descent_iter`` = each value of
 ``--descent-iter`` (0: Levenberg–Marquardt only), one thread, and tabulated: the loss and N_Δ
-before and after, the outcome (``converged``: the kink certificate or Newton's own convergence), the kink
-residual of the end point, the iterations and the wall time. The nets of the stored results
+before and after, the outcome (``converged``: the kink certificate, Newton's own convergence or a settled end
+point), the kink residual of the end point, the drifts of the last stage (relative fall of the
+loss, largest move of a gap / ⟨Δ₊⟩), the iterations and the wall time. The nets of the stored results
 come from
 
     dlbridge train --dataset random --dim 10 --n-train 400 --n-test 0 --depth 2 \\
@@ -57,7 +58,8 @@ def finish_row(path: str, group: str, adam: str, descent_iter: int) -> str:
     after = float(prob.loss(out.theta)), int((prob.gaps(out.theta) > 0).sum())
     return (f"| {Path(path).name}:{group.rsplit('/', 1)[-1]} | {net.spec.n_params} | {adam} | "
             f"{before[0]:.4g} | {before[1]} | {out.reason} | {after[0]:.4g} | {after[1]} | "
-            f"{residual:.1e} | {out.iterations} | {wall:.0f} |")
+            f"{residual:.1e} | {out.loss_drift:.1e} | {out.gap_drift:.1e} | {out.iterations} | "
+            f"{wall:.0f} |")
 
 
 def main() -> None:
@@ -72,7 +74,7 @@ def main() -> None:
     lines = ["# The smoothed finish with and without its L-BFGS descent (benchmarks/kink_finish.py)",
              "", __doc__.split("\n\n", 1)[1].strip(), "",
              "| descent_iter | net | N | Adam | L before | N_Δ before | finish | L after | N_Δ after "
-             "| kink residual | iterations | wall (s) |", "|" + "---|" * 12]
+             "| kink residual | loss drift | gap drift | iterations | wall (s) |", "|" + "---|" * 14]
     for d in args.descent_iter:
         for path in args.files:
             for group, adam in unfitted_nets(path, widths):

@@ -2,8 +2,10 @@
 finish on small under-parametrised nets against the kink certificate of `.kinkmin`."""
 from __future__ import annotations
 
+import dataclasses
 import math
 
+import numpy as np
 import pytest
 import torch
 
@@ -11,6 +13,7 @@ from dlbridge.nets.finish import newton_finish
 from dlbridge.nets.hessian import problem_from_arrays
 from dlbridge.nets.kinkfinish import (
     SmoothingSettings,
+    drift,
     levenberg_marquardt,
     quasi_newton_descent,
     smoothed_finish,
@@ -94,11 +97,65 @@ def test_without_the_descent_that_stage_ends_at_its_budget():
     assert out.reason == "budget"
 
 
+def test_drift_is_the_relative_fall_of_the_loss_and_the_largest_move_of_a_gap():
+    prob = _problem(1)
+    after = smoothed_finish(prob, SmoothingSettings(beta_stop=1e8)).theta
+    d0, d1 = (prob.gaps(th).detach().numpy() for th in (prob.theta, after))
+    l0, l1 = (float(np.mean(0.5 * np.maximum(d, 0) ** 2)) / prob.spec.alpha**2 for d in (d0, d1))
+    loss_drift, gap_drift = drift(prob, prob.theta, after)
+    assert loss_drift == pytest.approx((l0 - l1) / l1, rel=1e-9) and loss_drift > 0
+    scale = d1[d1 > 0].mean()
+    near = [mu for mu in range(len(d1)) if d0[mu] > -scale or d1[mu] > -scale]
+    assert gap_drift == pytest.approx(max(abs(d1[mu] - d0[mu]) for mu in near) / scale, rel=1e-9)
+    assert drift(prob, after, after) == (0.0, 0.0)
+
+
+class _GapsAreParameters:
+    """A stand-in problem whose parameters are its gaps (L = ⟨½ max(0, Δ)²⟩)."""
+
+    @staticmethod
+    def gaps(theta):
+        return theta
+
+    @staticmethod
+    def loss(theta):
+        return (0.5 * torch.relu(theta) ** 2).mean()
+
+
+def test_the_gap_drift_ignores_data_satisfied_deeper_than_the_mean_positive_gap():
+    before = torch.tensor([1.0, 0.5, -0.2, -5.0], dtype=torch.float64)
+    after = torch.tensor([1.0, 0.4, -0.1, -9.0], dtype=torch.float64)
+    loss_drift, gap_drift = drift(_GapsAreParameters(), before, after)
+    assert loss_drift == pytest.approx((1.25 - 1.16) / 1.16)
+    assert gap_drift == pytest.approx(0.1 / 0.7)      # ⟨Δ₊⟩ = 0.7; the move 4 at Δ = −5 is out
+    fitted = torch.tensor([-1.0, -0.5], dtype=torch.float64)
+    assert all(math.isnan(v) for v in drift(_GapsAreParameters(), before, fitted))
+
+
+def test_a_settled_end_point_counts_as_converged_only_within_the_drift_tolerances():
+    """Seed 1 with 10-step stages ends uncertified while its last stage still moves it by a
+    loss drift of ≈ 2e-4 and a gap drift of ≈ 1e-2 ⟨Δ₊⟩: ``budget`` at the default tolerances,
+    ``converged`` with tolerances above those drifts, ``budget`` again when one is below."""
+    prob = _problem(1)
+    base = SmoothingSettings(beta_stop=1e8, max_iter=10)
+    out = smoothed_finish(prob, base)
+    assert out.reason == "budget" and 1e-5 < out.loss_drift < 1e-3 and 1e-3 < out.gap_drift < 0.05
+    cert = kink_stationarity(dataclasses.replace(prob, theta=out.theta))
+    assert cert.bounded_residual > base.ctol and cert.n_releasable() == 0
+    loose = dataclasses.replace(base, ltol=1e-3, dtol=0.05)
+    assert smoothed_finish(prob, loose).reason == "converged"
+    assert smoothed_finish(prob, dataclasses.replace(loose, dtol=1e-3)).reason == "budget"
+    assert smoothed_finish(prob, dataclasses.replace(loose, ltol=1e-5)).reason == "budget"
+
+
 def test_bad_settings_and_nets_are_refused():
     with pytest.raises(ParameterError, match="beta_stop"):
         SmoothingSettings(beta_start=1e3, beta_stop=1e2)
     with pytest.raises(ParameterError, match="descent_iter"):
         SmoothingSettings(descent_iter=-1)
+    for name in ("ltol", "dtol"):
+        with pytest.raises(ParameterError, match=name):
+            SmoothingSettings(**{name: 0.0})
     prob = _problem(0)
     tanh = type(prob)(make_spec(4, 2, 3, activation="tanh"), prob.theta, prob.x, prob.y, prob.f0)
     with pytest.raises(ParameterError, match="activation"):

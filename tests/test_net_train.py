@@ -1,10 +1,12 @@
 """Training: losses, batched ensembles against the plain per-net loop, stop rules, records."""
 from __future__ import annotations
 
+import h5py
 import numpy as np
 import pytest
 import torch
 
+from dlbridge.compare.states import CERTIFIED_RESIDUAL, read_states
 from dlbridge.nets.data import random_sphere
 from dlbridge.nets.losses import HingeLoss
 from dlbridge.nets.models import make_spec, net_forward
@@ -12,6 +14,7 @@ from dlbridge.nets.optim import PlateauDecay, lr_schedule
 from dlbridge.nets.reference import train_reference
 from dlbridge.nets.train import TrainConfig, measure_steps, train_ensemble
 from packing.errors import ParameterError
+from packing.io import SCHEMA
 
 DATA = random_sphere(5, 60, 40, seed=0)
 
@@ -198,8 +201,6 @@ def test_stored_dead_inputs_are_those_of_the_final_net(tmp_path):
     """write_nets stores each ReLU net's dead training inputs (recomputed from the stored
     parameters here), how many of them are unsatisfied and its kink pre-activations; softplus
     nets store none of these."""
-    import h5py
-
     from dlbridge.nets.diagnostics import dead_inputs, kink_preactivations
     from dlbridge.nets.hessian import problem_from_arrays
     from dlbridge.nets.kinkmin import kink_stationarity
@@ -210,6 +211,7 @@ def test_stored_dead_inputs_are_those_of_the_final_net(tmp_path):
         data = spec.load_data()
         results = train_width(spec, [0, 1], data)
         with h5py.File(tmp_path / f"{activation}.h5", "w") as f:
+            f.attrs["schema"] = SCHEMA
             write_nets(f.create_group("runs"), spec, results, data)
         with h5py.File(tmp_path / f"{activation}.h5", "r") as f:
             for r in results:
@@ -229,3 +231,34 @@ def test_stored_dead_inputs_are_those_of_the_final_net(tmp_path):
                 assert g.attrs["kink_residual"] == pytest.approx(cert.bounded_residual, rel=1e-9, abs=1e-15)
                 assert g.attrs["n_releasable_kinks"] == cert.n_releasable()
     assert dead.any()     # width 2 leaves dead inputs: the check above is not empty
+    states = {st.seed: st for st in read_states(tmp_path / "relu.h5")}
+    with h5py.File(tmp_path / "relu.h5", "r") as f:
+        for seed, st in states.items():
+            a = f["runs"][f"L2_h2_seed{seed}"].attrs
+            assert st.kink_residual == a["kink_residual"]
+            assert st.certified == (a["kink_residual"] <= 1e-8 and a["n_releasable_kinks"] == 0)
+
+
+def test_the_smoothed_finish_stores_its_drifts_and_converges_only_by_its_rule(tmp_path):
+    """Under-parametrised ReLU nets (N = 19, P = 60) after 300 Adam steps and the smoothed
+    finish: each unfitted net stores the drifts of the finish's last stage, and a net stored as
+    converged holds the kink certificate or drifts within the default tolerances."""
+    from dlbridge.nets.kinkfinish import SmoothingSettings
+    from dlbridge.nets.runs import NetRunSpec, train_width, write_nets
+
+    spec = NetRunSpec(dim=5, n_train=60, n_test=0, width=2, steps=300, finish="smoothed")
+    data = spec.load_data()
+    results = train_width(spec, [0, 1, 2], data)
+    with h5py.File(tmp_path / "nets.h5", "w") as f:
+        write_nets(f.create_group("runs"), spec, results, data)
+    rule = SmoothingSettings()
+    assert CERTIFIED_RESIDUAL == rule.ctol
+    with h5py.File(tmp_path / "nets.h5", "r") as f:
+        for r in results:
+            a = f["runs"][f"L2_h2_seed{r.seed}"].attrs
+            assert a["finish"] == "smoothed" and a["stop_reason"] == r.stop_reason != "fitted"
+            assert a["finish_loss_drift"] >= 0 and a["finish_gap_drift"] >= 0
+            if r.stop_reason == "converged":
+                assert ((a["kink_residual"] <= rule.ctol and a["n_releasable_kinks"] == 0)
+                        or (a["finish_loss_drift"] <= rule.ltol and a["finish_gap_drift"] <= rule.dtol))
+    assert {r.stop_reason for r in results} & {"converged"}

@@ -33,6 +33,9 @@ SCHEMA_FAMILY = SCHEMA.split("/")[0]          # "jamming-bridge"; any version 1.
 SCHEMA_MAJOR = SCHEMA.split("/")[1].split(".")[0]
 EIGENVALUE_SETS = ("hessian_eigenvalues", "stiffness_eigenvalues", "stress_eigenvalues")
 POTENTIAL_EXPONENT = {"harmonic": 2.0, "hertz": 2.5}   # V ∝ Δ^α: force f ∝ Δ^(α−1)
+CERTIFIED_RESIDUAL = 1e-8
+"""Kink residual at and below which a stored ReLU net is a certified minimum (the ``ctol`` of
+`dlbridge.nets.kinkfinish.SmoothingSettings`)."""
 
 
 @dataclasses.dataclass(frozen=True, order=True)
@@ -73,6 +76,8 @@ class State:
     packing's virial pressure (NaN when not stored). converged : the stored ``converged``
     attribute (a packing's FIRE minimisation and φ_J search within their step budget; a net
     fitted or at a minimum, not stopped by its budget or stalled); True when absent.
+    kink_residual : a ReLU net's residual of stationarity on its kink set (NaN when not stored;
+    ≤ :data:`CERTIFIED_RESIDUAL` with no releasable kink: a certified minimum, `dlbridge.nets.kinkmin`).
     """
 
     source: str
@@ -101,6 +106,13 @@ class State:
     stop_reason: str = "none"
     pressure: float = math.nan
     converged: bool = True
+    kink_residual: float = math.nan
+    n_releasable_kinks: int = 0
+
+    @property
+    def certified(self) -> bool:
+        """A net whose stored kink certificate holds (a first-order minimum of the ReLU loss)."""
+        return self.kink_residual <= CERTIFIED_RESIDUAL and self.n_releasable_kinks == 0
 
     @property
     def description(self) -> Side:
@@ -324,7 +336,9 @@ def _read_state(group: h5py.Group, path: str) -> State:
         **(_packing_arrays(group, where) if packing_side else {"dead": _dead(group, gaps)}),
         stop_reason=str(attrs.get("stop_reason", "none")),
         pressure=_as_float(attrs.get("pressure", "none")) if packing_side else math.nan,
-        converged=_converged(attrs))
+        converged=_converged(attrs),
+        kink_residual=_as_float(attrs.get("kink_residual", "none")),
+        n_releasable_kinks=int(attrs.get("n_releasable_kinks", 0)))
 
 
 def _dead(group: h5py.Group, gaps: np.ndarray) -> np.ndarray | None:

@@ -61,12 +61,18 @@ class NewtonSettings:
 
 @dataclasses.dataclass(frozen=True)
 class FinishOutcome:
-    """The parameters (N,) where :func:`newton_finish` stopped, its steps and why it stopped."""
+    """The parameters (N,) where a final stage stopped, its steps and why it stopped.
+
+    ``loss_drift``, ``gap_drift``: how far the ReLU loss and the gaps still moved over the last
+    stage of :func:`.kinkfinish.smoothed_finish` (:func:`.kinkfinish.drift`; NaN for the Newton
+    finish, whose stopping rule is the gradient itself)."""
 
     theta: torch.Tensor
     iterations: int
     reason: str
     grad_max: float
+    loss_drift: float = math.nan
+    gap_drift: float = math.nan
 
 
 def _loss_and_grad(prob: HessianProblem, theta: torch.Tensor, shift: float

@@ -21,9 +21,21 @@ At a minimum of L_β the kinks' multipliers are c_k σ_β'(a_k)/σ'(0⁺) ∈ [0
 :mod:`.kinkmin`, so the limit is a first-order minimum of the ReLU loss on its kink set. The last
 point goes to :func:`.finish.newton_finish` on the ReLU net itself (which takes a net that fits to
 L = 0 and never raises L), and is classified by :func:`.kinkmin.kink_stationarity`: ``"fitted"``
-(every Δ_μ ≤ 0), ``"converged"`` (bounded residual ≤ ``ctol`` and no releasable kink, or Newton's
-own convergence), ``"budget"`` (a stage ended at ``max_iter``) or ``"stalled"``. The ReLU loss of
-the result is never above the start's: otherwise the start is returned, classified the same way.
+(every Δ_μ ≤ 0), ``"converged"`` (a certified minimum: bounded residual ≤ ``ctol`` and no
+releasable kink, or Newton's own convergence; or a settled one, below), ``"budget"`` (a stage
+ended at ``max_iter``) or ``"stalled"``. The ReLU loss of the result is never above the start's:
+otherwise the start is returned, classified the same way.
+
+Just below N* the certificate is out of reach of any finite descent: on nets of P = 400 at
+N ≈ 0.86 N* the residual stops at 1e-6 … 1e-3 with no releasable kink, and a Newton descent on
+the kink manifold from there lowers it only as a power of its steps (≈ t^−1.7) while the loss
+moves by 1e-6 relative in total — the slow approach to a degenerate minimum, as a packing
+relaxes just above φ_J. What θ and γ need is that the gaps no longer move, so an end point also
+counts as ``"converged"`` when it is *settled*: no releasable kink, and over the last stage
+(β = ``beta_stop``, plus the Newton finish) the ReLU loss fell by at most ``ltol`` relative and
+no gap within ⟨Δ₊⟩ of the margin moved by more than ``dtol`` ⟨Δ₊⟩ (:func:`drift`; both
+returned in the outcome and stored, beside the certificate's residual, so that a user can apply
+a stricter rule).
 """
 from __future__ import annotations
 
@@ -39,7 +51,7 @@ from packing.errors import require
 from .diagnostics import kink_masks
 from .finish import MAX_PARAMS, MU_MAX, MU_MIN, MU_START, FinishOutcome, lm_direction, newton_finish
 from .hessian import HessianProblem
-from .kinkmin import certifiable, kink_stationarity
+from .kinkmin import KinkStationarity, certifiable, kink_stationarity
 from .models import get_activation, hidden_forward
 
 _SQRT2 = math.sqrt(2.0)
@@ -55,6 +67,8 @@ class SmoothingSettings:
     descent_iter: int = 0
     gtol: float = 1e-13
     ctol: float = 1e-8
+    ltol: float = 1e-6
+    dtol: float = 1e-3
 
     def __post_init__(self) -> None:
         require(math.isfinite(self.beta_start) and self.beta_start > 0, "beta_start",
@@ -65,7 +79,7 @@ class SmoothingSettings:
                 "an integer >= 1", self.max_iter)
         require(isinstance(self.descent_iter, int) and self.descent_iter >= 0, "descent_iter",
                 "an integer >= 0 (0: no L-BFGS descent)", self.descent_iter)
-        for name in ("gtol", "ctol"):
+        for name in ("gtol", "ctol", "ltol", "dtol"):
             v = getattr(self, name)
             require(0 < v < 1, name, "a number in (0, 1)", v)
 
@@ -158,19 +172,50 @@ def _median_preactivation(prob: HessianProblem, theta: torch.Tensor) -> float:
     return max(float(torch.cat([a.abs().flatten() for a in pre]).median()), 1e-300)
 
 
-def _certified(prob: HessianProblem, ctol: float) -> bool:
-    """A first-order minimum on the kink set to ``ctol`` (:mod:`.kinkmin`)."""
+def _kink_certificate(prob: HessianProblem) -> KinkStationarity | None:
+    """:func:`.kinkmin.kink_stationarity` of ``prob``, or None where it does not apply."""
     n_kinks = int(sum(int(m.sum()) for m in kink_masks(prob.spec, prob.theta, prob.x)))
     if not certifiable(prob.spec, len(prob.x), n_kinks, prob.hinge):
-        return False
-    cert = kink_stationarity(prob)
-    return cert.bounded_residual <= ctol and cert.n_releasable() == 0
+        return None
+    return kink_stationarity(prob)
+
+
+def drift(prob: HessianProblem, before: torch.Tensor, after: torch.Tensor) -> tuple[float, float]:
+    """How far a descent from ``before`` to ``after`` (N,) still moved the net:
+    ((L(before) − L(after))/L(after), max_μ |Δ_μ(after) − Δ_μ(before)| / ⟨Δ₊⟩), ⟨Δ₊⟩ the mean
+    of the positive gaps at ``after`` and μ over the data within ⟨Δ₊⟩ of the margin
+    (Δ_μ > −⟨Δ₊⟩ at either end: the unsatisfied data θ is fitted on and the small satisfied
+    gaps of γ; data satisfied deeper cost nothing and move freely along the floppy directions
+    of a net below N*). (NaN, NaN) where ``after`` fits every datum."""
+    with torch.no_grad():
+        d0, d1 = prob.gaps(before), prob.gaps(after)
+        l0, l1 = float(prob.loss(before)), float(prob.loss(after))
+    if not l1 > 0:
+        return math.nan, math.nan
+    scale = d1[d1 > 0].mean()
+    near = torch.maximum(d0, d1) > -scale
+    return (l0 - l1) / l1, float((d1 - d0)[near].abs().max() / scale)
+
+
+def _classify(prob: HessianProblem, newton_reason: str, drifts: tuple[float, float],
+              out_of_budget: bool, settings: SmoothingSettings) -> str:
+    """The stop reason of the module docstring at ``prob.theta``."""
+    if newton_reason in ("fitted", "converged"):
+        return newton_reason
+    cert = _kink_certificate(prob)
+    if cert is not None and cert.n_releasable() == 0:
+        certified = cert.bounded_residual <= settings.ctol
+        settled = drifts[0] <= settings.ltol and drifts[1] <= settings.dtol
+        if certified or settled:
+            return "converged"
+    return "budget" if out_of_budget else "stalled"
 
 
 def smoothed_finish(prob: HessianProblem, settings: SmoothingSettings = SmoothingSettings()
                     ) -> FinishOutcome:
     """The continuation of the module docstring from ``prob.theta`` (a ReLU net, float64, a
-    loss with curvature). Returns the :class:`~.finish.FinishOutcome`; the ReLU loss never rises."""
+    loss with curvature). Returns the :class:`~.finish.FinishOutcome` with the drifts of its last
+    stage; the ReLU loss never rises."""
     require(get_activation(prob.spec.activation).homogeneous, "activation",
             "relu (the smoothed finish smooths the ReLU's kinks)", prob.spec.activation)
     require(prob.hinge.name != "hinge", "loss",
@@ -181,6 +226,7 @@ def smoothed_finish(prob: HessianProblem, settings: SmoothingSettings = Smoothin
     theta, steps, out_of_budget = start.clone(), 0, False
     scale = _median_preactivation(prob, start)
     for b in settings.betas():
+        last_stage_start = theta
         theta, it, out_of_budget = _stage(smoothed_loss(prob, b / scale), theta, settings)
         steps += it
     newton = newton_finish(dataclasses.replace(prob, theta=theta))
@@ -189,11 +235,8 @@ def smoothed_finish(prob: HessianProblem, settings: SmoothingSettings = Smoothin
     if loss > _value_and_grad(prob.loss, start)[0]:
         newton = newton_finish(dataclasses.replace(prob, theta=start))
         theta, (loss, g) = newton.theta, _value_and_grad(prob.loss, newton.theta)
-    if newton.reason == "fitted":
-        reason = "fitted"
-    elif newton.reason == "converged" or _certified(dataclasses.replace(prob, theta=theta),
-                                                    settings.ctol):
-        reason = "converged"
-    else:
-        reason = "budget" if out_of_budget else "stalled"
-    return FinishOutcome(theta, steps, reason, float(g.abs().max()))
+        last_stage_start = start
+    drifts = drift(prob, last_stage_start, theta)
+    reason = _classify(dataclasses.replace(prob, theta=theta), newton.reason, drifts,
+                       out_of_budget, settings)
+    return FinishOutcome(theta, steps, reason, float(g.abs().max()), *drifts)

@@ -185,7 +185,8 @@ def net_state_record(spec: NetRunSpec, r: NetResult, n_star: float = math.nan
         "steps": r.steps, "converged": r.converged, "stop_reason": r.stop_reason,
         "n_eff": s.n_eff, "activation": s.activation, "bias": s.bias, "init": s.init,
         "optimizer": spec.optimizer, "finish": cfg.finish, "schedule": cfg.schedule,
-        "finish_iterations": r.finish_iterations, "loss": spec.loss, "dim": s.d_in,
+        "finish_iterations": r.finish_iterations, "finish_loss_drift": r.finish_loss_drift,
+        "finish_gap_drift": r.finish_gap_drift, "loss": spec.loss, "dim": s.d_in,
         "data_seed": spec.data_seed, "n_test": spec.n_test, "data_dir": spec.data_dir,
         "lr": cfg.lr, "max_steps": cfg.max_steps,
     }

@@ -142,7 +142,9 @@ class History:
 @dataclass(frozen=True)
 class NetResult:
     """One trained net: final parameters (N,), gaps Δ (P,), loss, N_Δ, errors, why it stopped.
-    ``steps`` counts the optimiser's steps, ``finish_iterations`` the final stage's (0 without)."""
+    ``steps`` counts the optimiser's steps, ``finish_iterations`` the final stage's (0 without),
+    ``finish_loss_drift`` and ``finish_gap_drift`` how far its last stage still moved the net
+    (:class:`~.finish.FinishOutcome`; NaN without a smoothed finish)."""
 
     spec: NetSpec
     seed: int
@@ -157,6 +159,8 @@ class NetResult:
     stop_reason: str
     history: History = field(repr=False)
     finish_iterations: int = 0
+    finish_loss_drift: float = math.nan
+    finish_gap_drift: float = math.nan
 
     @property
     def fitted(self) -> bool:
@@ -406,7 +410,8 @@ def finished(r: NetResult, data: Dataset, hinge: HingeLoss, device: torch.device
     return dataclasses.replace(
         r, theta=out.theta.cpu().numpy(), gaps=d, loss=loss, n_constraints=int((d > 0).sum()),
         train_error=float(np.mean(d >= 1)), test_error=test_error, stop_reason=out.reason,
-        finish_iterations=out.iterations)
+        finish_iterations=out.iterations, finish_loss_drift=out.loss_drift,
+        finish_gap_drift=out.gap_drift)
 
 
 def _train_ensemble(specs, seeds, data, config, dev, dtype, progress, compact):

@@ -197,8 +197,10 @@ def _system_line(name: str, grid: Grid) -> str:
 def _exponent_line(s) -> str:
     """What the exponents of one system stand on: states, their stop reasons, marginal counts."""
     reasons = Counter(st.stop_reason for st in s.exponent_states)
-    why = ", ".join(f"{n} {r}" for r, n in sorted(reasons.items())) if s.side == "network" else \
-        "one per seed at the smallest Δφ"
+    certified = sum(st.certified for st in s.exponent_states)
+    why = (", ".join(f"{n} {r}" for r, n in sorted(reasons.items()))
+           + f"; {certified} with the kink certificate" if s.side == "network"
+           else "one per seed at the smallest Δφ")
     extra = (f"; bucklers {s.buckler_fraction:.1%} of the non-rattlers"
              if math.isfinite(s.buckler_fraction) else "")
     return (f"- {s.label}: θ, γ from {len(s.exponent_states)} states ({why}); marginal "
