@@ -26,11 +26,10 @@ releasable kink, or Newton's own convergence; or a settled one, below), ``"budge
 ended at ``max_iter``) or ``"stalled"``. The ReLU loss of the result is never above the start's:
 otherwise the start is returned, classified the same way.
 
-Just below N* the certificate is out of reach of any finite descent: on nets of P = 400 at
-N ≈ 0.86 N* the residual stops at 1e-6 … 1e-3 with no releasable kink, and a Newton descent on
-the kink manifold from there lowers it only as a power of its steps (≈ t^−1.7) while the loss
-moves by 1e-6 relative in total — the slow approach to a degenerate minimum, as a packing
-relaxes just above φ_J. What θ and γ need is that the gaps no longer move, so an end point also
+Just below N* the certificate is out of reach of this descent: on the 8 nets of P = 400 at
+N ≈ 0.86 N* the residual stops at 2e-6 … 1e-3 (benchmarks/results/kink_finish_d0.md), where the
+loss moves ever more slowly — the approach to a degenerate minimum, as a packing relaxes just
+above φ_J. What θ and γ need is that the gaps no longer move, so an end point also
 counts as ``"converged"`` when it is *settled*: no releasable kink, and over the last stage
 (β = ``beta_stop``, plus the Newton finish) the ReLU loss fell by at most ``ltol`` relative and
 no gap within ⟨Δ₊⟩ of the margin moved by more than ``dtol`` ⟨Δ₊⟩ (:func:`drift`; both
